@@ -1,0 +1,3 @@
+from local.runtime.server import main
+
+main()

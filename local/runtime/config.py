@@ -1,0 +1,101 @@
+"""Command-line settings of the local runtime, in `sam local`'s own forms."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RuntimeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    template: Path = REPO_ROOT / "template.yaml"
+    env_vars: Path | None = REPO_ROOT / "local" / "env.json"
+    data_dir: Path = REPO_ROOT / ".local"
+    web_root: Path = REPO_ROOT / "web"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    two_way_topic: str | None = None
+    sms_send_delay: float = 0.0
+
+
+def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
+    """Accepts both of SAM's spellings: Key=Value and ParameterKey=Key,ParameterValue=Value."""
+    out: dict[str, str] = {}
+    for token in tokens:
+        if token.startswith("ParameterKey="):
+            parts = dict(p.split("=", 1) for p in token.split(",", 1))
+            out[parts["ParameterKey"]] = parts.get("ParameterValue", "")
+        elif "=" in token:
+            key, value = token.split("=", 1)
+            out[key] = value
+        else:
+            raise argparse.ArgumentTypeError(f"parameter override {token!r} is not Key=Value")
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m local",
+        description="Run template.yaml on this machine: Step Functions, Lambda, SMS sandbox, web.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--template", type=Path, default=RuntimeConfig.template)
+    parser.add_argument(
+        "--env-vars",
+        type=Path,
+        default=RuntimeConfig.env_vars,
+        help="sam local --env-vars JSON; relative *_PATH values resolve against --data-dir",
+    )
+    parser.add_argument("--data-dir", type=Path, default=RuntimeConfig.data_dir)
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="Key=Value",
+        help="template parameters, e.g. ConfirmationWindowSeconds=120",
+    )
+    parser.add_argument(
+        "--two-way-topic",
+        help="SNS topic (logical id) that inbound texts go to; default: the template's only topic",
+    )
+    parser.add_argument(
+        "--sms-send-delay",
+        type=float,
+        default=float(os.environ.get("LOCAL_SMS_SEND_DELAY", "0")),
+        help=argparse.SUPPRESS,  # widens a crash window for the durability tests
+    )
+    args = parser.parse_args(argv)
+    return RuntimeConfig(
+        host=args.host,
+        port=args.port,
+        template=args.template,
+        env_vars=args.env_vars,
+        data_dir=args.data_dir,
+        parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        two_way_topic=args.two_way_topic,
+        sms_send_delay=args.sms_send_delay,
+    )
+
+
+def load_env_vars(path: Path | None, data_dir: Path) -> dict[str, dict[str, str]]:
+    if path is None or not path.exists():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected an object of function ids to variables")
+    resolved: dict[str, dict[str, str]] = {}
+    for scope, variables in raw.items():
+        resolved[scope] = {}
+        for key, value in (variables or {}).items():
+            text = str(value)
+            if key.endswith("_PATH") and text and not Path(text).is_absolute():
+                text = str((data_dir / text).resolve())
+            resolved[scope][key] = text
+    return resolved

@@ -1,0 +1,351 @@
+"""The SAM template as the local runtime sees it: functions, their events and the state machines.
+
+Everything here is derived from template.yaml; nothing about the application is declared twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.runtime.cfn_yaml import load_template
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "sms-optin-local"
+
+
+class TemplateError(ValueError):
+    """The template uses something the local runtime cannot run; the message says what."""
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    function_id: str
+    event_id: str
+    method: str  # upper case, or ANY
+    path: str  # API Gateway resource path, e.g. /contacts/{phoneNumber}
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method.upper()):
+            return None
+        pattern = ""
+        for segment in self.path.strip("/").split("/"):
+            variable = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
+            if variable is None:
+                pattern += "/" + re.escape(segment)
+            else:
+                # {name+} is API Gateway's greedy variable: it spans the rest of the path.
+                pattern += f"/(?P<{variable[1]}>{'.+' if variable[2] else '[^/]+'})"
+        found = re.fullmatch(pattern or "/", path)
+        return found.groupdict() if found else None
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    handler: str
+    code_uri: Path
+    runtime: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, str]
+    sns_topics: tuple[str, ...]  # logical ids of the SNS topics it subscribes to
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.logical_id)
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    logical_id: str
+    name: str
+    definition: str  # with DefinitionSubstitutions applied
+    role_arn: str
+
+    @property
+    def arn(self) -> str:
+        return state_machine_arn(self.name)
+
+
+@dataclass
+class Application:
+    root: Path
+    functions: dict[str, Function] = field(default_factory=dict)
+    routes: list[ApiRoute] = field(default_factory=list)
+    state_machines: dict[str, StateMachine] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
+
+    def route_for(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    def subscribers(self, topic_id: str) -> list[Function]:
+        return [f for f in self.functions.values() if topic_id in f.sns_topics]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+
+
+def state_machine_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+
+
+def topic_arn(name: str) -> str:
+    return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
+
+
+class _Resolver:
+    """Evaluates the intrinsic functions a SAM template uses, with local names for resources."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.parameters: dict[str, Any] = {}
+        for name, spec in (template.get("Parameters") or {}).items():
+            if name in parameters:
+                raw: Any = parameters[name]
+            elif "Default" in spec:
+                raw = spec["Default"]
+            else:
+                raise TemplateError(f"parameter {name} has no Default and no override")
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(raw, str):
+                raw = [item.strip() for item in raw.split(",")]
+            self.parameters[name] = raw
+        unknown = set(parameters) - set(self.parameters)
+        if unknown:
+            raise TemplateError(f"unknown parameter override(s): {', '.join(sorted(unknown))}")
+        self.pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
+        }
+
+    def ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        resource = self.resources.get(name)
+        if resource is None:
+            if name == "ServerlessRestApi":
+                return "local"
+            raise TemplateError(f"!Ref {name}: no such parameter or resource")
+        kind = resource.get("Type", "")
+        if kind == "AWS::Serverless::StateMachine":
+            return state_machine_arn(self.state_machine_name(name))
+        if kind == "AWS::SNS::Topic":
+            return topic_arn(name)
+        # Functions, tables, queues…: the physical name is the logical id locally.
+        return name
+
+    def state_machine_name(self, logical_id: str) -> str:
+        props = self.resources[logical_id].get("Properties") or {}
+        return str(props.get("Name") or logical_id)
+
+    def get_att(self, name: str, attribute: str) -> Any:
+        resource = self.resources.get(name)
+        if resource is None:
+            raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
+        kind = resource.get("Type", "")
+        if attribute == "Arn":
+            if kind == "AWS::Serverless::Function":
+                return function_arn(name)
+            if kind == "AWS::Serverless::StateMachine":
+                return state_machine_arn(self.state_machine_name(name))
+            if kind == "AWS::SNS::Topic":
+                return topic_arn(name)
+            return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"
+        if attribute == "Name":
+            if kind == "AWS::Serverless::StateMachine":
+                return self.state_machine_name(name)
+            return name
+        if attribute == "TopicName":
+            return name
+        raise TemplateError(f"!GetAtt {name}.{attribute} is not supported locally")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self.get_att(parts[0], parts[1])
+            if key == "Fn::Join":
+                separator, items = arg
+                return separator.join(str(i) for i in self.resolve(items))
+            if key == "Fn::Sub":
+                return self.sub(arg)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if key.startswith("Fn::"):
+                raise TemplateError(f"{key} is not supported by the local runtime")
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        resolved_vars = {k: self.resolve(v) for k, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in resolved_vars:
+                return str(resolved_vars[name])
+            if "." in name:
+                resource, attribute = name.split(".", 1)
+                return str(self.get_att(resource, attribute))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+def _stringify_env(variables: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in variables.items():
+        if value is None:
+            continue
+        out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def substitute_definition(text: str, substitutions: dict[str, Any]) -> str:
+    """Applies DefinitionSubstitutions as CloudFormation does: ${Name} replaced as text."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in substitutions:
+            raise TemplateError(f"definition uses ${{{name}}} but DefinitionSubstitutions lacks it")
+        return str(substitutions[name])
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, text)
+
+
+def load_application(
+    template_path: Path,
+    parameter_overrides: dict[str, str] | None = None,
+    env_overrides: dict[str, dict[str, str]] | None = None,
+) -> Application:
+    """Reads the template and applies local overrides the way `sam local` does.
+
+    env_overrides has the shape of `sam local --env-vars`: {"Parameters": {...} for every function,
+    "<FunctionLogicalId>": {...}}; like SAM, it only sets variables the template declares.
+    """
+    template_path = template_path.resolve()
+    root = template_path.parent
+    template = load_template(template_path)
+    resolver = _Resolver(template, parameter_overrides or {})
+    env_overrides = env_overrides or {}
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    app = Application(root=root)
+
+    for logical_id, resource in template["Resources"].items():
+        kind = resource.get("Type")
+        props = resource.get("Properties") or {}
+        if kind == "AWS::SNS::Topic":
+            app.topics[logical_id] = topic_arn(logical_id)
+        elif kind == "AWS::Serverless::Function":
+            app.functions[logical_id] = _function(logical_id, props, globals_fn, resolver, root)
+            fn_env = dict(app.functions[logical_id].environment)
+            for scope in ("Parameters", logical_id):
+                for key, value in (env_overrides.get(scope) or {}).items():
+                    if key in fn_env:
+                        fn_env[key] = str(value)
+            app.functions[logical_id] = _replace_env(app.functions[logical_id], fn_env)
+            app.routes.extend(_routes(logical_id, props))
+        elif kind == "AWS::Serverless::StateMachine":
+            app.state_machines[logical_id] = _state_machine(logical_id, props, resolver, root)
+    # Longest literal prefix first so /signups/export wins over /signups/{id}.
+    app.routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
+    return app
+
+
+def _replace_env(fn: Function, env: dict[str, str]) -> Function:
+    return Function(
+        fn.logical_id, fn.handler, fn.code_uri, fn.runtime, fn.timeout, fn.memory_size, env,
+        fn.sns_topics,
+    )  # fmt: skip
+
+
+def _function(
+    logical_id: str,
+    props: dict[str, Any],
+    globals_fn: dict[str, Any],
+    resolver: _Resolver,
+    root: Path,
+) -> Function:
+    merged = {**globals_fn, **props}
+    variables = {
+        **((globals_fn.get("Environment") or {}).get("Variables") or {}),
+        **((props.get("Environment") or {}).get("Variables") or {}),
+    }
+    code_uri = merged.get("CodeUri")
+    if not isinstance(code_uri, str):
+        raise TemplateError(f"{logical_id}: CodeUri must be a local folder")
+    if "Handler" not in merged:
+        raise TemplateError(f"{logical_id}: no Handler")
+    topics: list[str] = []
+    for event in (props.get("Events") or {}).values():
+        if event.get("Type") == "SNS":
+            topic = (event.get("Properties") or {}).get("Topic")
+            if isinstance(topic, dict) and "Ref" in topic:
+                topics.append(topic["Ref"])
+            else:
+                raise TemplateError(f"{logical_id}: SNS events must !Ref a topic of the template")
+    return Function(
+        logical_id=logical_id,
+        handler=str(merged["Handler"]),
+        code_uri=(root / code_uri).resolve(),
+        runtime=str(merged.get("Runtime", "python3.12")),
+        timeout=int(resolver.resolve(merged.get("Timeout", 3))),
+        memory_size=int(resolver.resolve(merged.get("MemorySize", 128))),
+        environment=_stringify_env(resolver.resolve(variables)),
+        sns_topics=tuple(topics),
+    )
+
+
+def _routes(logical_id: str, props: dict[str, Any]) -> list[ApiRoute]:
+    routes = []
+    for event_id, event in (props.get("Events") or {}).items():
+        if event.get("Type") in ("Api", "HttpApi"):
+            p = event.get("Properties") or {}
+            routes.append(ApiRoute(logical_id, event_id, str(p["Method"]).upper(), str(p["Path"])))
+    return routes
+
+
+def _state_machine(
+    logical_id: str, props: dict[str, Any], resolver: _Resolver, root: Path
+) -> StateMachine:
+    if "DefinitionUri" in props:
+        text = (root / props["DefinitionUri"]).read_text(encoding="utf-8")
+    elif "Definition" in props:
+        import json
+
+        text = json.dumps(props["Definition"])
+    else:
+        raise TemplateError(f"{logical_id}: needs DefinitionUri or Definition")
+    substitutions = resolver.resolve(props.get("DefinitionSubstitutions") or {})
+    return StateMachine(
+        logical_id=logical_id,
+        name=resolver.state_machine_name(logical_id),
+        definition=substitute_definition(text, substitutions),
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
+    )

@@ -1,0 +1,206 @@
+"""Starts the local runtime as a subprocess, the way `make run` does, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        data_dir: Path,
+        parameters: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.parameters = parameters or {}
+        self.env = env or {}
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "runtime.log"
+        self.starts = 0
+
+    # --- lifecycle ---
+
+    def start(self, env: dict[str, str] | None = None) -> LocalRuntime:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        overrides = [f"{k}={v}" for k, v in self.parameters.items()]
+        command = [sys.executable, "-m", "local", "--port", str(self.port)]
+        command += ["--data-dir", str(self.data_dir)]
+        if overrides:
+            command += ["--parameter-overrides", *overrides]
+        self.starts += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n=== start {self.starts} ===\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env, **(env or {})},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"runtime exited early:\n{self.log()}")
+            if self._ready():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"runtime not ready after 30 s:\n{self.log()}")
+
+    def _ready(self) -> bool:
+        marker = f"=== start {self.starts} ==="
+        text = self.log_path.read_text(errors="replace")
+        return "Local runtime ready" in text.rsplit(marker, 1)[-1]
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no flush: what a crash or a pulled plug does."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self, env: dict[str, str] | None = None) -> LocalRuntime:
+        self.kill()
+        return self.start(env)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- HTTP ---
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        all_headers = {"Content-Type": "application/json"} if body is not None else {}
+        all_headers.update(headers or {})
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, response_headers, text = (
+                    response.status,
+                    dict(response.headers),
+                    response.read(),
+                )
+        except urllib.error.HTTPError as error:
+            status, response_headers, text = error.code, dict(error.headers), error.read()
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = text.decode(errors="replace")
+        return status, response_headers, parsed
+
+    def get(self, path: str) -> tuple[int, Any]:
+        status, _, body = self.request("GET", path)
+        return status, body
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        status, _, parsed = self.request("POST", path, body, headers)
+        return status, parsed
+
+    # --- conveniences for tests ---
+
+    def signup(self, phone: str, first_name: str = "Ada", **extra: Any) -> tuple[int, Any]:
+        return self.post(
+            "/signups",
+            {"firstName": first_name, "phoneNumber": phone, "consent": True, **extra},
+            {"User-Agent": "pytest"},
+        )
+
+    def text_in(self, phone: str, body: str) -> str:
+        status, response = self.post("/sandbox/inbound", {"from": phone, "body": body})
+        assert status == 202, response
+        return str(response["inboundMessageId"])
+
+    def messages(self, phone: str, direction: str | None = None) -> list[dict[str, Any]]:
+        status, body = self.get("/sandbox/messages?phoneNumber=" + phone.replace("+", "%2B"))
+        assert status == 200, body
+        found = body["messages"]
+        return [m for m in found if direction is None or m["direction"] == direction]
+
+    def contact(self, phone: str) -> dict[str, Any] | None:
+        status, body = self.get("/contacts/" + phone.replace("+", "%2B"))
+        if status == 404:
+            return None
+        assert status == 200, body
+        return dict(body)
+
+    def sfn(self) -> Any:
+        return boto3.client(
+            "stepfunctions",
+            endpoint_url=self.base_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def sms(self) -> Any:
+        return boto3.client(
+            "pinpoint-sms-voice-v2",
+            endpoint_url=self.base_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+
+def wait_for(
+    probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Polls until probe returns something truthy; the system under test is asynchronous."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
