@@ -251,6 +251,17 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._error(error.status, error.code, error.message)
                 return
             self._json(202, {"inboundMessageId": inbound_id})
+        elif (
+            path.startswith("/sandbox/inbound/")
+            and path.endswith("/redeliver")
+            and self.command == "POST"
+        ):
+            try:
+                sandbox.redeliver(path.removeprefix("/sandbox/inbound/").removesuffix("/redeliver"))
+            except SandboxError as error:
+                self._error(error.status, error.code, error.message)
+                return
+            self._json(202, {})
         else:
             self._error(404, "not_found", f"No sandbox route for {self.command} {path}.")
 

@@ -27,6 +27,8 @@ MAX_BODY = 1600
 # Keywords every End User Messaging number has registered; others count as free text.
 REGISTERED_KEYWORDS = {"HELP", "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "UNSTOP"}
 RETRY_DELAYS = (1.0, 2.0, 5.0, 15.0, 60.0)
+# Like SNS to Lambda: a message that keeps failing is given up on (and logged), not retried forever.
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_phone_out ON messages (destination, seq);
 CREATE INDEX IF NOT EXISTS messages_by_phone_in ON messages (origination, seq);
 CREATE TABLE IF NOT EXISTS deliveries (
-  inbound_message_id TEXT PRIMARY KEY,
+  delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  inbound_message_id TEXT NOT NULL,
   payload TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at REAL NOT NULL,
@@ -192,6 +195,24 @@ class SmsSandbox:
         self._wake.set()
         return inbound_id
 
+    def redeliver(self, inbound_id: str) -> None:
+        """Publishes an inbound text again, as SNS's at-least-once delivery sometimes does."""
+        conn = self.db.connect()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT payload FROM deliveries WHERE inbound_message_id = ? LIMIT 1",
+                (inbound_id,),
+            ).fetchone()
+            if row is None:
+                raise SandboxError("not_found", f"No inbound message {inbound_id}.", 404)
+            conn.execute(
+                "INSERT INTO deliveries (inbound_message_id, payload, next_attempt_at)"
+                " VALUES (?, ?, ?)",
+                (inbound_id, row["payload"], time.time()),
+            )
+        self._wake.set()
+
     def messages(self, phone: str) -> list[dict[str, Any]]:
         rows = self.db.connect().execute(
             "SELECT * FROM messages WHERE destination = ? OR origination = ? ORDER BY seq",
@@ -261,46 +282,46 @@ class SmsSandbox:
 
     def _deliver_loop(self) -> None:
         while not self._stopping.is_set():
-            due = (
-                self.db.connect()
-                .execute(
-                    "SELECT inbound_message_id, payload, attempts FROM deliveries"
-                    " WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY rowid LIMIT 20",
-                    (time.time(),),
-                )
-                .fetchall()
-            )
+            # Cleared before looking, so a text injected meanwhile is never waited on.
+            self._wake.clear()
+            conn = self.db.connect()
+            due = conn.execute(
+                "SELECT delivery_id, inbound_message_id, payload, attempts FROM deliveries"
+                " WHERE delivered_at IS NULL AND attempts < ? AND next_attempt_at <= ?"
+                " ORDER BY delivery_id LIMIT 20",
+                (MAX_ATTEMPTS, time.time()),
+            ).fetchall()
             for row in due:
-                self._deliver(row["inbound_message_id"], row["payload"], row["attempts"])
+                self._deliver(row)
             if not due:
-                upcoming = (
-                    self.db.connect()
-                    .execute(
-                        "SELECT MIN(next_attempt_at) FROM deliveries WHERE delivered_at IS NULL"
-                    )
-                    .fetchone()[0]
-                )
+                upcoming = conn.execute(
+                    "SELECT MIN(next_attempt_at) FROM deliveries"
+                    " WHERE delivered_at IS NULL AND attempts < ?",
+                    (MAX_ATTEMPTS,),
+                ).fetchone()[0]
                 wait = 1.0 if upcoming is None else max(0.0, min(1.0, upcoming - time.time()))
                 self._wake.wait(wait)
-                self._wake.clear()
 
-    def _deliver(self, inbound_id: str, payload: str, attempts: int) -> None:
+    def _deliver(self, row: Any) -> None:
         conn = self.db.connect()
+        inbound_id, attempts = row["inbound_message_id"], row["attempts"]
         try:
-            self.publish(payload)
+            self.publish(row["payload"])
         except Exception as error:
             delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS) - 1)]
-            log.warning(
-                "delivery of inbound %s failed (%s); retry in %ss", inbound_id, error, delay
-            )
+            if attempts + 1 >= MAX_ATTEMPTS:
+                log.error("inbound %s undeliverable after %d attempts", inbound_id, MAX_ATTEMPTS)
+            else:
+                log.warning(
+                    "delivery of inbound %s failed (%s); retry in %ss", inbound_id, error, delay
+                )
             conn.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,"
-                " last_error = ? WHERE inbound_message_id = ?",
-                (time.time() + delay, repr(error)[:500], inbound_id),
+                " last_error = ? WHERE delivery_id = ?",
+                (time.time() + delay, repr(error)[:500], row["delivery_id"]),
             )
             return
         conn.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, delivered_at = ?"
-            " WHERE inbound_message_id = ?",
-            (_now(), inbound_id),
+            "UPDATE deliveries SET attempts = attempts + 1, delivered_at = ? WHERE delivery_id = ?",
+            (_now(), row["delivery_id"]),
         )

@@ -70,7 +70,7 @@ def test_inbound_is_published_in_end_user_messaging_shape(tmp_path: Path) -> Non
             "previousPublishedMessageId": sent,
         }
     ]
-    assert sms.pending_deliveries() == 0
+    wait_for(lambda: sms.pending_deliveries() == 0, what="delivery recorded")
 
 
 def test_failed_delivery_is_kept_and_retried(tmp_path: Path) -> None:
@@ -117,3 +117,20 @@ def test_conversations_list_newest_first(tmp_path: Path) -> None:
 
     assert [c["phoneNumber"] for c in conversations] == ["+12064868888", PHONE]
     assert conversations[1]["lastBody"] == "one"
+
+
+def test_redeliver_publishes_the_same_payload_again(tmp_path: Path) -> None:
+    published: list[str] = []
+    sms = sandbox(tmp_path, published.append)
+    sms.start()
+    try:
+        inbound_id = sms.inject_inbound(PHONE, "yes")
+        wait_for(lambda: len(published) == 1)
+        sms.redeliver(inbound_id)
+        wait_for(lambda: len(published) == 2)
+    finally:
+        sms.stop()
+
+    assert published[0] == published[1]
+    with pytest.raises(SandboxError):
+        sms.redeliver("no-such-id")
