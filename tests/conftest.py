@@ -17,6 +17,17 @@ def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
         rt.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    """One runtime for a module's tests; each test uses its own phone numbers."""
+    rt = LocalRuntime(Path(tmp_path_factory.mktemp("shared")) / "runtime")
+    rt.start()
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
 @pytest.fixture
 def make_runtime(tmp_path: Path) -> Iterator[Callable[..., LocalRuntime]]:
     """Like `runtime`, with template parameter overrides and extra environment."""
