@@ -1,0 +1,132 @@
+"""Rows of the store as Python objects: executions and runs (threads of control)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _load(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text is not None else default
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+@dataclass
+class Execution:
+    arn: str
+    sm_arn: str
+    sm_name: str
+    name: str
+    status: str
+    input: str
+    start: float
+    definition: str
+    role_arn: str
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, arn: str) -> Execution | None:
+        row = conn.execute(
+            "SELECT arn, sm_arn, sm_name, name, status, input, start, definition, role_arn "
+            "FROM executions WHERE arn=?",
+            (arn,),
+        ).fetchone()
+        return cls(**dict(row)) if row else None
+
+
+_RUN_COLUMNS = (
+    "id",
+    "exec_arn",
+    "parent_id",
+    "parent_seq",
+    "idx",
+    "branch",
+    "state",
+    "phase",
+    "seq",
+    "input",
+    "variables",
+    "retriers",
+    "retry_count",
+    "entered_event",
+    "entered_time",
+    "pending",
+    "action",
+    "action_pending",
+    "status",
+    "result",
+    "ctx",
+    "last_event",
+    "extra",
+)
+_JSON_COLUMNS = {"branch", "input", "variables", "retriers", "pending", "action", "result"}
+_JSON_COLUMNS |= {"ctx", "extra"}
+
+
+@dataclass
+class Run:
+    """A thread of control: the execution itself, a Parallel branch or a Map iteration."""
+
+    id: int
+    exec_arn: str
+    parent_id: int | None
+    parent_seq: int | None
+    idx: int | None
+    branch: list[Any]
+    state: str
+    phase: str  # enter | attempt | outcome | waiting | invoking | children | pending | done
+    seq: int
+    input: Any
+    variables: dict[str, Any] = field(default_factory=dict)
+    retriers: list[int] = field(default_factory=list)
+    retry_count: int = 0
+    entered_event: int | None = None
+    entered_time: float | None = None
+    pending: dict[str, Any] | None = None
+    action: dict[str, Any] | None = None
+    action_pending: int = 0
+    status: str = "RUNNING"
+    result: Any = None
+    ctx: dict[str, Any] = field(default_factory=dict)
+    last_event: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, run_id: int) -> Run | None:
+        row = conn.execute(
+            f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE id=?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        values = {k: (_load(row[k]) if k in _JSON_COLUMNS else row[k]) for k in _RUN_COLUMNS}
+        values["variables"] = values["variables"] or {}
+        values["retriers"] = values["retriers"] or []
+        values["ctx"] = values["ctx"] or {}
+        values["extra"] = values["extra"] or {}
+        return cls(**values)
+
+    def _values(self) -> list[Any]:
+        return [
+            _dump(getattr(self, k)) if k in _JSON_COLUMNS else getattr(self, k)
+            for k in _RUN_COLUMNS[1:]
+        ]
+
+    def insert(self, conn: sqlite3.Connection) -> int:
+        cols = _RUN_COLUMNS[1:]
+        cur = conn.execute(
+            f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            self._values(),
+        )
+        self.id = int(cur.lastrowid or 0)
+        return self.id
+
+    def save(self, conn: sqlite3.Connection) -> None:
+        cols = _RUN_COLUMNS[1:]
+        conn.execute(
+            f"UPDATE runs SET {', '.join(f'{c}=?' for c in cols)} WHERE id=?",
+            [*self._values(), self.id],
+        )

@@ -1,0 +1,625 @@
+"""StepFunctionsService: the Step Functions operations over the durable store, a pool of
+workers that step runs and call Lambdas, and one timer thread."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import pathlib
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import arns
+from .definition import parse_definition
+from .engine import Effects, Engine, Scheduler
+from .errors import ApiError, StatesError
+from .invoker import LambdaInvoker
+from .records import Execution
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_BYTES = 256 * 1024
+STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
+
+
+def _page_token(offset: int) -> str:
+    return base64.b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def _page_offset(token: Any) -> int:
+    if token is None:
+        return 0
+    try:
+        return int(json.loads(base64.b64decode(str(token)))["o"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ApiError("InvalidToken", f"Invalid Token: '{token}'") from e
+
+
+def _max_results(req: dict[str, Any], default: int = 100) -> int:
+    n = req.get("maxResults") or default
+    if not isinstance(n, int) or n < 0 or n > 1000:
+        raise ApiError("ValidationException", "maxResults must be between 0 and 1000")
+    return n or default
+
+
+def _require(req: dict[str, Any], key: str) -> Any:
+    if req.get(key) is None:
+        raise ApiError("MissingRequiredParameter", f"Missing required parameter: {key}")
+    return req[key]
+
+
+class StepFunctionsService:
+    def __init__(
+        self,
+        db_path: pathlib.Path,
+        invoker: LambdaInvoker,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        workers: int = 4,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.store = Store(pathlib.Path(db_path))
+        self.engine = Engine(
+            self.store,
+            invoker,
+            Scheduler(self._enqueue, self._submit_invoke, self._timer_changed),
+            region,
+            account_id,
+        )
+        self._workers = max(1, workers)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._qlock = threading.Lock()
+        self._queued: set[int] = set()
+        self._inflight: set[int] = set()
+        self._dirty: set[int] = set()
+        self._threads: list[threading.Thread] = []
+        self._invokers: ThreadPoolExecutor | None = None
+        self._pending_invokes: list[tuple[int, int]] = []
+        self._timer_cond = threading.Condition()
+        self._timer_dirty = False
+        self._stopping = False
+        self._started = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._stopping = False
+        self._invokers = ThreadPoolExecutor(
+            max_workers=max(8, self._workers * 4), thread_name_prefix="sfn-invoke"
+        )
+        for i in range(self._workers):
+            t = threading.Thread(target=self._work, name=f"sfn-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        timer = threading.Thread(target=self._timer_loop, name="sfn-timer", daemon=True)
+        timer.start()
+        self._threads.append(timer)
+        pending, self._pending_invokes = self._pending_invokes, []
+        self.engine.recover()
+        for run_id, seq in pending:
+            self._submit_invoke(run_id, seq)
+
+    def stop(self) -> None:
+        if not self._started:
+            self.store.close()
+            return
+        self._stopping = True
+        for _ in range(self._workers):
+            self._queue.put(None)
+        with self._timer_cond:
+            self._timer_dirty = True
+            self._timer_cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._invokers is not None:
+            self._invokers.shutdown(wait=False, cancel_futures=True)
+        self._threads.clear()
+        self._started = False
+        self.store.close()
+
+    # ---------------------------------------------------------------- workers
+
+    def _enqueue(self, run_id: int) -> None:
+        with self._qlock:
+            if run_id in self._inflight:
+                self._dirty.add(run_id)
+                return
+            if run_id in self._queued:
+                return
+            self._queued.add(run_id)
+        self._queue.put(run_id)
+
+    def _submit_invoke(self, run_id: int, seq: int) -> None:
+        if self._invokers is None or self._stopping:
+            self._pending_invokes.append((run_id, seq))
+            return
+        self._invokers.submit(self._invoke, run_id, seq)
+
+    def _invoke(self, run_id: int, seq: int) -> None:
+        try:
+            self.engine.invoke(run_id, seq)
+        except Exception:
+            log.exception("invocation for run %s failed", run_id)
+
+    def _work(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None or self._stopping:
+                return
+            with self._qlock:
+                self._queued.discard(run_id)
+                if run_id in self._inflight:
+                    self._dirty.add(run_id)
+                    continue
+                self._inflight.add(run_id)
+            again = False
+            try:
+                for _ in range(STEPS_PER_TURN):
+                    if self._stopping or not self.engine.step(run_id):
+                        break
+                else:
+                    again = True
+            except Exception as e:
+                log.exception("run %s crashed", run_id)
+                self._crash(run_id, e)
+            finally:
+                with self._qlock:
+                    self._inflight.discard(run_id)
+                    redo = run_id in self._dirty
+                    self._dirty.discard(run_id)
+            if (redo or again) and not self._stopping:
+                self._enqueue(run_id)
+
+    def _crash(self, run_id: int, e: Exception) -> None:
+        """An engine bug must not leave an execution RUNNING forever: fail it visibly."""
+        try:
+            with self.store.tx() as conn:
+                row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is None:
+                    return
+                ex = Execution.load(conn, row["exec_arn"])
+                if ex is None or ex.status != "RUNNING":
+                    return
+                cause = f"Internal error in the local engine: {type(e).__name__}: {e}"
+                self.store.add_event(
+                    conn, ex.arn, "ExecutionFailed", {"error": "States.Runtime", "cause": cause}
+                )
+                conn.execute(
+                    "UPDATE executions SET status='FAILED', error=?, cause=?, stop=? WHERE arn=?",
+                    ("States.Runtime", cause, time.time(), ex.arn),
+                )
+                self.engine._close_execution(conn, ex.arn)
+        except Exception:
+            log.exception("could not record the crash of run %s", run_id)
+
+    # ---------------------------------------------------------------- timers
+
+    def _timer_changed(self, due: float) -> None:
+        with self._timer_cond:
+            self._timer_dirty = True
+            self._timer_cond.notify_all()
+
+    def _timer_loop(self) -> None:
+        while not self._stopping:
+            try:
+                with self.store.read() as conn:
+                    rows = conn.execute(
+                        "SELECT id, due FROM timers WHERE due <= ? ORDER BY due LIMIT 100",
+                        (time.time(),),
+                    ).fetchall()
+                    nxt = conn.execute("SELECT MIN(due) AS due FROM timers").fetchone()
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("timer query failed")
+                time.sleep(0.5)
+                continue
+            for row in rows:
+                if self._stopping:
+                    return
+                try:
+                    self.engine.fire_timer(row["id"])
+                except Exception:
+                    log.exception("timer %s failed", row["id"])
+                    with self.store.tx() as conn:
+                        conn.execute("DELETE FROM timers WHERE id=?", (row["id"],))
+            if rows:
+                continue
+            wait = 30.0
+            if nxt is not None and nxt["due"] is not None:
+                wait = max(0.0, min(wait, nxt["due"] - time.time()))
+            with self._timer_cond:
+                if not self._timer_dirty and wait > 0:
+                    self._timer_cond.wait(wait)
+                self._timer_dirty = False
+
+    # ---------------------------------------------------------------- state machines
+
+    def _sm_row(self, conn: Any, arn: str) -> Any:
+        arns.parse_state_machine_arn(arn)
+        row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+        if row is None:
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return row
+
+    def upsert_state_machine(self, name: str, definition: str, role_arn: str) -> str:
+        """Create or update; running executions keep the definition they started with."""
+        arns.check_name(name)
+        parse_definition(definition)
+        arn = arns.state_machine_arn(self.region, self.account_id, name)
+        now = time.time()
+        with self.store.tx() as conn:
+            row = conn.execute("SELECT arn FROM state_machines WHERE arn=?", (arn,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
+                    "revision) VALUES (?,?,?,?,?,?,?)",
+                    (arn, name, definition, role_arn, "STANDARD", now, str(uuid.uuid4())),
+                )
+            else:
+                conn.execute(
+                    "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
+                    "WHERE arn=?",
+                    (definition, role_arn, now, str(uuid.uuid4()), arn),
+                )
+        return arn
+
+    def create_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = arns.check_name(_require(req, "name"))
+        definition = _require(req, "definition")
+        role = arns.check_role_arn(_require(req, "roleArn"))
+        parse_definition(definition)
+        typ = req.get("type") or "STANDARD"
+        if typ not in ("STANDARD", "EXPRESS"):
+            raise ApiError("ValidationException", f"Invalid type: {typ}")
+        arn = arns.state_machine_arn(self.region, self.account_id, name)
+        now = time.time()
+        with self.store.tx() as conn:
+            row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+            if row is not None:
+                if row["definition"] == definition and row["role_arn"] == role:
+                    return {"stateMachineArn": arn, "creationDate": row["created"]}
+                raise ApiError(
+                    "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
+                )
+            conn.execute(
+                "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
+                "revision, logging, tracing) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    arn,
+                    name,
+                    definition,
+                    role,
+                    typ,
+                    now,
+                    str(uuid.uuid4()),
+                    json.dumps(req.get("loggingConfiguration") or None),
+                    json.dumps(req.get("tracingConfiguration") or None),
+                ),
+            )
+        return {"stateMachineArn": arn, "creationDate": now}
+
+    def describe_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = self._sm_row(conn, _require(req, "stateMachineArn"))
+        out = {
+            "stateMachineArn": row["arn"],
+            "name": row["name"],
+            "status": "ACTIVE",
+            "definition": row["definition"],
+            "roleArn": row["role_arn"],
+            "type": row["type"],
+            "creationDate": row["created"],
+            "loggingConfiguration": (json.loads(row["logging"]) if row["logging"] else None)
+            or {"level": "OFF", "includeExecutionData": False},
+            "tracingConfiguration": (json.loads(row["tracing"]) if row["tracing"] else None)
+            or {"enabled": False},
+            "revisionId": row["revision"],
+        }
+        return out
+
+    def list_state_machines(self, req: dict[str, Any]) -> dict[str, Any]:
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT arn, name, type, created FROM state_machines ORDER BY name "
+                "LIMIT ? OFFSET ?",
+                (limit + 1, offset),
+            ).fetchall()
+        out: dict[str, Any] = {
+            "stateMachines": [
+                {
+                    "stateMachineArn": r["arn"],
+                    "name": r["name"],
+                    "type": r["type"],
+                    "creationDate": r["created"],
+                }
+                for r in rows[:limit]
+            ]
+        }
+        if len(rows) > limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def update_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        definition = req.get("definition")
+        role = req.get("roleArn")
+        if (
+            definition is None
+            and role is None
+            and not req.get("loggingConfiguration")
+            and not (req.get("tracingConfiguration"))
+        ):
+            raise ApiError(
+                "MissingRequiredParameter",
+                "Either the definition, the role ARN, the LoggingConfiguration, or the "
+                "TracingConfiguration must be specified",
+            )
+        if definition is not None:
+            parse_definition(definition)
+        if role is not None:
+            arns.check_role_arn(role)
+        now = time.time()
+        revision = str(uuid.uuid4())
+        with self.store.tx() as conn:
+            row = self._sm_row(conn, arn)
+            conn.execute(
+                "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
+                "WHERE arn=?",
+                (definition or row["definition"], role or row["role_arn"], now, revision, arn),
+            )
+        return {"updateDate": now, "revisionId": revision}
+
+    def delete_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        arns.parse_state_machine_arn(arn)
+        with self.store.tx() as conn:
+            conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+        return {}
+
+    # ---------------------------------------------------------------- executions
+
+    def start_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        sm_arn = _require(req, "stateMachineArn")
+        name = req.get("name") or str(uuid.uuid4())
+        arns.check_name(name)
+        raw_input = req.get("input")
+        if raw_input is None:
+            raw_input = "{}"
+        if not isinstance(raw_input, str):
+            raise ApiError("InvalidExecutionInput", "Invalid State Machine Execution Input")
+        try:
+            json.loads(raw_input)
+        except ValueError as e:
+            raise ApiError(
+                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{e}'"
+            ) from e
+        if len(raw_input.encode()) > MAX_INPUT_BYTES:
+            raise ApiError(
+                "InvalidExecutionInput",
+                "Invalid State Machine Execution Input: 'The input exceeds 262144 bytes'",
+            )
+        fx = Effects()
+        with self.store.tx() as conn:
+            sm = self._sm_row(conn, sm_arn)
+            arn = arns.execution_arn(self.region, self.account_id, sm["name"], name)
+            existing = conn.execute(
+                "SELECT status, input, start FROM executions WHERE arn=?", (arn,)
+            ).fetchone()
+            if existing is not None:
+                if existing["status"] == "RUNNING" and existing["input"] == raw_input:
+                    return {"executionArn": arn, "startDate": existing["start"]}
+                raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            now = time.time()
+            conn.execute(
+                "INSERT INTO executions (arn, sm_arn, sm_name, name, status, input, start, "
+                "definition, role_arn) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    arn,
+                    sm_arn,
+                    sm["name"],
+                    name,
+                    "RUNNING",
+                    raw_input,
+                    now,
+                    sm["definition"],
+                    sm["role_arn"],
+                ),
+            )
+            ex = Execution.load(conn, arn)
+            assert ex is not None
+            self.engine.start_execution(conn, ex, fx)
+        self.engine._apply(fx)
+        return {"executionArn": arn, "startDate": now}
+
+    def _exec_row(self, conn: Any, arn: str) -> Any:
+        arns.parse_execution_arn(arn)
+        row = conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        if row is None:
+            raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return row
+
+    def describe_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = self._exec_row(conn, _require(req, "executionArn"))
+        out: dict[str, Any] = {
+            "executionArn": row["arn"],
+            "stateMachineArn": row["sm_arn"],
+            "name": row["name"],
+            "status": row["status"],
+            "startDate": row["start"],
+            "input": row["input"],
+            "inputDetails": {"included": True},
+            "redriveCount": 0,
+            "redriveStatus": "NOT_REDRIVABLE",
+        }
+        if row["stop"] is not None:
+            out["stopDate"] = row["stop"]
+        if row["output"] is not None:
+            out["output"] = row["output"]
+            out["outputDetails"] = {"included": True}
+        if row["error"] is not None:
+            out["error"] = row["error"]
+        if row["cause"] is not None:
+            out["cause"] = row["cause"]
+        return out
+
+    def list_executions(self, req: dict[str, Any]) -> dict[str, Any]:
+        sm_arn = _require(req, "stateMachineArn")
+        status = req.get("statusFilter")
+        if status is not None and status not in (
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "TIMED_OUT",
+            "ABORTED",
+            "PENDING_REDRIVE",
+        ):
+            raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            self._sm_row(conn, sm_arn)
+            sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
+            args: list[Any] = [sm_arn]
+            if status:
+                sql += " AND status=?"
+                args.append(status)
+            sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
+            rows = conn.execute(sql, [*args, limit + 1, offset]).fetchall()
+        items = []
+        for r in rows[:limit]:
+            item = {
+                "executionArn": r["arn"],
+                "stateMachineArn": r["sm_arn"],
+                "name": r["name"],
+                "status": r["status"],
+                "startDate": r["start"],
+            }
+            if r["stop"] is not None:
+                item["stopDate"] = r["stop"]
+            items.append(item)
+        out: dict[str, Any] = {"executions": items}
+        if len(rows) > limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def get_execution_history(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "executionArn")
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        order = "DESC" if req.get("reverseOrder") else "ASC"
+        include_data = req.get("includeExecutionData", True)
+        with self.store.read() as conn:
+            self._exec_row(conn, arn)
+            rows = conn.execute(
+                f"SELECT id, type, ts, prev, details FROM events WHERE exec_arn=? "
+                f"ORDER BY id {order} LIMIT ? OFFSET ?",
+                (arn, limit + 1, offset),
+            ).fetchall()
+        events = []
+        for r in rows[:limit]:
+            event: dict[str, Any] = {
+                "timestamp": r["ts"],
+                "type": r["type"],
+                "id": r["id"],
+                "previousEventId": r["prev"] or 0,
+            }
+            if r["details"] is not None:
+                details = json.loads(r["details"])
+                if not include_data:
+                    details = {k: v for k, v in details.items() if k not in ("input", "output")}
+                event[_details_key(r["type"])] = details
+            events.append(event)
+        out: dict[str, Any] = {"events": events}
+        if len(rows) > limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def stop_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "executionArn")
+        with self.store.tx() as conn:
+            row = self._exec_row(conn, arn)
+            if row["status"] != "RUNNING":
+                return {"stopDate": row["stop"] or time.time()}
+            self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
+            stop = conn.execute("SELECT stop FROM executions WHERE arn=?", (arn,)).fetchone()
+        return {"stopDate": stop["stop"]}
+
+    # ---------------------------------------------------------------- callbacks
+
+    def send_task_success(self, req: dict[str, Any]) -> dict[str, Any]:
+        token = _require(req, "taskToken")
+        raw = _require(req, "output")
+        try:
+            output = json.loads(raw)
+        except (TypeError, ValueError) as e:
+            raise ApiError("InvalidOutput", f"Invalid Output: '{e}'") from e
+        self.engine.task_response(token, output=output)
+        return {}
+
+    def send_task_failure(self, req: dict[str, Any]) -> dict[str, Any]:
+        token = _require(req, "taskToken")
+        self.engine.task_response(token, error=StatesError(req.get("error"), req.get("cause")))
+        return {}
+
+    def send_task_heartbeat(self, req: dict[str, Any]) -> dict[str, Any]:
+        self.engine.heartbeat(_require(req, "taskToken"))
+        return {}
+
+    # ---------------------------------------------------------------- helpers for tests
+
+    def wait_for(self, execution_arn: str, timeout: float = 10.0) -> dict[str, Any]:
+        """DescribeExecution once it is no longer RUNNING (or after timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            desc = self.describe_execution({"executionArn": execution_arn})
+            if desc["status"] != "RUNNING" or time.monotonic() > deadline:
+                return desc
+            time.sleep(0.01)
+
+
+_DETAIL_KEYS = {
+    "ExecutionStarted": "executionStartedEventDetails",
+    "ExecutionSucceeded": "executionSucceededEventDetails",
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "TaskScheduled": "taskScheduledEventDetails",
+    "TaskStarted": "taskStartedEventDetails",
+    "TaskSubmitted": "taskSubmittedEventDetails",
+    "TaskSucceeded": "taskSucceededEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "LambdaFunctionScheduled": "lambdaFunctionScheduledEventDetails",
+    "LambdaFunctionSucceeded": "lambdaFunctionSucceededEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "MapStateStarted": "mapStateStartedEventDetails",
+    "MapIterationStarted": "mapIterationStartedEventDetails",
+    "MapIterationSucceeded": "mapIterationSucceededEventDetails",
+    "MapIterationFailed": "mapIterationFailedEventDetails",
+    "MapIterationAborted": "mapIterationAbortedEventDetails",
+}
+
+
+def _details_key(event_type: str) -> str:
+    if event_type in _DETAIL_KEYS:
+        return _DETAIL_KEYS[event_type]
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
