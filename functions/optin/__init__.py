@@ -1,0 +1,1 @@
+"""SMS double opt-in registration: domain, ports, adapters and Lambda handlers."""

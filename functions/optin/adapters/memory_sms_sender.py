@@ -1,0 +1,42 @@
+"""In-memory SMS sender: records what would have been texted. Honours dedup keys the way
+the local SMS sandbox does (same key: same message id, nothing sent)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+
+from optin.domain.errors import SmsError
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    to: str
+    body: str
+    dedup_key: str
+    message_id: str
+
+
+class MemorySmsSender:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[SentMessage] = []
+        self._by_key: dict[str, str] = {}
+        # Tests set this to make the next sends fail (e.g. RecipientOptedOut, SmsUnavailable).
+        self.fail_with: SmsError | None = None
+
+    def send(self, to: str, body: str, *, dedup_key: str) -> str:
+        with self._lock:
+            if self.fail_with is not None:
+                raise self.fail_with
+            if dedup_key in self._by_key:
+                return self._by_key[dedup_key]
+            message_id = uuid.uuid4().hex
+            self._by_key[dedup_key] = message_id
+            self.sent.append(SentMessage(to, body, dedup_key, message_id))
+            return message_id
+
+    def to(self, number: str) -> list[SentMessage]:
+        with self._lock:
+            return [message for message in self.sent if message.to == number]

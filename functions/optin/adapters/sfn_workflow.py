@@ -1,0 +1,83 @@
+"""The registration workflow on AWS Step Functions (boto3 `stepfunctions`).
+
+Like the SMS adapter, the client is created on first use so boto3 reads the
+invocation's environment (AWS_ENDPOINT_URL_SFN locally).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from optin.domain.errors import ConfigError, TaskTokenGone, WorkflowUnavailable
+
+# The task is over (answered, timed out, execution ended): nothing to retry.
+_TOKEN_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+def default_client_factory() -> Any:
+    import boto3
+
+    return boto3.session.Session().client("stepfunctions")
+
+
+def _error_code(error: ClientError) -> str:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    # Some endpoints answer with the JSON protocol's "namespace#Code" form.
+    return code.rsplit("#", 1)[-1]
+
+
+class SfnWorkflow:
+    def __init__(
+        self,
+        state_machine_arn: str,
+        client_factory: Callable[[], Any] = default_client_factory,
+    ) -> None:
+        self._state_machine_arn = state_machine_arn
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _get_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        if not self._state_machine_arn:
+            raise ConfigError("STATE_MACHINE_ARN is not set for this function.")
+        try:
+            response = self._get_client().start_execution(
+                stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise WorkflowUnavailable(f"StartExecution failed: {_describe(error)}") from error
+        return str(response["executionArn"])
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        self._callback("send_task_success", taskToken=task_token, output=json.dumps(output))
+
+    def fail(self, task_token: str, *, error: str, cause: str) -> None:
+        self._callback("send_task_failure", taskToken=task_token, error=error, cause=cause)
+
+    def _callback(self, operation: str, **kwargs: Any) -> None:
+        try:
+            getattr(self._get_client(), operation)(**kwargs)
+        except ClientError as error:
+            code = _error_code(error)
+            if code in _TOKEN_GONE:
+                raise TaskTokenGone(f"{operation} refused: {code}", reason=code) from error
+            raise WorkflowUnavailable(f"{operation} failed: {code}") from error
+        except BotoCoreError as error:
+            raise WorkflowUnavailable(f"{operation} failed: {_describe(error)}") from error
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return _error_code(error)
+    return type(error).__name__

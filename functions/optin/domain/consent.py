@@ -1,0 +1,79 @@
+"""The consent ledger: append-only events per phone number, and sign-up evidence."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from optin.domain.clock import from_iso, to_iso
+
+
+class EventType(StrEnum):
+    REQUESTED = "requested"  # sign-up received, contact PENDING (evidence attached)
+    RESEND_REQUESTED = "resend_requested"  # signed up again while PENDING (evidence)
+    CONFIRMATION_SENT = "confirmation_sent"  # the exact text, its version, message id
+    CONFIRMED = "confirmed"  # raw reply + inbound message id
+    WELCOME_SENT = "welcome_sent"
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"  # raw reply + inbound message id (or the SMS service's list)
+    RESUBSCRIBED = "resubscribed"  # START / UNSTOP from an opted-out number
+    REJECTED = "rejected"  # confirmation text permanently refused
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    type: EventType
+    at: datetime
+    registration_id: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "type": str(self.type),
+            "at": to_iso(self.at),
+            "registrationId": self.registration_id,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConsentEvent:
+        return cls(
+            type=EventType(data["type"]),
+            at=from_iso(data["at"]),
+            registration_id=data.get("registrationId"),
+            details=dict(data.get("details") or {}),
+            event_id=data["eventId"],
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Who asked, when and from where, and exactly which disclosure they were shown."""
+
+    captured_at: datetime
+    ip: str | None
+    user_agent: str | None
+    page: str | None
+    api_client: str | None
+    disclosure_text: str
+    disclosure_version: str
+
+    @property
+    def channel(self) -> str:
+        return "api" if self.api_client and not self.page else "web"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "capturedAt": to_iso(self.captured_at),
+            "channel": self.channel,
+            "ip": self.ip,
+            "userAgent": self.user_agent,
+            "page": self.page,
+            "apiClient": self.api_client,
+            "disclosure": {"text": self.disclosure_text, "version": self.disclosure_version},
+        }

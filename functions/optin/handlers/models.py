@@ -1,0 +1,102 @@
+"""Pydantic models of the events the handlers receive (Powertools parser)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from optin.domain.messages import FIRST_NAME_MAX_LENGTH, is_safe_first_name
+
+
+class _Lenient(BaseModel):
+    # Step Functions and SNS may add fields over time: ignore what we do not use.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ValidateNumberEvent(_Lenient):
+    # Anything at all: the domain answers every input with a readable reason.
+    phoneNumber: Any = None
+
+
+class CreateContactEvent(_Lenient):
+    registrationId: str = Field(min_length=1)
+    phoneNumber: str = Field(min_length=2)
+    firstName: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    validation: dict[str, Any] = Field(default_factory=dict)
+    executionArn: str | None = None
+
+
+class SendConfirmationEvent(_Lenient):
+    taskToken: str = Field(min_length=1)
+    registrationId: str = Field(min_length=1)
+    phoneNumber: str = Field(min_length=2)
+    firstName: str | None = None
+
+
+class OptInEvent(_Lenient):
+    registrationId: str = Field(min_length=1)
+    phoneNumber: str = Field(min_length=2)
+    firstName: str | None = None
+    # What inbound_sms passed to SendTaskSuccess: {"reply", "inboundMessageId", "receivedAt"}.
+    reply: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExpireEvent(_Lenient):
+    registrationId: str = Field(min_length=1)
+    phoneNumber: str = Field(min_length=2)
+
+
+class SignupBody(BaseModel):
+    """POST /signups. phoneNumber and consent are checked by hand for precise codes."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    phoneNumber: Any = None
+    consent: Any = None
+    firstName: str | None = Field(default=None, max_length=FIRST_NAME_MAX_LENGTH)
+    disclosureVersion: str | None = Field(default=None, max_length=64)
+    page: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("firstName")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not is_safe_first_name(value):
+            raise ValueError("may contain only letters, spaces, hyphens and apostrophes")
+        return value
+
+    @field_validator("page")
+    @classmethod
+    def _page_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
+class EumInboundMessage(_Lenient):
+    """End User Messaging SMS two-way message, as published to the SNS topic."""
+
+    originationNumber: str = Field(min_length=2, max_length=32)
+    destinationNumber: str = Field(min_length=1, max_length=256)
+    messageKeyword: str | None = None
+    messageBody: str = Field(max_length=10_000)
+    inboundMessageId: str = Field(min_length=1, max_length=256)
+    previousPublishedMessageId: str | None = None
+    isoCountryCode: str | None = None
+
+
+class SnsMessage(_Lenient):
+    # Only what we use, so a local runtime's minimal SNS record parses too.
+    Message: str
+    MessageId: str | None = None
+    Timestamp: datetime | None = None
+
+
+class SnsRecord(_Lenient):
+    Sns: SnsMessage

@@ -1,0 +1,228 @@
+"""POST /signups (and GET /disclosure): the sign-up API.
+
+Bad input always gets a 4xx with `{"error": {"code", "message"}}`, and nothing is
+stored and nothing is texted. The number check runs here too (not only in the workflow)
+so a person typing a bad number hears about it at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from optin import wiring
+from optin.domain.errors import (
+    ConfigError,
+    DisclosureOutdated,
+    ResendCooldown,
+    ResendLimit,
+    SmsRejected,
+    SmsUnavailable,
+    TransitionConflict,
+    WorkflowUnavailable,
+)
+from optin.domain.messages import disclosure
+from optin.domain.phone import mask
+from optin.handlers.http import error_response, json_response
+from optin.handlers.models import SignupBody
+from optin.observability import logger, metrics
+from optin.service import PhoneRejected, SignupKind, SignupRequest
+
+MAX_BODY_BYTES = 16 * 1024
+
+app = APIGatewayRestResolver()
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _header(name: str) -> str | None:
+    # Powertools' event headers are case-insensitive.
+    value = app.current_event.headers.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(
+                400, "invalid_json", "The request body could not be decoded."
+            ) from None
+    return body.encode("utf-8")
+
+
+def _read_body() -> SignupBody:
+    raw = _raw_body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(
+            413, "body_too_large", f"The request body is larger than {MAX_BODY_BYTES // 1024} KB."
+        )
+    media_type = (_header("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise BadRequest(
+            415,
+            "unsupported_media_type",
+            "Send the sign-up as JSON with the header Content-Type: application/json.",
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest(
+            400,
+            "body_not_object",
+            'The request body must be a JSON object, like {"phoneNumber": …}.',
+        )
+    try:
+        return SignupBody.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise BadRequest(
+            400, "invalid_field", f"The field {field} is not valid: {first.get('msg', 'invalid')}."
+        ) from None
+
+
+@app.get("/disclosure")
+def get_disclosure() -> Response:
+    settings = wiring.settings()
+
+    text = disclosure(settings)
+    metrics.add_metric(name="DisclosureServed", unit=MetricUnit.Count, value=1)
+    return json_response(
+        200, {"version": text.version, "text": text.text, "programName": settings.program_name}
+    )
+
+
+@app.post("/signups")
+def create_signup() -> Response:
+    metrics.add_metric(name="SignupRequest", unit=MetricUnit.Count, value=1)
+    try:
+        body = _read_body()
+    except BadRequest as error:
+        return _bad_request(error.status, error.code, error.message)
+
+    service = wiring.dependencies().registrations
+    # Phone first, then consent, the order of the form's fields.
+    check = service.check_number(body.phoneNumber)
+    if not check.acceptable:
+        return _bad_request(400, check.code or "invalid_phone_number", check.reason or "")
+    if body.consent is not True:
+        return _bad_request(
+            400,
+            "consent_required",
+            "Tick the box to agree to receive text messages; we can't sign you up without it.",
+        )
+
+    identity = app.current_event.request_context.identity
+    request = SignupRequest(
+        phone_number=body.phoneNumber,
+        first_name=body.firstName,
+        disclosure_version=body.disclosureVersion,
+        ip=identity.source_ip if identity else None,
+        user_agent=_header("User-Agent") or (identity.user_agent if identity else None),
+        page=body.page or _header("Referer"),
+        api_client=_header("X-Api-Client"),
+    )
+    try:
+        outcome = service.signup(request)
+    except PhoneRejected as error:
+        return _bad_request(400, error.check.code or "invalid_phone_number", str(error))
+    except DisclosureOutdated as error:
+        return _bad_request(409, error.code, error.message)
+    except ResendCooldown as error:
+        metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
+        return error_response(
+            429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
+        )
+    except ResendLimit as error:
+        metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
+        return error_response(429, error.code, error.message)
+    except SmsRejected:
+        return error_response(422, "undeliverable", "We can't send text messages to this number.")
+    except (SmsUnavailable, WorkflowUnavailable, TransitionConflict) as error:
+        logger.error("sign-up failed for now", extra={"error": type(error).__name__})
+        return error_response(
+            503,
+            "service_unavailable",
+            "We couldn't take the sign-up just now. Please try again in a minute.",
+            {"Retry-After": "30"},
+        )
+
+    logger.info(
+        "sign-up handled",
+        extra={
+            "phone": mask(outcome.phone_number),
+            "registrationId": outcome.registration_id,
+            "outcome": str(outcome.kind),
+        },
+    )
+    if outcome.kind == SignupKind.ALREADY_CONFIRMED:
+        metrics.add_metric(name="SignupAlreadyConfirmed", unit=MetricUnit.Count, value=1)
+        return json_response(200, {"status": "CONFIRMED", "message": "already subscribed"})
+    if outcome.kind == SignupKind.RESENT:
+        metrics.add_metric(name="ConfirmationResent", unit=MetricUnit.Count, value=1)
+        message = "We sent the confirmation text again. Reply YES to it to confirm."
+    elif outcome.kind == SignupKind.IN_PROGRESS:
+        message = "Your confirmation text is on its way. Reply YES to it to confirm."
+    else:
+        metrics.add_metric(name="SignupStarted", unit=MetricUnit.Count, value=1)
+        message = "Check your phone: reply YES to the text we sent you to confirm."
+    return json_response(
+        202,
+        {
+            "status": "PENDING",
+            "registrationId": outcome.registration_id,
+            "resent": outcome.kind == SignupKind.RESENT,
+            "message": message,
+        },
+    )
+
+
+def _bad_request(status: int, code: str, message: str) -> Response:
+    logger.info("sign-up refused", extra={"code": code, "status": status})
+    metrics.add_metric(name="SignupRefused", unit=MetricUnit.Count, value=1)
+    return error_response(status, code, message)
+
+
+@app.not_found
+def not_found(_error: NotFoundError) -> Response:
+    metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)
+    return error_response(404, "not_found", "There is nothing at this address.")
+
+
+@app.exception_handler(ConfigError)
+def config_error(error: ConfigError) -> Response:
+    logger.error("configuration error", extra={"error": error.message})
+    return error_response(500, "configuration_error", "The service is not configured correctly.")
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response:
+    # Logged with its traceback; the caller gets a sentence, never the trace.
+    logger.exception("unexpected error")
+    return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,150 @@
+"""Composition root: Settings and adapters from the environment, at call time.
+
+The local runtime runs every function in one process and swaps os.environ for each
+invocation, so nothing here runs at import time. Built objects are cached on the values
+of the environment variables they depend on: a warm Lambda builds them once, and two
+functions with different settings in one process each get their own.
+
+Tests replace everything with `with wiring.override(Dependencies(...)):`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from optin.domain.clock import Clock, utc_now
+from optin.domain.errors import ConfigError
+from optin.domain.settings import Settings
+from optin.ports.contact_store import ContactStore
+from optin.ports.sms_sender import SmsSender
+from optin.ports.workflow import Workflow
+from optin.service import Registrations
+
+
+@dataclass
+class Dependencies:
+    settings: Settings
+    store: ContactStore
+    sms: SmsSender
+    workflow: Workflow
+    clock: Clock = field(default=utc_now)
+
+    @property
+    def registrations(self) -> Registrations:
+        return Registrations(
+            settings=self.settings,
+            store=self.store,
+            sms=self.sms,
+            workflow=self.workflow,
+            clock=self.clock,
+        )
+
+
+_lock = threading.RLock()
+_cache: dict[tuple[Any, ...], Any] = {}
+_overrides: list[Dependencies] = []
+
+# Environment variables boto3 reads when it builds a client; part of the cache key so a
+# client built for one endpoint/region/account is never reused for another.
+_AWS_ENV = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+)
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    with _lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+def _aws_key(env: Mapping[str, str], *extra: str) -> tuple[str | None, ...]:
+    return tuple(env.get(name) for name in (*_AWS_ENV, *extra))
+
+
+def _store(settings: Settings) -> ContactStore:
+    kind = settings.contact_store
+    if kind == "memory":
+        from optin.adapters.memory_contact_store import MemoryContactStore
+
+        return _cached(("store", "memory"), MemoryContactStore)
+    if kind == "sqlite":
+        if not settings.sqlite_path:
+            raise ConfigError("CONTACT_STORE is sqlite but SQLITE_PATH is empty.")
+        from optin.adapters.sqlite_contact_store import SqliteContactStore
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("store", "sqlite", path), lambda: SqliteContactStore(path))
+    raise ConfigError(
+        f"CONTACT_STORE={kind} has no adapter yet; use sqlite (SQLITE_PATH) or memory."
+    )
+
+
+def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
+    from optin.adapters.eum_sms_sender import EumSmsSender
+
+    key = (
+        "sms",
+        settings.origination_identity,
+        *_aws_key(env, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"),
+    )
+    return _cached(key, lambda: EumSmsSender(settings.origination_identity))
+
+
+def _workflow(settings: Settings, env: Mapping[str, str]) -> Workflow:
+    from optin.adapters.sfn_workflow import SfnWorkflow
+
+    key = ("sfn", settings.state_machine_arn, *_aws_key(env, "AWS_ENDPOINT_URL_SFN"))
+    return _cached(key, lambda: SfnWorkflow(settings.state_machine_arn))
+
+
+def settings() -> Settings:
+    """Settings for the current invocation (the override's, in tests)."""
+    with _lock:
+        if _overrides:
+            return _overrides[-1].settings
+    return Settings.from_mapping(os.environ)
+
+
+def dependencies() -> Dependencies:
+    """Everything a handler needs, for the current invocation's environment."""
+    with _lock:
+        if _overrides:
+            return _overrides[-1]
+    env = dict(os.environ)
+    current = Settings.from_mapping(env)
+    # The boto3 adapters create their clients on first use, so functions that never
+    # text or call Step Functions never pay for a client.
+    return Dependencies(
+        settings=current,
+        store=_store(current),
+        sms=_sms(current, env),
+        workflow=_workflow(current, env),
+    )
+
+
+@contextmanager
+def override(deps: Dependencies) -> Iterator[Dependencies]:
+    """Use `deps` instead of the environment's adapters inside the block."""
+    with _lock:
+        _overrides.append(deps)
+    try:
+        yield deps
+    finally:
+        with _lock:
+            _overrides.remove(deps)
+
+
+def reset_cache() -> None:
+    """Forget built adapters (tests, or a runtime that wants fresh clients)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,286 @@
+"""inbound_sms with real SNS-shaped events and in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from optin.domain.consent import EventType
+from optin.domain.contact import Status
+from optin.domain.errors import RecipientOptedOut
+from optin.handlers import create_contact, expire, inbound_sms, opt_in, send_confirmation
+
+NUMBER = "+12065550100"
+OUR_NUMBER = "+12065550142"
+REG = "7b1e5d0c-3b0f-4a43-9d6e-5c1a9b2f8e10"
+
+
+@pytest.fixture
+def sns_event(load_event):
+    """sns_event(body, message_id=...) -> an SNS event carrying one two-way SMS."""
+    counter = {"n": 0}
+
+    def build(body: str, message_id: str | None = None, number: str = NUMBER) -> dict[str, Any]:
+        counter["n"] += 1
+        event = load_event("sns_inbound_sms.json")
+        payload = json.loads(event["Records"][0]["Sns"]["Message"])
+        payload.update(
+            originationNumber=number,
+            messageBody=body,
+            inboundMessageId=message_id or f"inbound-{counter['n']}",
+        )
+        event["Records"][0]["Sns"]["Message"] = json.dumps(payload)
+        return event
+
+    return build
+
+
+@pytest.fixture
+def pending(world, lambda_context):
+    """A number that signed up and got its confirmation text (task token 'token-1')."""
+    create_contact.handler(
+        {
+            "registrationId": REG,
+            "phoneNumber": NUMBER,
+            "firstName": "Ana",
+            "evidence": {},
+            "validation": {},
+            "executionArn": "arn:exec",
+        },
+        lambda_context,
+    )
+    send_confirmation.handler(
+        {"taskToken": "token-1", "registrationId": REG, "phoneNumber": NUMBER, "firstName": "Ana"},
+        lambda_context,
+    )
+    world.sms.sent.clear()
+    return world
+
+
+def logged(caplog) -> str:
+    """Everything logged, extras included (what the JSON log lines would carry)."""
+    return "\n".join(json.dumps(record.__dict__, default=str) for record in caplog.records)
+
+
+def replies(world) -> list[str]:
+    return [message.body for message in world.sms.to(NUMBER)]
+
+
+def test_fixture_event_yes_confirms_through_send_task_success(
+    pending, load_event, lambda_context
+) -> None:
+    result = inbound_sms.handler(load_event("sns_inbound_sms.json"), lambda_context)
+    assert result["actions"] == ["confirmed"]
+    [callback] = pending.workflow.callbacks
+    assert callback.task_token == "token-1" and callback.outcome == "success"
+    assert callback.output == {
+        "reply": "Yes!",
+        "inboundMessageId": "cae173d2-66b9-564c-8309-21f858e9fb84",
+        "receivedAt": "2026-11-01T12:05:00.000000Z",
+    }
+    # The opt-in itself is the OptIn step's job, after the workflow resumes.
+    assert pending.store.get(NUMBER).status == Status.PENDING
+    assert replies(pending) == []
+
+
+@pytest.mark.parametrize("body", ["yes!", " YES ", "Yes.", "Y", "👍 yes", "ok", "Confirm"])
+def test_confirm_words(pending, sns_event, lambda_context, body) -> None:
+    inbound_sms.handler(sns_event(body), lambda_context)
+    assert [c.outcome for c in pending.workflow.callbacks] == ["success"]
+
+
+@pytest.mark.parametrize("body", ["eyes", "no, not yes", "yes and no"])
+def test_non_confirmations_get_one_clarifying_reply(
+    pending, sns_event, lambda_context, body
+) -> None:
+    inbound_sms.handler(sns_event(body), lambda_context)
+    inbound_sms.handler(sns_event("what is this"), lambda_context)
+    assert pending.workflow.callbacks == []
+    [reply] = replies(pending)
+    assert "Reply YES" in reply and "STOP" in reply
+    assert pending.store.get(NUMBER).status == Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "body", ["STOP", "stop all", "Unsubscribe", "cancel", "END", "quit", "revoke", "opt-out"]
+)
+def test_stop_while_pending_opts_out_at_once_and_fails_the_task(
+    pending, sns_event, lambda_context, body
+) -> None:
+    inbound_sms.handler(sns_event(body, "in-stop"), lambda_context)
+    contact = pending.store.get(NUMBER)
+    assert contact.status == Status.OPTED_OUT and contact.opted_in is False
+    assert contact.task_token is None
+    [callback] = pending.workflow.callbacks
+    assert callback.outcome == "failure" and callback.error == "OptedOut"
+    assert callback.cause
+    event = pending.store.events(NUMBER)[-1]
+    assert event.type == EventType.OPTED_OUT
+    assert event.details["reply"] == body and event.details["inboundMessageId"] == "in-stop"
+    [reply] = replies(pending)
+    assert "unsubscribed" in reply and "START" in reply
+
+
+def test_stop_after_confirmation_opts_out(pending, sns_event, lambda_context) -> None:
+    inbound_sms.handler(sns_event("YES"), lambda_context)
+    opt_in.handler(
+        {"registrationId": REG, "phoneNumber": NUMBER, "firstName": None, "reply": {}},
+        lambda_context,
+    )
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    contact = pending.store.get(NUMBER)
+    assert contact.status == Status.OPTED_OUT and contact.opted_in is False
+    # No workflow is waiting any more: only the YES callback happened.
+    assert [c.outcome for c in pending.workflow.callbacks] == ["success"]
+
+
+def test_stop_when_the_sms_service_already_opted_the_number_out(
+    pending, sns_event, lambda_context
+) -> None:
+    # On AWS the STOP reply may be refused (number on the opt-out list): still opted out.
+    pending.sms.fail_with = RecipientOptedOut("DESTINATION_PHONE_NUMBER_OPTED_OUT")
+    result = inbound_sms.handler(sns_event("STOP"), lambda_context)
+    assert result["actions"] == ["opted_out"]
+    assert pending.store.get(NUMBER).status == Status.OPTED_OUT
+
+
+def test_stop_after_the_task_timed_out_still_opts_out(pending, sns_event, lambda_context) -> None:
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    assert pending.store.get(NUMBER).status == Status.OPTED_OUT
+
+
+@pytest.mark.parametrize("body", ["HELP", "info"])
+def test_help_answers_with_program_contact_and_stop(
+    pending, sns_event, lambda_context, body
+) -> None:
+    inbound_sms.handler(sns_event(body), lambda_context)
+    [reply] = replies(pending)
+    assert pending.settings.program_name in reply
+    assert pending.settings.program_contact in reply
+    assert "STOP" in reply
+    assert pending.store.get(NUMBER).status == Status.PENDING
+
+
+@pytest.mark.parametrize("body", ["START", "unstop"])
+def test_start_resubscribes_an_opted_out_number(pending, sns_event, lambda_context, body) -> None:
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    inbound_sms.handler(sns_event(body, "in-start"), lambda_context)
+    contact = pending.store.get(NUMBER)
+    assert contact.status == Status.CONFIRMED and contact.opted_in is True
+    event = pending.store.events(NUMBER)[-1]
+    assert event.type == EventType.RESUBSCRIBED and event.details["inboundMessageId"] == "in-start"
+    assert "subscribed" in replies(pending)[-1]
+
+
+def test_yes_after_expiry_says_sign_up_again(pending, sns_event, lambda_context) -> None:
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    inbound_sms.handler(sns_event("YES"), lambda_context)
+    assert replies(pending) == [
+        f"This request expired. Sign up again at {pending.settings.signup_url}."
+    ]
+    assert pending.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_yes_when_the_task_timed_out_before_expire_ran(pending, sns_event, lambda_context) -> None:
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    result = inbound_sms.handler(sns_event("YES"), lambda_context)
+    assert result["actions"] == ["expired_reply"]
+    assert "expired" in replies(pending)[0]
+
+
+def test_second_yes_is_harmless(pending, sns_event, lambda_context) -> None:
+    inbound_sms.handler(sns_event("YES"), lambda_context)
+    result = inbound_sms.handler(sns_event("YES"), lambda_context)
+    assert result["actions"] == ["ignored_token_gone"]
+    assert len(pending.workflow.callbacks) == 1
+    assert replies(pending) == []
+
+
+@pytest.mark.parametrize("body", ["YES", "STOP", "START", "hello"])
+def test_a_number_that_never_signed_up_changes_nothing(
+    world, sns_event, lambda_context, body
+) -> None:
+    inbound_sms.handler(sns_event(body, number="+14255550123"), lambda_context)
+    assert world.store.get("+14255550123") is None
+    assert world.workflow.callbacks == []
+    assert world.sms.sent == []
+
+
+def test_repeated_inbound_message_id_changes_nothing(pending, sns_event, lambda_context) -> None:
+    event = sns_event("STOP", "dup-1")
+    inbound_sms.handler(event, lambda_context)
+    inbound_sms.handler(sns_event("START", "start-1"), lambda_context)
+    # The STOP is delivered again, late: it must not opt the number out a second time.
+    result = inbound_sms.handler(event, lambda_context)
+    assert result["actions"] == ["duplicate"]
+    assert pending.store.get(NUMBER).status == Status.CONFIRMED
+    assert len(replies(pending)) == 2
+
+
+def test_out_of_order_stop_then_yes_keeps_the_stop(pending, sns_event, lambda_context) -> None:
+    inbound_sms.handler(sns_event("STOP", "later"), lambda_context)
+    inbound_sms.handler(sns_event("YES", "earlier"), lambda_context)
+    assert pending.store.get(NUMBER).status == Status.OPTED_OUT
+    assert [c.outcome for c in pending.workflow.callbacks] == ["failure"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"Sns": {}},
+        {"Sns": {"Message": "not json"}},
+        {"Sns": {"Message": "[1, 2]"}},
+        {"Sns": {"Message": json.dumps({"originationNumber": "+12065550100"})}},
+        {"Sns": {"Message": json.dumps({"messageBody": "YES", "inboundMessageId": "x"})}},
+        "a string",
+        None,
+    ],
+)
+def test_malformed_records_are_logged_and_dropped(pending, lambda_context, record, caplog) -> None:
+    result = inbound_sms.handler({"Records": [record]}, lambda_context)
+    assert result == {"processed": 0, "dropped": 1, "actions": []}
+    assert pending.workflow.callbacks == [] and pending.sms.sent == []
+    assert "malformed" in logged(caplog) or "without Records" in logged(caplog)
+    assert NUMBER not in logged(caplog)
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "nope"}, [], "x"])
+def test_events_without_records_are_dropped(world, lambda_context, event) -> None:
+    assert inbound_sms.handler(event, lambda_context)["dropped"] == 1
+
+
+def test_a_malformed_record_does_not_stop_the_good_ones(pending, sns_event, lambda_context) -> None:
+    event = sns_event("YES")
+    event["Records"].insert(0, {"Sns": {"Message": "{}"}})
+    result = inbound_sms.handler(event, lambda_context)
+    assert result == {"processed": 1, "dropped": 1, "actions": ["confirmed"]}
+
+
+def test_minimal_sns_record_from_a_local_runtime_parses(pending, lambda_context) -> None:
+    message = {
+        "originationNumber": NUMBER,
+        "destinationNumber": OUR_NUMBER,
+        "messageKeyword": "KEYWORD_1",
+        "messageBody": "y",
+        "inboundMessageId": "local-1",
+        "previousPublishedMessageId": "prev-1",
+    }
+    result = inbound_sms.handler(
+        {"Records": [{"Sns": {"Message": json.dumps(message)}}]}, lambda_context
+    )
+    assert result["actions"] == ["confirmed"]
+
+
+def test_phone_numbers_and_bodies_are_not_logged_in_clear(
+    pending, sns_event, lambda_context, caplog
+) -> None:
+    inbound_sms.handler(sns_event("Yes I really want this"), lambda_context)
+    out = logged(caplog)
+    assert NUMBER not in out
+    assert "really want" not in out
+    assert "+1206***0100" in out

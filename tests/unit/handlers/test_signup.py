@@ -1,0 +1,394 @@
+"""POST /signups and GET /disclosure through the API Gateway REST proxy event."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from optin.domain.contact import Status
+from optin.domain.errors import SmsUnavailable
+from optin.handlers import create_contact, opt_in, send_confirmation, signup
+
+NUMBER = "+12065550100"
+
+
+@pytest.fixture
+def post(load_event, lambda_context):
+    """post(body, headers=..., raw=...) -> (status, json body, headers)."""
+
+    def call(
+        body: Any = None,
+        *,
+        raw: str | None = None,
+        headers: dict[str, str] | None = None,
+        drop_headers: tuple[str, ...] = (),
+        base64_body: bool = False,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        event = load_event("apigw_post_signup.json")
+        if raw is None and body is not None:
+            raw = json.dumps(body)
+        if raw is not None:
+            event["body"] = raw
+        if base64_body and event["body"] is not None:
+            event["body"] = base64.b64encode(event["body"].encode()).decode()
+            event["isBase64Encoded"] = True
+        for name in drop_headers:
+            event["headers"].pop(name, None)
+            event["multiValueHeaders"].pop(name, None)
+        for name, value in (headers or {}).items():
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+        response = signup.handler(event, lambda_context)
+        payload = json.loads(response["body"]) if response.get("body") else {}
+        # The REST resolver answers with multiValueHeaders, as API Gateway REST expects.
+        headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+        return response["statusCode"], payload, {**headers, **(response.get("headers") or {})}
+
+    return call
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "firstName": "Ana",
+        "phoneNumber": NUMBER,
+        "consent": True,
+        "disclosureVersion": "2026-11-01",
+        "page": "https://example.com/sms",
+        **overrides,
+    }
+
+
+def run_workflow_until_text(world, lambda_context) -> str:
+    """What the state machine does after StartExecution, up to the confirmation text."""
+    name, payload = world.workflow.started[-1]
+    create_contact.handler(
+        {
+            "registrationId": payload["registrationId"],
+            "phoneNumber": payload["phoneNumber"],
+            "firstName": payload["firstName"],
+            "evidence": payload["evidence"],
+            "validation": {},
+            "executionArn": f"arn:exec:{name}",
+        },
+        lambda_context,
+    )
+    send_confirmation.handler(
+        {
+            "taskToken": f"token-{name}",
+            "registrationId": payload["registrationId"],
+            "phoneNumber": payload["phoneNumber"],
+            "firstName": payload["firstName"],
+        },
+        lambda_context,
+    )
+    return payload["registrationId"]
+
+
+def test_fixture_event_starts_the_workflow(world, load_event, lambda_context) -> None:
+    response = signup.handler(load_event("apigw_post_signup.json"), lambda_context)
+    assert response["statusCode"] == 202
+    answer = json.loads(response["body"])
+    assert answer["status"] == "PENDING" and answer["resent"] is False
+    assert answer["message"]
+    [(name, payload)] = world.workflow.started
+    assert name == answer["registrationId"] == payload["registrationId"]
+    assert payload["phoneNumber"] == NUMBER and payload["firstName"] == "Ana"
+    evidence = payload["evidence"]
+    assert evidence["ip"] == "203.0.113.7"
+    assert evidence["userAgent"].startswith("Mozilla/5.0")
+    assert evidence["page"] == "https://example.com/sms"
+    assert evidence["channel"] == "web"
+    assert evidence["capturedAt"] == "2026-11-01T12:00:00.000000Z"
+    assert evidence["disclosure"]["version"] == world.settings.disclosure_version
+    assert "Msg & data rates may apply" in evidence["disclosure"]["text"]
+    # Nothing stored and nothing texted by the API itself: the workflow does that.
+    assert world.store.get(NUMBER) is None and world.sms.sent == []
+
+
+def test_registration_id_is_a_uuid4(world, post) -> None:
+    import uuid
+
+    _, answer, _ = post(body())
+    assert uuid.UUID(answer["registrationId"]).version == 4
+
+
+def test_national_format_is_normalised_and_first_name_is_optional(world, post) -> None:
+    status, _, _ = post({"phoneNumber": "(206) 555-0100", "consent": True})
+    assert status == 202
+    [(_, payload)] = world.workflow.started
+    assert payload["phoneNumber"] == NUMBER
+    assert payload["firstName"] is None  # present: the ASL reads $.firstName
+
+
+def test_api_client_and_referer_are_evidence(world, post) -> None:
+    post(
+        {"phoneNumber": NUMBER, "consent": True},
+        headers={"X-Api-Client": "partner-crm/2.1", "Referer": "https://shop.example.com/join"},
+    )
+    evidence = world.workflow.started[-1][1]["evidence"]
+    assert evidence["apiClient"] == "partner-crm/2.1"
+    assert evidence["page"] == "https://shop.example.com/join"
+
+
+def test_api_client_without_page(world, post) -> None:
+    post(
+        {"phoneNumber": NUMBER, "consent": True},
+        headers={"X-Api-Client": "crm"},
+        drop_headers=("Referer",),
+    )
+    evidence = world.workflow.started[-1][1]["evidence"]
+    assert evidence["channel"] == "api" and evidence["page"] is None
+
+
+def test_base64_body_is_accepted(world, post) -> None:
+    status, _, _ = post(body(), base64_body=True)
+    assert status == 202
+
+
+def test_pending_number_gets_the_text_again(world, post, lambda_context) -> None:
+    post(body())
+    registration_id = run_workflow_until_text(world, lambda_context)
+    world.clock.advance(61)
+    status, answer, _ = post(body())
+    assert status == 202
+    assert answer == {
+        "status": "PENDING",
+        "registrationId": registration_id,
+        "resent": True,
+        "message": answer["message"],
+    }
+    assert len(world.workflow.started) == 1  # no second workflow
+    assert [m.dedup_key for m in world.sms.sent] == [
+        f"{registration_id}:confirmation",
+        f"{registration_id}:resend:2",
+    ]
+    assert world.sms.sent[0].body == world.sms.sent[1].body
+    contact = world.store.get(NUMBER)
+    assert contact.send_count == 2
+    types = [str(e.type) for e in world.store.events(NUMBER)]
+    assert types[-2:] == ["resend_requested", "confirmation_sent"]
+
+
+def test_resend_cooldown_answers_429_with_retry_after(world, post, lambda_context) -> None:
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(20)
+    status, answer, headers = post(body())
+    assert status == 429
+    assert answer["error"]["code"] == "resend_cooldown"
+    assert headers["Retry-After"] == "40"
+    assert len(world.sms.sent) == 1
+
+
+def test_resend_limit(world, post, lambda_context) -> None:
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    for _ in range(2):
+        world.clock.advance(61)
+        assert post(body())[0] == 202
+    world.clock.advance(61)
+    status, answer, _ = post(body())
+    assert status == 429 and answer["error"]["code"] == "resend_limit"
+    assert len(world.sms.sent) == 3
+
+
+def test_pending_before_the_first_text_is_not_resent(world, post, lambda_context) -> None:
+    post(body())
+    _name, payload = world.workflow.started[-1]
+    create_contact.handler(
+        {**payload, "validation": {}, "executionArn": "arn:exec"}, lambda_context
+    )
+    status, answer, _ = post(body())
+    assert status == 202 and answer["resent"] is False
+    assert world.sms.sent == []
+
+
+def test_confirmed_number_is_already_subscribed(world, post, lambda_context) -> None:
+    post(body())
+    registration_id = run_workflow_until_text(world, lambda_context)
+    opt_in.handler(
+        {"registrationId": registration_id, "phoneNumber": NUMBER, "firstName": "Ana", "reply": {}},
+        lambda_context,
+    )
+    texts = len(world.sms.sent)
+    status, answer, _ = post(body())
+    assert status == 200
+    assert answer == {"status": "CONFIRMED", "message": "already subscribed"}
+    assert len(world.sms.sent) == texts
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"consent": True}, 400, "missing_phone_number"),
+        ({"phoneNumber": "", "consent": True}, 400, "missing_phone_number"),
+        ({"phoneNumber": "abc", "consent": True}, 400, "invalid_phone_number"),
+        ({"phoneNumber": "+1 555", "consent": True}, 400, "invalid_phone_number"),
+        ({"phoneNumber": "1" * 40, "consent": True}, 400, "invalid_phone_number"),
+        ({"phoneNumber": "📞📞📞", "consent": True}, 400, "invalid_phone_number"),
+        ({"phoneNumber": 12065550100, "consent": True}, 400, "invalid_phone_number"),
+        ({"phoneNumber": "+447700900123", "consent": True}, 400, "country_not_allowed"),
+        ({"phoneNumber": "+442071838750", "consent": True}, 400, "country_not_allowed"),
+        ({"phoneNumber": "+18005550100", "consent": True}, 400, "unsupported_line_type"),
+        ({"phoneNumber": "+19005550100", "consent": True}, 400, "unsupported_line_type"),
+        ({"phoneNumber": NUMBER}, 400, "consent_required"),
+        ({"phoneNumber": NUMBER, "consent": False}, 400, "consent_required"),
+        ({"phoneNumber": NUMBER, "consent": "true"}, 400, "consent_required"),
+        ({"phoneNumber": NUMBER, "consent": 1}, 400, "consent_required"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, 400, "invalid_field"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": 42}, 400, "invalid_field"),
+        (
+            {"phoneNumber": NUMBER, "consent": True, "firstName": "Visit evil.example/x"},
+            400,
+            "invalid_field",
+        ),
+        (
+            {"phoneNumber": NUMBER, "consent": True, "page": "javascript:alert(1)"},
+            400,
+            "invalid_field",
+        ),
+        (
+            {"phoneNumber": NUMBER, "consent": True, "disclosureVersion": "1999-01-01"},
+            409,
+            "disclosure_outdated",
+        ),
+    ],
+)
+def test_bad_input_gets_a_4xx_code_and_a_sentence_and_nothing_happens(
+    world, post, payload, status, code
+) -> None:
+    got_status, answer, _headers = post(payload)
+    assert (got_status, answer["error"]["code"]) == (status, code)
+    message = answer["error"]["message"]
+    assert message and message[0].isupper() and message.rstrip().endswith((".", "?"))
+    assert "Traceback" not in message
+    assert world.workflow.started == [] and world.sms.sent == []
+    assert world.store.get(NUMBER) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        ("not json", 400, "invalid_json"),
+        ("{", 400, "invalid_json"),
+        ("", 400, "invalid_json"),
+        ("[1, 2]", 400, "body_not_object"),
+        ('"a string"', 400, "body_not_object"),
+        ("null", 400, "body_not_object"),
+        (
+            json.dumps({"phoneNumber": NUMBER, "consent": True, "pad": "x" * 17_000}),
+            413,
+            "body_too_large",
+        ),
+    ],
+)
+def test_bad_bodies(world, post, raw, status, code) -> None:
+    got_status, answer, _ = post(raw=raw)
+    assert (got_status, answer["error"]["code"]) == (status, code)
+    assert world.workflow.started == []
+
+
+def test_missing_body(world, load_event, lambda_context) -> None:
+    event = load_event("apigw_post_signup.json")
+    event["body"] = None
+    response = signup.handler(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_wrong_content_type_is_415(world, post, content_type) -> None:
+    status, answer, _ = post(body(), headers={"Content-Type": content_type})
+    assert status == 415 and answer["error"]["code"] == "unsupported_media_type"
+    assert world.workflow.started == []
+
+
+def test_missing_content_type_is_415(world, post) -> None:
+    status, _answer, _ = post(body(), drop_headers=("Content-Type",))
+    assert status == 415
+
+
+def test_content_type_with_charset_and_any_case(world, post) -> None:
+    status, _, _ = post(
+        body(),
+        drop_headers=("Content-Type",),
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert status == 202
+
+
+def test_workflow_unavailable_is_503_not_500(world, post) -> None:
+    from optin.domain.errors import WorkflowUnavailable
+
+    def broken(name: str, payload: dict[str, Any]) -> str:
+        raise WorkflowUnavailable("StartExecution failed")
+
+    world.workflow.start = broken  # type: ignore[method-assign]
+    status, answer, headers = post(body())
+    assert status == 503 and answer["error"]["code"] == "service_unavailable"
+    assert "Retry-After" in headers
+
+
+def test_sms_unavailable_on_resend_is_503(world, post, lambda_context) -> None:
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(61)
+    world.sms.fail_with = SmsUnavailable("throttled")
+    status, _answer, _ = post(body())
+    assert status == 503
+
+
+def test_unexpected_error_is_a_sentence_without_a_trace(world, post) -> None:
+    def boom(number: str):
+        raise RuntimeError("secret internals")
+
+    world.store.get = boom  # type: ignore[method-assign]
+    status, answer, _ = post(body())
+    assert status == 500
+    assert answer["error"]["code"] == "internal_error"
+    assert "secret" not in json.dumps(answer)
+
+
+def test_unknown_route_is_404_in_the_error_shape(world, load_event, lambda_context) -> None:
+    event = load_event("apigw_post_signup.json")
+    event["path"] = "/nope"
+    response = signup.handler(event, lambda_context)
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "not_found"
+
+
+def test_get_disclosure(world, load_event, lambda_context) -> None:
+    response = signup.handler(load_event("apigw_get_disclosure.json"), lambda_context)
+    assert response["statusCode"] == 200
+    answer = json.loads(response["body"])
+    assert answer["version"] == world.settings.disclosure_version
+    assert answer["programName"] == world.settings.program_name
+    text = answer["text"]
+    for part in (
+        world.settings.program_name,
+        world.settings.message_frequency,
+        "Msg & data rates may apply",
+        "HELP",
+        "STOP",
+        world.settings.terms_url,
+    ):
+        assert part in text
+    # The same text is what the evidence records.
+    signup.handler(load_event("apigw_post_signup.json"), lambda_context)
+    assert world.workflow.started[-1][1]["evidence"]["disclosure"]["text"] == text
+
+
+def test_signup_after_opt_out_starts_a_new_registration(world, post, lambda_context) -> None:
+    from optin.domain import contact as transitions
+
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    world.service._apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
+    assert world.store.get(NUMBER).status == Status.OPTED_OUT
+    status, _, _ = post(body())
+    assert status == 202 and len(world.workflow.started) == 2

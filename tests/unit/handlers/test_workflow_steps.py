@@ -1,0 +1,321 @@
+"""The Step Functions task handlers, with in-memory fakes and the payloads the ASL sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from optin.domain import contact as transitions
+from optin.domain.consent import EventType
+from optin.domain.contact import Status
+from optin.domain.errors import (
+    AlreadyRegistered,
+    OptedOut,
+    RecipientOptedOut,
+    SmsRejected,
+    SmsUnavailable,
+    Undeliverable,
+)
+from optin.handlers import create_contact, expire, opt_in, send_confirmation, validate_number
+
+NUMBER = "+12065550100"
+REG = "3f1c2a9e-7d7b-4c4e-9a53-0b8f5f1f7e21"
+EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:Registration:{REG}"
+
+
+def create_event(registration_id: str = REG, **overrides: Any) -> dict[str, Any]:
+    return {
+        "registrationId": registration_id,
+        "phoneNumber": NUMBER,
+        "firstName": "Ana",
+        "evidence": {"ip": "203.0.113.7", "disclosure": {"text": "…", "version": "v1"}},
+        "validation": {"acceptable": True, "e164": NUMBER, "lineType": "FIXED_LINE_OR_MOBILE"},
+        "executionArn": EXECUTION,
+        **overrides,
+    }
+
+
+def send_event(token: str = "token-1", registration_id: str = REG) -> dict[str, Any]:
+    return {
+        "taskToken": token,
+        "registrationId": registration_id,
+        "phoneNumber": NUMBER,
+        "firstName": "Ana",
+    }
+
+
+REPLY = {"reply": "Yes!", "inboundMessageId": "in-1", "receivedAt": "2026-11-01T12:05:00.000000Z"}
+
+
+def opt_in_event(registration_id: str = REG) -> dict[str, Any]:
+    return {
+        "registrationId": registration_id,
+        "phoneNumber": NUMBER,
+        "firstName": "Ana",
+        "reply": REPLY,
+    }
+
+
+def stop(world) -> None:
+    """The number opts out (as inbound_sms does on STOP)."""
+    world.service._apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
+
+
+def types(world, number: str = NUMBER) -> list[str]:
+    return [str(event.type) for event in world.store.events(number)]
+
+
+# -- validate_number ------------------------------------------------------------------
+
+
+def test_validate_number_accepts_a_us_number(world, lambda_context) -> None:
+    result = validate_number.handler({"phoneNumber": "+1 (206) 555-0100"}, lambda_context)
+    assert result == {
+        "acceptable": True,
+        "e164": NUMBER,
+        "reason": None,
+        "code": None,
+        "country": "US",
+        "lineType": "FIXED_LINE_OR_MOBILE",
+        "timeZones": ["America/Los_Angeles"],
+        "carrier": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        ({"phoneNumber": "abc"}, "invalid_phone_number"),
+        ({"phoneNumber": "+442071838750"}, "country_not_allowed"),
+        ({"phoneNumber": "+18005550100"}, "unsupported_line_type"),
+        ({}, "missing_phone_number"),
+        ({"phoneNumber": None}, "missing_phone_number"),
+    ],
+)
+def test_validate_number_rejects_with_every_key_present(
+    world, lambda_context, event: dict[str, Any], code: str
+) -> None:
+    result = validate_number.handler(event, lambda_context)
+    assert result["acceptable"] is False
+    assert result["code"] == code
+    assert isinstance(result["reason"], str) and result["reason"]
+    assert {"e164", "country", "lineType", "timeZones", "carrier"} <= set(result)
+
+
+# -- create_contact -------------------------------------------------------------------
+
+
+def test_create_contact_records_pending_opted_out_with_evidence(world, lambda_context) -> None:
+    assert create_contact.handler(create_event(), lambda_context) == {"status": "PENDING"}
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.PENDING and contact.opted_in is False
+    assert contact.registration_id == REG and contact.execution_arn == EXECUTION
+    [event] = world.store.events(NUMBER)
+    assert event.type == EventType.REQUESTED
+    assert event.details["evidence"]["ip"] == "203.0.113.7"
+    assert event.details["validation"]["e164"] == NUMBER
+
+
+def test_create_contact_is_idempotent_for_the_same_registration(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    assert create_contact.handler(create_event(), lambda_context) == {"status": "PENDING"}
+    assert types(world) == ["requested"]
+
+
+def test_create_contact_raises_already_registered_for_another_pending(
+    world, lambda_context
+) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    with pytest.raises(AlreadyRegistered) as caught:
+        create_contact.handler(create_event("another-registration"), lambda_context)
+    assert type(caught.value).__name__ == "AlreadyRegistered"  # the ASL catches this name
+    assert world.store.get(NUMBER).registration_id == REG
+
+
+def test_create_contact_raises_already_registered_when_confirmed(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    opt_in.handler(opt_in_event(), lambda_context)
+    with pytest.raises(AlreadyRegistered):
+        create_contact.handler(create_event("another-registration"), lambda_context)
+
+
+@pytest.mark.parametrize("finished", ["expired", "opted_out"])
+def test_a_new_registration_restarts_a_finished_one(world, lambda_context, finished) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    if finished == "expired":
+        expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    else:
+        stop(world)
+    assert create_contact.handler(create_event("second"), lambda_context) == {"status": "PENDING"}
+    contact = world.store.get(NUMBER)
+    assert contact.registration_id == "second" and contact.send_count == 0
+
+
+def test_create_contact_retry_after_stop_does_not_undo_the_stop(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    stop(world)
+    assert create_contact.handler(create_event(), lambda_context) == {"status": "OPTED_OUT"}
+
+
+# -- send_confirmation ----------------------------------------------------------------
+
+
+def test_send_confirmation_stores_token_then_texts_and_records(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    result = send_confirmation.handler(send_event(), lambda_context)
+    [sent] = world.sms.sent
+    assert result == {"messageId": sent.message_id}
+    assert sent.to == NUMBER and sent.dedup_key == f"{REG}:confirmation"
+    assert "Reply YES" in sent.body and "Msg & data rates may apply" in sent.body
+    assert "STOP" in sent.body and "HELP" in sent.body and world.settings.terms_url in sent.body
+    assert world.settings.program_name in sent.body and "Ana" in sent.body
+    contact = world.store.get(NUMBER)
+    assert contact.task_token == "token-1"
+    assert contact.send_count == 1 and contact.last_sent_at == world.clock.now
+    assert contact.last_message_id == sent.message_id
+    event = world.store.events(NUMBER)[-1]
+    assert event.type == EventType.CONFIRMATION_SENT
+    assert event.details["text"] == sent.body
+    assert event.details["version"] == world.settings.disclosure_version
+    assert event.details["messageId"] == sent.message_id
+
+
+def test_send_confirmation_retry_sends_nothing_twice(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    first = send_confirmation.handler(send_event("token-1"), lambda_context)
+    # The state's Retry re-invokes with a new token: stored, but no second text.
+    second = send_confirmation.handler(send_event("token-2"), lambda_context)
+    assert first == second
+    assert len(world.sms.sent) == 1
+    contact = world.store.get(NUMBER)
+    assert contact.task_token == "token-2" and contact.send_count == 1
+    assert types(world).count("confirmation_sent") == 1
+
+
+def test_send_confirmation_after_a_crash_between_send_and_record(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    # Simulate: the text went out (dedup key used) but the Lambda died before recording.
+    world.sms.send(NUMBER, "earlier", dedup_key=f"{REG}:confirmation")
+    send_confirmation.handler(send_event(), lambda_context)
+    assert len(world.sms.sent) == 1
+    assert types(world).count("confirmation_sent") == 1
+
+
+def test_send_confirmation_raises_opted_out_when_stop_came_first(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    stop(world)
+    with pytest.raises(OptedOut):
+        send_confirmation.handler(send_event(), lambda_context)
+    assert world.sms.sent == []
+
+
+def test_send_confirmation_to_a_number_on_the_sms_opt_out_list(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    world.sms.fail_with = RecipientOptedOut("DESTINATION_PHONE_NUMBER_OPTED_OUT")
+    with pytest.raises(OptedOut):
+        send_confirmation.handler(send_event(), lambda_context)
+    assert world.store.get(NUMBER).status == Status.OPTED_OUT
+
+
+def test_send_confirmation_permanently_refused_rejects_the_contact(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    world.sms.fail_with = SmsRejected("ValidationException")
+    with pytest.raises(Undeliverable):
+        send_confirmation.handler(send_event(), lambda_context)
+    assert world.store.get(NUMBER).status == Status.REJECTED
+    assert types(world)[-1] == "rejected"
+
+
+def test_send_confirmation_transient_failure_raises_for_a_retry(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    world.sms.fail_with = SmsUnavailable("ThrottlingException")
+    with pytest.raises(SmsUnavailable):
+        send_confirmation.handler(send_event(), lambda_context)
+    world.sms.fail_with = None
+    send_confirmation.handler(send_event("token-2"), lambda_context)
+    assert world.store.get(NUMBER).send_count == 1
+    assert len(world.sms.sent) == 1
+
+
+# -- opt_in ----------------------------------------------------------------------------
+
+
+def test_opt_in_confirms_records_the_reply_and_welcomes(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    assert opt_in.handler(opt_in_event(), lambda_context) == {"status": "CONFIRMED"}
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.CONFIRMED and contact.opted_in is True
+    assert contact.task_token is None
+    confirmed = next(e for e in world.store.events(NUMBER) if e.type == EventType.CONFIRMED)
+    assert confirmed.details["reply"] == "Yes!"
+    assert confirmed.details["inboundMessageId"] == "in-1"
+    welcome = world.sms.sent[-1]
+    assert welcome.dedup_key == f"{REG}:welcome"
+    assert welcome.body.startswith(f"You're subscribed to {world.settings.program_name}")
+    assert "Reply STOP to cancel, HELP for help." in welcome.body
+    assert types(world)[-1] == "welcome_sent"
+
+
+def test_opt_in_is_idempotent(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    opt_in.handler(opt_in_event(), lambda_context)
+    assert opt_in.handler(opt_in_event(), lambda_context) == {"status": "CONFIRMED"}
+    assert len(world.sms.sent) == 2  # confirmation + one welcome
+    assert types(world).count("confirmed") == 1
+    assert types(world).count("welcome_sent") == 1
+
+
+def test_opt_in_after_stop_won_the_race_changes_nothing(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    stop(world)
+    assert opt_in.handler(opt_in_event(), lambda_context) == {"status": "OPTED_OUT"}
+    assert len(world.sms.sent) == 1
+    assert world.store.get(NUMBER).opted_in is False
+
+
+def test_opt_in_keeps_the_confirmation_when_the_welcome_is_refused(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    world.sms.fail_with = SmsRejected("ValidationException")
+    assert opt_in.handler(opt_in_event(), lambda_context) == {"status": "CONFIRMED"}
+
+
+# -- expire ----------------------------------------------------------------------------
+
+
+def test_expire_marks_pending_expired_without_a_text(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(), lambda_context)
+    result = expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    assert result == {"status": "EXPIRED"}
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.EXPIRED and contact.opted_in is False
+    assert contact.task_token is None
+    assert types(world)[-1] == "expired"
+    assert len(world.sms.sent) == 1
+    # Idempotent.
+    assert expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context) == {
+        "status": "EXPIRED"
+    }
+    assert types(world).count("expired") == 1
+
+
+def test_expire_leaves_a_contact_that_moved_on(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    stop(world)
+    result = expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    assert result == {"status": "OPTED_OUT"}
+    assert "expired" not in types(world)
+
+
+def test_expire_of_an_older_registration_leaves_the_new_one(world, lambda_context) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    create_contact.handler(create_event("second"), lambda_context)
+    result = expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    assert result == {"status": "PENDING"}
