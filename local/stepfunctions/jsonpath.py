@@ -101,7 +101,8 @@ def _parse_quoted(text: str, pos: int) -> tuple[str, int]:
     out = []
     while pos < len(text):
         c = text[pos]
-        if c == "\\" and pos + 1 < len(text):
+        # Jayway only unescapes the quote itself and backslashes; other backslashes are literal
+        if c == "\\" and pos + 1 < len(text) and text[pos + 1] in (quote, "\\"):
             out.append(text[pos + 1])
             pos += 2
             continue
