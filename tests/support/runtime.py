@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
@@ -159,13 +160,13 @@ class LocalRuntime:
         return str(response["inboundMessageId"])
 
     def messages(self, phone: str, direction: str | None = None) -> list[dict[str, Any]]:
-        status, body = self.get("/sandbox/messages?phoneNumber=" + phone.replace("+", "%2B"))
+        status, body = self.get("/sandbox/messages?phoneNumber=" + quote(phone, safe=""))
         assert status == 200, body
         found = body["messages"]
         return [m for m in found if direction is None or m["direction"] == direction]
 
     def contact(self, phone: str) -> dict[str, Any] | None:
-        status, body = self.get("/contacts/" + phone.replace("+", "%2B"))
+        status, body = self.get("/contacts/" + quote(phone, safe=""))
         if status == 404:
             return None
         assert status == 200, body

@@ -30,10 +30,7 @@ def finished(rt: LocalRuntime, registration_id: str) -> dict[str, Any]:
 def states_entered(rt: LocalRuntime, execution_arn: str) -> list[str]:
     events = rt.sfn().get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     return [
-        details["name"]
-        for e in events
-        for key, details in e.items()
-        if key.endswith("StateEnteredEventDetails")
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
     ]
 
 
