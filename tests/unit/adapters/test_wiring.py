@@ -1,0 +1,102 @@
+"""The composition root reads the environment at call time and caches per environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from optin import wiring
+from optin.adapters.eum_sms_sender import EumSmsSender
+from optin.adapters.memory_contact_store import MemoryContactStore
+from optin.adapters.sfn_workflow import SfnWorkflow
+from optin.adapters.sqlite_contact_store import SqliteContactStore
+from optin.domain.errors import ConfigError
+from optin.handlers import validate_number
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("CONTACT_STORE", "SQLITE_PATH", "ALLOWED_COUNTRIES", "STATE_MACHINE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    wiring.reset_cache()
+    yield
+    wiring.reset_cache()
+
+
+def test_sqlite_store_from_env(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "sqlite")
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "c.db"))
+    deps = wiring.dependencies()
+    assert isinstance(deps.store, SqliteContactStore)
+    assert isinstance(deps.sms, EumSmsSender) and isinstance(deps.workflow, SfnWorkflow)
+    # Cached: a warm container reuses what it built.
+    assert wiring.dependencies().store is deps.store
+    # Another path (another function's environment in the same process): another store.
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "other.db"))
+    assert wiring.dependencies().store is not deps.store
+
+
+def test_memory_store_is_shared_by_every_function_in_the_process(monkeypatch) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "memory")
+    first = wiring.dependencies().store
+    monkeypatch.setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:1:stateMachine:X")
+    assert isinstance(first, MemoryContactStore)
+    assert wiring.dependencies().store is first
+
+
+def test_sqlite_without_a_path_is_a_clear_config_error(monkeypatch) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "sqlite")
+    with pytest.raises(ConfigError, match="SQLITE_PATH"):
+        wiring.dependencies()
+
+
+def test_dynamodb_is_not_there_yet(monkeypatch) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "dynamodb")
+    with pytest.raises(ConfigError, match="dynamodb"):
+        wiring.dependencies()
+
+
+def test_unknown_store_kind(monkeypatch) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "postgres")
+    with pytest.raises(ConfigError, match="CONTACT_STORE"):
+        wiring.dependencies()
+
+
+def test_settings_are_read_per_invocation(monkeypatch, lambda_context) -> None:
+    monkeypatch.setenv("ALLOWED_COUNTRIES", "US,CA")
+    assert validate_number.handler({"phoneNumber": "+447400123456"}, lambda_context)["code"] == (
+        "country_not_allowed"
+    )
+    monkeypatch.setenv("ALLOWED_COUNTRIES", "GB")
+    assert validate_number.handler({"phoneNumber": "+447400123456"}, lambda_context)["acceptable"]
+
+
+def test_override_wins_and_is_undone(world, monkeypatch) -> None:
+    assert wiring.dependencies() is world.deps
+    assert wiring.settings() is world.settings
+
+
+def test_override_nesting() -> None:
+    from optin.adapters.memory_sms_sender import MemorySmsSender
+    from optin.adapters.memory_workflow import MemoryWorkflow
+    from optin.domain.settings import Settings
+
+    outer = wiring.Dependencies(
+        Settings(), MemoryContactStore(), MemorySmsSender(), MemoryWorkflow()
+    )
+    inner = wiring.Dependencies(
+        Settings(), MemoryContactStore(), MemorySmsSender(), MemoryWorkflow()
+    )
+    with wiring.override(outer):
+        with wiring.override(inner):
+            assert wiring.dependencies() is inner
+        assert wiring.dependencies() is outer
+
+
+def test_nothing_is_read_at_import_time() -> None:
+    import importlib
+
+    import optin.handlers.signup as signup
+
+    # Re-importing with no environment at all must work: config is read per call.
+    importlib.reload(signup)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import pytest
+
+from optin.domain import messages
+from optin.domain.errors import ConfigError, ResendCooldown, ResendLimit
+from optin.domain.resend import check_resend
+from optin.domain.settings import Settings
+
+TEMPLATE_ENV = {
+    "CONTACT_STORE": "sqlite",
+    "SQLITE_PATH": "contacts.db",
+    "ORIGINATION_IDENTITY": "+12065550142",
+    "PROGRAM_NAME": "Acme Alerts",
+    "PROGRAM_CONTACT": "support@example.com",
+    "TERMS_URL": "https://example.com/sms-terms",
+    "SIGNUP_URL": "https://example.com/sms",
+    "MESSAGE_FREQUENCY": "Up to 4 msgs/month",
+    "ALLOWED_COUNTRIES": "US,CA",
+    "CONFIRM_KEYWORDS": "YES,Y,YEAH,YEP,OK,CONFIRM",
+    "DISCLOSURE_VERSION": "2026-11-01",
+    "RESEND_COOLDOWN_SECONDS": "60",
+    "MAX_CONFIRMATION_SENDS": "3",
+}
+
+
+def test_settings_from_the_template_environment() -> None:
+    settings = Settings.from_mapping(TEMPLATE_ENV)
+    assert settings.contact_store == "sqlite"
+    assert settings.allowed_countries == ("US", "CA")
+    assert settings.confirm_keywords == ("YES", "Y", "YEAH", "YEP", "OK", "CONFIRM")
+    assert settings.resend_cooldown_seconds == 60 and settings.max_confirmation_sends == 3
+    assert settings.state_machine_arn == ""
+
+
+def test_settings_defaults_and_normalisation() -> None:
+    settings = Settings.from_mapping({"ALLOWED_COUNTRIES": " us , ca ,", "PROGRAM_NAME": " "})
+    assert settings.contact_store == "sqlite"
+    assert settings.allowed_countries == ("US", "CA")
+    assert settings.program_name == "Acme Alerts"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"RESEND_COOLDOWN_SECONDS": "soon"},
+        {"RESEND_COOLDOWN_SECONDS": "-1"},
+        {"MAX_CONFIRMATION_SENDS": "0"},
+        {"CONTACT_STORE": "mongo"},
+    ],
+)
+def test_bad_settings_are_config_errors(env) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_mapping(env)
+
+
+def test_confirmation_text_follows_ctia() -> None:
+    settings = Settings.from_mapping(TEMPLATE_ENV)
+    text = messages.confirmation(settings, "Ana").text
+    for part in (
+        "Acme Alerts",
+        "Hi Ana!",
+        "Reply YES",
+        "Up to 4 msgs/month.",
+        "Msg & data rates may apply.",
+        "Reply HELP for help",
+        "STOP to cancel",
+        "https://example.com/sms-terms",
+    ):
+        assert part in text
+
+
+def test_texts_are_configurable() -> None:
+    settings = Settings.from_mapping(
+        {**TEMPLATE_ENV, "PROGRAM_NAME": "Beta Deals", "MESSAGE_FREQUENCY": "2 msgs/week."}
+    )
+    text = messages.confirmation(settings).text
+    assert text.startswith("Beta Deals: Reply YES")
+    assert "2 msgs/week. Msg" in text
+
+
+def test_unsafe_first_names_never_reach_a_text() -> None:
+    settings = Settings()
+    for name in ("http://evil.example", "Call 555-0100", "a" * 51, "  ", "<b>"):
+        assert "Hi" not in messages.confirmation(settings, name).text
+    assert "Hi Mary-Jane O'Neil!" in messages.confirmation(settings, "Mary-Jane O'Neil").text
+    assert "Hi José!" in messages.confirmation(settings, "José").text
+
+
+def test_welcome_help_expired_texts() -> None:
+    settings = Settings()
+    assert messages.welcome(settings).text.startswith("You're subscribed to Acme Alerts.")
+    assert messages.welcome(settings).text.endswith("Reply STOP to cancel, HELP for help.")
+    help_text = messages.help_text(settings).text
+    assert "support@example.com" in help_text and "STOP" in help_text
+    assert messages.expired(settings).text == (
+        "This request expired. Sign up again at https://example.com/sms."
+    )
+    assert "START" in messages.opted_out(settings).text
+
+
+def test_every_message_carries_kind_and_version() -> None:
+    settings = Settings(disclosure_version="v7")
+    for build in (messages.disclosure, messages.help_text, messages.clarify):
+        message = build(settings)
+        assert message.version == "v7" and message.kind
+        assert message.as_evidence()["text"] == message.text
+        assert len(message.sha256) == 64
+
+
+def test_resend_policy(clock) -> None:
+    now = clock()
+    check_resend(send_count=1, last_sent_at=None, now=now, cooldown_seconds=60, max_sends=3)
+    with pytest.raises(ResendCooldown) as caught:
+        clock.advance(59.2)
+        check_resend(send_count=1, last_sent_at=now, now=clock(), cooldown_seconds=60, max_sends=3)
+    assert caught.value.retry_after_seconds == 1
+    clock.advance(1)
+    check_resend(send_count=2, last_sent_at=now, now=clock(), cooldown_seconds=60, max_sends=3)
+    with pytest.raises(ResendLimit):
+        check_resend(send_count=3, last_sent_at=None, now=clock(), cooldown_seconds=0, max_sends=3)
