@@ -79,6 +79,7 @@ class StepFunctionsService:
         self._queued: set[int] = set()
         self._inflight: set[int] = set()
         self._dirty: set[int] = set()
+        self._invoking: set[tuple[int, int]] = set()
         self._threads: list[threading.Thread] = []
         self._invokers: ThreadPoolExecutor | None = None
         self._pending_invokes: list[tuple[int, int]] = []
@@ -104,10 +105,10 @@ class StepFunctionsService:
         timer = threading.Thread(target=self._timer_loop, name="sfn-timer", daemon=True)
         timer.start()
         self._threads.append(timer)
-        pending, self._pending_invokes = self._pending_invokes, []
+        # recover() finds every unfinished invocation in the store, including those asked
+        # for before start(): submitting the remembered ones too would invoke twice
+        self._pending_invokes = []
         self.engine.recover()
-        for run_id, seq in pending:
-            self._submit_invoke(run_id, seq)
 
     def stop(self) -> None:
         if not self._started:
@@ -143,13 +144,21 @@ class StepFunctionsService:
         if self._invokers is None or self._stopping:
             self._pending_invokes.append((run_id, seq))
             return
+        with self._qlock:
+            if (run_id, seq) in self._invoking:
+                return
+            self._invoking.add((run_id, seq))
         self._invokers.submit(self._invoke, run_id, seq)
 
     def _invoke(self, run_id: int, seq: int) -> None:
         try:
             self.engine.invoke(run_id, seq)
         except Exception:
-            log.exception("invocation for run %s failed", run_id)
+            if not self._stopping:
+                log.exception("invocation for run %s failed", run_id)
+        finally:
+            with self._qlock:
+                self._invoking.discard((run_id, seq))
 
     def _work(self) -> None:
         while True:

@@ -205,3 +205,62 @@ def test_unknown_operation_is_a_json_error(server: Server) -> None:
         urllib.request.urlopen(req)
     assert e.value.code == 400
     assert json.loads(e.value.read())["__type"] == "UnknownOperationException"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(db: pathlib.Path, port: int) -> Any:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.stepfunctions", "--port", str(port), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=pathlib.Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "Step Functions API on ..." once it listens
+    return proc
+
+
+def test_sigkill_and_restart_loses_nothing(tmp_path: pathlib.Path) -> None:
+    """kill -9 the standalone server mid-Wait; the restarted one finishes the execution."""
+    import signal
+
+    db, port = tmp_path / "sfn.db", _free_port()
+    client = boto3.client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    wait_then_pass = {
+        "StartAt": "W",
+        "States": {
+            "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+            "P": {"Type": "Pass", "Result": "done", "End": True},
+        },
+    }
+    proc = _spawn(db, port)
+    try:
+        sm = create(client, "killed", wait_then_pass)
+        arn = client.start_execution(stateMachineArn=sm, name="survivor")["executionArn"]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(1.2)  # the Wait timer comes due while the server is down
+    proc = _spawn(db, port)
+    try:
+        d = wait(client, arn)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == "done"
+    finally:
+        proc.terminate()
+        proc.wait()
