@@ -1,4 +1,4 @@
-"""Powertools Logger and Metrics shared by every handler.
+"""Powertools Logger, Metrics and Tracer shared by every handler.
 
 Created at import on purpose: they carry no per-function configuration beyond the
 service name and namespace, which template.yaml sets the same for every function.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "sms-optin"
 
@@ -19,3 +19,6 @@ metrics = Metrics(
     service=SERVICE,
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SmsOptin",
 )
+# X-Ray on AWS (template: Tracing: Active); Powertools turns it off under SAM local, which the
+# local runtime imitates (AWS_SAM_LOCAL=true), and outside Lambda.
+tracer = Tracer(service=SERVICE)

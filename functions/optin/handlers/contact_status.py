@@ -18,7 +18,7 @@ from optin.domain.clock import to_iso
 from optin.domain.errors import ConfigError, ContactNotFound
 from optin.domain.phone import check_number, mask
 from optin.handlers.http import error_response, json_response
-from optin.observability import logger, metrics
+from optin.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
 
@@ -80,6 +80,7 @@ def unexpected(error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

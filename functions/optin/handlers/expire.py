@@ -14,10 +14,11 @@ from optin import wiring
 from optin.domain.contact import Status
 from optin.domain.phone import mask
 from optin.handlers.models import ExpireEvent
-from optin.observability import logger, metrics
+from optin.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=ExpireEvent)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from optin import wiring
 from optin.domain.phone import mask
 from optin.handlers.models import EumInboundMessage, SnsRecord
-from optin.observability import logger, metrics
+from optin.observability import logger, metrics, tracer
 from optin.service import InboundSms
 
 
@@ -69,6 +69,7 @@ def _read(record: object) -> InboundSms:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") if isinstance(event, dict) else None

@@ -33,7 +33,7 @@ from optin.domain.messages import disclosure
 from optin.domain.phone import mask
 from optin.handlers.http import error_response, json_response
 from optin.handlers.models import SignupBody
-from optin.observability import logger, metrics
+from optin.observability import logger, metrics, tracer
 from optin.service import PhoneRejected, SignupKind, SignupRequest
 
 MAX_BODY_BYTES = 16 * 1024
@@ -223,6 +223,7 @@ def unexpected(error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

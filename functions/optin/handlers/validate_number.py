@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from optin import wiring
 from optin.domain.phone import check_number, mask
 from optin.handlers.models import ValidateNumberEvent
-from optin.observability import logger, metrics
+from optin.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
