@@ -974,8 +974,6 @@ class Engine:
         self, token: str, output: Any = None, error: StatesError | None = None
     ) -> None:
         """SendTaskSuccess / SendTaskFailure. Raises ApiError for unknown or closed tokens."""
-        from .errors import ApiError
-
         fx = Effects()
         with self.store.tx() as conn:
             row = conn.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
@@ -1001,8 +999,6 @@ class Engine:
         self._apply(fx)
 
     def heartbeat(self, token: str) -> None:
-        from .errors import ApiError
-
         fx = Effects()
         with self.store.tx() as conn:
             row = conn.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
