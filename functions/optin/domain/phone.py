@@ -93,7 +93,8 @@ def check_number(raw: object, allowed_countries: tuple[str, ...] = ("US", "CA"))
         return _reject("invalid_phone_number", "The phone number must be text, like +12065550100.")
     text = raw.strip()
     invalid = (
-        "That doesn't look like a phone number. Enter it with its country code, like +12065550100."
+        "That doesn't look like a phone number. Enter a mobile number such as (206) 555-0100,"
+        " or with its country code, +12065550100."
     )
     if len(text) > MAX_INPUT_LENGTH or not _ALLOWED_CHARS.match(text):
         return _reject("invalid_phone_number", invalid)

@@ -177,7 +177,14 @@ def create_signup() -> Response:
     )
     if outcome.kind == SignupKind.ALREADY_CONFIRMED:
         metrics.add_metric(name="SignupAlreadyConfirmed", unit=MetricUnit.Count, value=1)
-        return json_response(200, {"status": "CONFIRMED", "message": "already subscribed"})
+        return json_response(
+            200,
+            {
+                "status": "CONFIRMED",
+                "phoneNumber": outcome.phone_number,
+                "message": "already subscribed",
+            },
+        )
     if outcome.kind == SignupKind.RESENT:
         metrics.add_metric(name="ConfirmationResent", unit=MetricUnit.Count, value=1)
         message = "We sent the confirmation text again. Reply YES to it to confirm."
@@ -190,6 +197,7 @@ def create_signup() -> Response:
         202,
         {
             "status": "PENDING",
+            "phoneNumber": outcome.phone_number,
             "registrationId": outcome.registration_id,
             "resent": outcome.kind == SignupKind.RESENT,
             "message": message,

@@ -156,6 +156,7 @@ def test_pending_number_gets_the_text_again(world, post, lambda_context) -> None
     assert status == 202
     assert answer == {
         "status": "PENDING",
+        "phoneNumber": NUMBER,
         "registrationId": registration_id,
         "resent": True,
         "message": answer["message"],
@@ -216,7 +217,11 @@ def test_confirmed_number_is_already_subscribed(world, post, lambda_context) -> 
     texts = len(world.sms.sent)
     status, answer, _ = post(body())
     assert status == 200
-    assert answer == {"status": "CONFIRMED", "message": "already subscribed"}
+    assert answer == {
+        "status": "CONFIRMED",
+        "phoneNumber": NUMBER,
+        "message": "already subscribed",
+    }
     assert len(world.sms.sent) == texts
 
 
