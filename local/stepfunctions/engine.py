@@ -19,7 +19,7 @@ from typing import Any
 
 from . import errors
 from .definition import sub_machine
-from .errors import StatesError
+from .errors import ApiError, StatesError
 from .invoker import LambdaFunctionError, LambdaInvoker, LambdaServiceError
 from .query import QueryLanguage, language_of
 from .records import Execution, Run
