@@ -20,8 +20,10 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# SFN_ENDPOINT=http://127.0.0.1:8083 uses Step Functions Local (Docker) instead of the
+# embedded engine: see docs/local-runtime.md.
 run: setup
-	$(PY) -m local --port $(PORT)
+	$(PY) -m local --port $(PORT) $(if $(SFN_ENDPOINT),--stepfunctions-endpoint $(SFN_ENDPOINT))
 
 lint: setup
 	$(VENV)/bin/ruff check .

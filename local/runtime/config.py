@@ -22,6 +22,7 @@ class RuntimeConfig:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     two_way_topic: str | None = None
     sms_send_delay: float = 0.0
+    stepfunctions_endpoint: str | None = None
 
 
 def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
@@ -66,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         help="SNS topic (logical id) that inbound texts go to; default: the template's only topic",
     )
     parser.add_argument(
+        "--stepfunctions-endpoint",
+        default=os.environ.get("LOCAL_STEPFUNCTIONS_ENDPOINT") or None,
+        metavar="URL",
+        help="use the Step Functions at URL (e.g. the Step Functions Local container) instead "
+        "of the embedded engine; start it with LAMBDA_ENDPOINT pointing at this runtime",
+    )
+    parser.add_argument(
         "--sms-send-delay",
         type=float,
         default=float(os.environ.get("LOCAL_SMS_SEND_DELAY", "0")),
@@ -81,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
         two_way_topic=args.two_way_topic,
         sms_send_delay=args.sms_send_delay,
+        stepfunctions_endpoint=args.stepfunctions_endpoint,
     )
 
 

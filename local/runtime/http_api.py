@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import mimetypes
+import threading
 import time
 import uuid
 from http import HTTPStatus
@@ -16,13 +17,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.runtime.lambdas import LambdaRunner
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
+from local.runtime.stepfunctions_backend import StepFunctionsBackend
 from local.runtime.template import ACCOUNT_ID, Application
-from local.stepfunctions import LambdaFunctionError, LambdaServiceError, StepFunctionsService
-from local.stepfunctions.api import handle_request as handle_stepfunctions
+from local.stepfunctions import LambdaFunctionError, LambdaServiceError
 
 log = logging.getLogger("local.http")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+LAMBDA_INVOKE_PREFIX = "/2015-03-31/functions/"
 
 
 class Runtime:
@@ -32,7 +34,7 @@ class Runtime:
         self,
         app: Application,
         runner: LambdaRunner,
-        stepfunctions: StepFunctionsService,
+        stepfunctions: StepFunctionsBackend,
         sandbox: SmsSandbox,
         web_root: Path,
     ) -> None:
@@ -91,6 +93,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             url = urlsplit(self.path)
             if target and self.command == "POST":
                 self._aws_json(target, body)
+            elif url.path.startswith(LAMBDA_INVOKE_PREFIX) and url.path.endswith("/invocations"):
+                self._lambda_invoke(url.path, body)
             elif url.path.startswith("/sandbox/"):
                 self._sandbox(url.path, parse_qs(url.query), body)
             elif (found := self.runtime.app.route_for(self.command, url.path)) is not None:
@@ -140,7 +144,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         content_type = "application/x-amz-json-1.0"
         request_id = str(uuid.uuid4())
         if service == "AWSStepFunctions":
-            status, payload = handle_stepfunctions(self.runtime.stepfunctions, target, body)
+            status, payload = self.runtime.stepfunctions.handle(target, body)
         elif service == "PinpointSMSVoiceV2":
             try:
                 request = json.loads(body or b"{}")
@@ -157,6 +161,62 @@ class RequestHandler(BaseHTTPRequestHandler):
             status,
             json.dumps(payload).encode(),
             {"Content-Type": content_type, "x-amzn-RequestId": request_id},
+        )
+
+    # --- Lambda's Invoke API (what Step Functions Local calls through LAMBDA_ENDPOINT) ---
+
+    def _lambda_invoke(self, path: str, body: bytes) -> None:
+        name = unquote(path.removeprefix(LAMBDA_INVOKE_PREFIX).removesuffix("/invocations"))
+        invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            self._lambda_error(400, "InvalidRequestContentException", "Could not parse JSON.")
+            return
+        try:
+            function = self.runtime.runner.function(name)
+        except LambdaServiceError as error:
+            self._lambda_error(404, "ResourceNotFoundException", error.cause)
+            return
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if invocation_type == "DryRun":
+            self._send(204, b"", headers)
+            return
+        if invocation_type == "Event":
+            # Not queued durably: nothing in this system invokes asynchronously.
+            threading.Thread(
+                target=self._invoke_quietly, args=(function.logical_id, payload), daemon=True
+            ).start()
+            self._send(202, b"", headers)
+            return
+        if invocation_type != "RequestResponse":
+            self._lambda_error(
+                400, "InvalidParameterValueException", f"Unknown invocation type {invocation_type}."
+            )
+            return
+        try:
+            result = self.runtime.runner.invoke(function.logical_id, payload)
+        except LambdaFunctionError as error:
+            # Lambda answers 200 for a function error; the header is what tells it apart.
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            result = {
+                "errorMessage": error.error_message,
+                "errorType": error.error_type,
+                "stackTrace": error.stack_trace,
+            }
+        self._send(200, json.dumps(result).encode(), headers)
+
+    def _invoke_quietly(self, function_id: str, payload: Any) -> None:
+        try:
+            self.runtime.runner.invoke(function_id, payload)
+        except (LambdaFunctionError, LambdaServiceError) as error:
+            log.error("asynchronous invocation of %s failed: %s", function_id, error)
+
+    def _lambda_error(self, status: int, kind: str, message: str) -> None:
+        self._send(
+            status,
+            json.dumps({"Type": "User", "message": message}).encode(),
+            {"Content-Type": "application/json", "x-amzn-ErrorType": kind},
         )
 
     # --- the template's API routes, as API Gateway's Lambda proxy integration ---

@@ -14,8 +14,12 @@ from local.runtime.http_api import Runtime, make_server
 from local.runtime.lambdas import LambdaRunner
 from local.runtime.sms_sandbox import SmsSandbox
 from local.runtime.sns import SnsPublisher
+from local.runtime.stepfunctions_backend import (
+    EmbeddedStepFunctions,
+    ExternalStepFunctions,
+    StepFunctionsBackend,
+)
 from local.runtime.template import load_application
-from local.stepfunctions import StepFunctionsService
 
 log = logging.getLogger("local")
 
@@ -48,7 +52,11 @@ def run(config: RuntimeConfig) -> None:
 
     base_env: dict[str, str] = {}
     runner = LambdaRunner(app, base_env)
-    stepfunctions = StepFunctionsService(data_dir / "stepfunctions.db", runner)
+    stepfunctions: StepFunctionsBackend = (
+        ExternalStepFunctions(config.stepfunctions_endpoint)
+        if config.stepfunctions_endpoint
+        else EmbeddedStepFunctions(data_dir / "stepfunctions.db", runner)
+    )
     origination = next(
         (f.environment["ORIGINATION_IDENTITY"] for f in app.functions.values()
          if "ORIGINATION_IDENTITY" in f.environment),
@@ -65,11 +73,12 @@ def run(config: RuntimeConfig) -> None:
     host, port = server.server_address[:2]
     endpoint = f"http://{host}:{port}"
     base_env.update(aws_environment(endpoint))
+    if stepfunctions.endpoint:
+        base_env["AWS_ENDPOINT_URL_SFN"] = stepfunctions.endpoint
 
     serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     serving.start()
-    for machine in app.state_machines.values():
-        stepfunctions.upsert_state_machine(machine.name, machine.definition, machine.role_arn)
+    stepfunctions.deploy(app.state_machines.values())
     # Only now: resumed executions call handlers, which call back into the server.
     stepfunctions.start()
     sandbox.start()
@@ -81,6 +90,9 @@ def run(config: RuntimeConfig) -> None:
         print(f"  API {route.method:6} {route.path:28} → {route.function_id}", flush=True)
     for machine in app.state_machines.values():
         print(f"  state machine    {machine.arn}", flush=True)
+    if stepfunctions.endpoint:
+        print(f"  Step Functions   {stepfunctions.endpoint} (external)", flush=True)
+    print(f"  Lambda invoke    {endpoint}/2015-03-31/functions/<name>/invocations", flush=True)
     print(f"  data             {data_dir}", flush=True)
 
     stop = threading.Event()

@@ -3,11 +3,14 @@ the local SMS sandbox does (same key: same message id, nothing sent)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
 
-from optin.domain.errors import SmsError
+from optin.domain.errors import SmsError, SmsRejected
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class MemorySmsSender:
         with self._lock:
             if self.fail_with is not None:
                 raise self.fail_with
+            if not _E164.match(to):
+                # As the service does: the contract test holds both implementations to it.
+                raise SmsRejected(f"SendTextMessage failed: ValidationException ({to!r})")
             if dedup_key in self._by_key:
                 return self._by_key[dedup_key]
             message_id = uuid.uuid4().hex

@@ -1,0 +1,51 @@
+"""Invokes Lambda functions through Lambda's Invoke API at an endpoint, as Step Functions Local
+does with its LAMBDA_ENDPOINT setting (the local runtime serves that API)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from .invoker import LambdaFunctionError, LambdaServiceError
+
+
+class LambdaEndpointInvoker:
+    def __init__(self, endpoint: str, timeout: float = 900.0) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+
+    def invoke(self, function_name: str, payload: Any) -> Any:
+        url = f"{self.endpoint}/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-Amz-Invocation-Type": "RequestResponse",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = json.loads(response.read() or b"null")
+                function_error = response.headers.get("X-Amz-Function-Error")
+        except urllib.error.HTTPError as error:
+            kind = error.headers.get("x-amzn-ErrorType") or "ServiceException"
+            detail = error.read().decode(errors="replace")
+            if error.code == 404 or kind.startswith("ResourceNotFound"):
+                raise LambdaServiceError("Lambda.ResourceNotFoundException", detail) from error
+            if error.code == 429:
+                raise LambdaServiceError("Lambda.TooManyRequestsException", detail) from error
+            raise LambdaServiceError(f"Lambda.{kind.split(':')[0]}", detail) from error
+        except (urllib.error.URLError, OSError) as error:
+            raise LambdaServiceError("Lambda.SdkClientException", str(error)) from error
+        if function_error:
+            raise LambdaFunctionError(
+                str(body.get("errorType", "Unhandled")),
+                str(body.get("errorMessage", "")),
+                list(body.get("stackTrace") or []),
+            )
+        return body
