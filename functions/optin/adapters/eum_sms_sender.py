@@ -8,12 +8,12 @@ at its SMS sandbox).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from optin.adapters.lazy_client import LazyClient, session_client
 from optin.domain.errors import RecipientOptedOut, SmsRejected, SmsUnavailable
 
 # ConflictException reasons that mean "never going to work for this number".
@@ -23,12 +23,7 @@ _PERMANENT_ERRORS = frozenset(
 )
 
 
-def default_client_factory() -> Any:
-    import boto3
-
-    # A session of its own: the default session caches credentials and config from the
-    # first environment it saw, and the local runtime changes the environment per call.
-    return boto3.session.Session().client("pinpoint-sms-voice-v2")
+default_client_factory = session_client("pinpoint-sms-voice-v2")
 
 
 class EumSmsSender:
@@ -38,19 +33,11 @@ class EumSmsSender:
         client_factory: Callable[[], Any] = default_client_factory,
     ) -> None:
         self._origination_identity = origination_identity
-        self._client_factory = client_factory
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
+        self._client = LazyClient(client_factory)
 
     def send(self, to: str, body: str, *, dedup_key: str) -> str:
         try:
-            response = self._get_client().send_text_message(
+            response = self._client().send_text_message(
                 DestinationPhoneNumber=to,
                 OriginationIdentity=self._origination_identity,
                 MessageBody=body,

@@ -7,22 +7,19 @@ invocation's environment (AWS_ENDPOINT_URL_SFN locally).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from optin.adapters.lazy_client import LazyClient, session_client
 from optin.domain.errors import ConfigError, TaskTokenGone, WorkflowUnavailable
 
 # The task is over (answered, timed out, execution ended): nothing to retry.
 _TOKEN_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
-def default_client_factory() -> Any:
-    import boto3
-
-    return boto3.session.Session().client("stepfunctions")
+default_client_factory = session_client("stepfunctions")
 
 
 def _error_code(error: ClientError) -> str:
@@ -38,21 +35,13 @@ class SfnWorkflow:
         client_factory: Callable[[], Any] = default_client_factory,
     ) -> None:
         self._state_machine_arn = state_machine_arn
-        self._client_factory = client_factory
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
+        self._client = LazyClient(client_factory)
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         if not self._state_machine_arn:
             raise ConfigError("STATE_MACHINE_ARN is not set for this function.")
         try:
-            response = self._get_client().start_execution(
+            response = self._client().start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
             )
         except (ClientError, BotoCoreError) as error:
@@ -67,7 +56,7 @@ class SfnWorkflow:
 
     def _callback(self, operation: str, **kwargs: Any) -> None:
         try:
-            getattr(self._get_client(), operation)(**kwargs)
+            getattr(self._client(), operation)(**kwargs)
         except ClientError as error:
             code = _error_code(error)
             if code in _TOKEN_GONE:

@@ -9,18 +9,18 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from optin import wiring
 from optin.domain.clock import to_iso
-from optin.domain.errors import ConfigError, ContactNotFound
+from optin.domain.errors import ContactNotFound
 from optin.domain.phone import check_number, mask
-from optin.handlers.http import error_response, json_response
+from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
+add_error_handlers(app)
 
 
 @app.get("/contacts/<phone_number>")
@@ -59,24 +59,6 @@ def get_contact(phone_number: str) -> Response:
             "events": [event.as_dict() for event in events],
         },
     )
-
-
-@app.not_found
-def not_found(_error: NotFoundError) -> Response:
-    metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)
-    return error_response(404, "not_found", "There is nothing at this address.")
-
-
-@app.exception_handler(ConfigError)
-def config_error(error: ConfigError) -> Response:
-    logger.error("configuration error", extra={"error": error.message})
-    return error_response(500, "configuration_error", "The service is not configured correctly.")
-
-
-@app.exception_handler(Exception)
-def unexpected(error: Exception) -> Response:
-    logger.exception("unexpected error")
-    return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+
+from optin.domain.errors import ConfigError
+from optin.observability import logger, metrics
 
 
 def json_response(
@@ -24,3 +29,25 @@ def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+def add_error_handlers(app: APIGatewayRestResolver) -> None:
+    """What every API function answers for an unknown route or an error nothing else caught."""
+
+    @app.not_found
+    def not_found(_error: NotFoundError) -> Response:
+        metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)
+        return error_response(404, "not_found", "There is nothing at this address.")
+
+    @app.exception_handler(ConfigError)
+    def config_error(error: ConfigError) -> Response:
+        logger.error("configuration error", extra={"error": error.message})
+        return error_response(
+            500, "configuration_error", "The service is not configured correctly."
+        )
+
+    @app.exception_handler(Exception)
+    def unexpected(_error: Exception) -> Response:
+        # Logged with its traceback; the caller gets a sentence, never the trace.
+        logger.exception("unexpected error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -13,14 +13,12 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from optin import wiring
 from optin.domain.errors import (
-    ConfigError,
     DisclosureOutdated,
     ResendCooldown,
     ResendLimit,
@@ -31,7 +29,7 @@ from optin.domain.errors import (
 )
 from optin.domain.messages import disclosure
 from optin.domain.phone import mask
-from optin.handlers.http import error_response, json_response
+from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.handlers.models import SignupBody
 from optin.observability import logger, metrics, tracer
 from optin.service import PhoneRejected, SignupKind, SignupRequest
@@ -39,6 +37,7 @@ from optin.service import PhoneRejected, SignupKind, SignupRequest
 MAX_BODY_BYTES = 16 * 1024
 
 app = APIGatewayRestResolver()
+add_error_handlers(app)
 
 
 class BadRequest(Exception):
@@ -209,25 +208,6 @@ def _bad_request(status: int, code: str, message: str) -> Response:
     logger.info("sign-up refused", extra={"code": code, "status": status})
     metrics.add_metric(name="SignupRefused", unit=MetricUnit.Count, value=1)
     return error_response(status, code, message)
-
-
-@app.not_found
-def not_found(_error: NotFoundError) -> Response:
-    metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)
-    return error_response(404, "not_found", "There is nothing at this address.")
-
-
-@app.exception_handler(ConfigError)
-def config_error(error: ConfigError) -> Response:
-    logger.error("configuration error", extra={"error": error.message})
-    return error_response(500, "configuration_error", "The service is not configured correctly.")
-
-
-@app.exception_handler(Exception)
-def unexpected(error: Exception) -> Response:
-    # Logged with its traceback; the caller gets a sentence, never the trace.
-    logger.exception("unexpected error")
-    return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
 @logger.inject_lambda_context(clear_state=True)
