@@ -1,15 +1,32 @@
-"""python -m local.stepfunctions --port 8083 --db PATH"""
+"""python -m local.stepfunctions --port 8083 --db PATH [--mock-config FILE]"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
+import os
 import pathlib
 import signal
+import sys
 import threading
 
+from .mocks import MockConfigError
 from .server import Server
+
+# Step Functions Local's JAR reads this file from the working directory when SFN_MOCK_CONFIG
+# is not set; we do the same so a project laid out for it works unchanged.
+DEFAULT_MOCK_CONFIG = pathlib.Path("MockConfigFile.json")
+
+
+def mock_config_path(flag: pathlib.Path | None) -> pathlib.Path | None:
+    """--mock-config, else $SFN_MOCK_CONFIG, else ./MockConfigFile.json if present."""
+    if flag is not None:
+        return flag
+    env = os.environ.get("SFN_MOCK_CONFIG")
+    if env:
+        return pathlib.Path(env)
+    return DEFAULT_MOCK_CONFIG if DEFAULT_MOCK_CONFIG.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,10 +35,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--db", type=pathlib.Path, default=pathlib.Path(".local/stepfunctions.db"))
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument(
+        "--mock-config",
+        type=pathlib.Path,
+        default=None,
+        help="Step Functions Local MockConfigFile; start executions on <stateMachineArn>#<Case>"
+        " (default: $SFN_MOCK_CONFIG, else ./MockConfigFile.json if it exists)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server = Server(args.db, port=args.port, host=args.host, workers=args.workers).start()
+    mocks = mock_config_path(args.mock_config)
+    try:
+        server = Server(
+            args.db, port=args.port, host=args.host, workers=args.workers, mock_config=mocks
+        ).start()
+    except MockConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"Step Functions API on {server.url} (db {args.db})", flush=True)
+    if mocks is not None:
+        print(f"Mocked test cases from {mocks}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -32,6 +32,17 @@ def parse_state_machine_arn(arn: object) -> str:
     raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
 
 
+def split_test_case(arn: object) -> tuple[object, str | None]:
+    """(state machine ARN, test case) of `...:stateMachine:Name#TestCase` (Step Functions Local's
+    way of picking a mocked test case); the test case is None without a suffix."""
+    if isinstance(arn, str) and "#" in arn:
+        plain, _, case = arn.partition("#")
+        if case:
+            return plain, case
+        raise ApiError("InvalidArn", f"Invalid Arn: 'Empty test case name after # in: {arn}'")
+    return arn, None
+
+
 def parse_execution_arn(arn: object) -> tuple[str, str]:
     """(state machine name, execution name); raises InvalidArn."""
     if isinstance(arn, str):

@@ -21,6 +21,7 @@ from . import errors
 from .definition import sub_machine
 from .errors import ApiError, StatesError
 from .invoker import LambdaFunctionError, LambdaInvoker, LambdaServiceError
+from .mocks import MockedState
 from .query import QueryLanguage, language_of
 from .records import Execution, Run
 from .scope import Scope
@@ -351,8 +352,10 @@ class Engine:
             f"{typ}StateExited",
             {"name": run.state, "output": _json(output), "outputDetails": {"truncated": False}},
         )
+        # A Catch's (or Choice's) Next wins over the state's own End: a Task with "End": true
+        # and a Catch goes on to the catcher's state when the error is caught.
         target = next_state or state.get("Next")
-        if end or state.get("End") is True or target is None:
+        if end or target is None or (next_state is None and state.get("End") is True):
             self._finish(conn, ex, run, fx, output=output)
             return
         run.state = target
@@ -437,6 +440,8 @@ class Engine:
             raise StatesError(
                 errors.RUNTIME, f"The resource '{resource}' is not supported by the local engine"
             )
+        if self._answer_from_mock(conn, ex, run, kind, resource, fx):
+            return
         run.seq += 1
         run.action = {
             "kind": kind,
@@ -461,6 +466,66 @@ class Engine:
         if heartbeat is not None and callback:
             self._add_timer(conn, fx, now + heartbeat, "heartbeat", run, ex.arn)
         fx.invokes.append((run.id, run.seq))
+
+    def _answer_from_mock(
+        self,
+        conn: sqlite3.Connection,
+        ex: Execution,
+        run: Run,
+        kind: str,
+        resource: str,
+        fx: Effects,
+    ) -> bool:
+        """Answer this attempt from the execution's mocked test case, if it names this state.
+
+        Runs after TaskScheduled/TaskStarted are recorded, so a mocked task's history reads like
+        a real one's: ... TaskStarted, then TaskSucceeded with the Return value as the result,
+        or TaskFailed with the Throw's Error and Cause (Retry and Catch apply as usual). No
+        Lambda is invoked; a `.waitForTaskToken` task does not wait (its Return is the callback's
+        output), so no TaskSubmitted, no token to answer and no task timeout timer.
+        """
+        row = conn.execute(
+            "SELECT test_case, states, invocations FROM mock_executions WHERE exec_arn=?",
+            (ex.arn,),
+        ).fetchone()
+        if row is None:
+            return False
+        states = json.loads(row["states"])
+        if run.state not in states:
+            return False  # not named by the test case: the integration runs for real
+        mocked = MockedState.from_json(states[run.state])
+        # Invocations are counted per state for the whole execution (first call 0, each retry
+        # +1), in the same transaction as the answer, so a restart neither skips nor repeats one.
+        invocations = json.loads(row["invocations"])
+        number = int(invocations.get(run.state, 0))
+        invocations[run.state] = number + 1
+        conn.execute(
+            "UPDATE mock_executions SET invocations=? WHERE exec_arn=?",
+            (json.dumps(invocations), ex.arn),
+        )
+        step = mocked.step_for(number)
+        if step is None:
+            # AWS: "If you do not specify a mocked response for a specific retry attempt ... the
+            # state machine execution will fail." States.RUNTIME is what Step Functions Local
+            # raises, and States.ALL does not match it, so no Retry or Catch hides the gap.
+            pending: dict[str, Any] = {
+                "error": errors.RUNTIME,
+                "cause": f"No mocked response for invocation {number} of state '{run.state}': "
+                f"MockedResponse '{mocked.response}' of test case '{row['test_case']}' "
+                f"defines no entry for it",
+            }
+        elif step.kind == "Return":
+            pending = {"result": step.value}
+        else:
+            pending = {"error": step.error, "cause": step.cause}
+        run.action = {
+            "kind": kind,
+            "resource": resource,
+            "mocked": mocked.response,
+            "invocation": number,
+        }
+        self._resolve(conn, run, pending, fx)
+        return True
 
     def invoke(self, run_id: int, seq: int) -> None:
         """Perform a run's pending Lambda call (no lock held) and record its outcome."""

@@ -56,8 +56,11 @@ class Server:
         host: str = "127.0.0.1",
         invoker: Any = None,
         workers: int = 4,
+        mock_config: pathlib.Path | dict[str, Any] | None = None,
     ) -> None:
-        self.service = StepFunctionsService(db_path, invoker or NoLambdas(), workers=workers)
+        self.service = StepFunctionsService(
+            db_path, invoker or NoLambdas(), workers=workers, mock_config=mock_config
+        )
         self.httpd = ThreadingHTTPServer((host, port), make_handler(self.service))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]

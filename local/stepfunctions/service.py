@@ -19,6 +19,7 @@ from .definition import parse_definition
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
 from .invoker import LambdaInvoker
+from .mocks import MockConfig, UnknownTestCase
 from .records import Execution
 from .store import Store
 
@@ -62,7 +63,12 @@ class StepFunctionsService:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         workers: int = 4,
+        mock_config: pathlib.Path | dict[str, Any] | MockConfig | None = None,
     ) -> None:
+        """mock_config: Step Functions Local's MockConfigFile (a path or the parsed document);
+        executions started on `<stateMachineArn>#<TestCase>` use its mocked responses. A bad
+        file raises MockConfigError here, before anything runs."""
+        self.mock_config = MockConfig.load(mock_config) if mock_config is not None else None
         self.region = region
         self.account_id = account_id
         self.store = Store(pathlib.Path(db_path))
@@ -255,8 +261,11 @@ class StepFunctionsService:
     # ---------------------------------------------------------------- state machines
 
     def _sm_row(self, conn: Any, arn: str) -> Any:
-        arns.parse_state_machine_arn(arn)
-        row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+        # `#TestCase` picks a mocked test case (StartExecution); elsewhere it names the same
+        # state machine, so Describe/List/Update/Delete accept it too.
+        plain, _ = arns.split_test_case(arn)
+        arns.parse_state_machine_arn(plain)
+        row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (plain,)).fetchone()
         if row is None:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return row
@@ -392,7 +401,7 @@ class StepFunctionsService:
         return {"updateDate": now, "revisionId": revision}
 
     def delete_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
-        arn = _require(req, "stateMachineArn")
+        arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))
         arns.parse_state_machine_arn(arn)
         with self.store.tx() as conn:
             conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
@@ -401,7 +410,7 @@ class StepFunctionsService:
     # ---------------------------------------------------------------- executions
 
     def start_execution(self, req: dict[str, Any]) -> dict[str, Any]:
-        sm_arn = _require(req, "stateMachineArn")
+        sm_arn, test_case = arns.split_test_case(_require(req, "stateMachineArn"))
         name = req.get("name") or str(uuid.uuid4())
         arns.check_name(name)
         raw_input = req.get("input")
@@ -423,6 +432,7 @@ class StepFunctionsService:
         fx = Effects()
         with self.store.tx() as conn:
             sm = self._sm_row(conn, sm_arn)
+            mocked = self._mocked_states(sm["name"], test_case)
             arn = arns.execution_arn(self.region, self.account_id, sm["name"], name)
             existing = conn.execute(
                 "SELECT status, input, start FROM executions WHERE arn=?", (arn,)
@@ -447,11 +457,34 @@ class StepFunctionsService:
                     sm["role_arn"],
                 ),
             )
+            if mocked is not None:
+                # The test case's responses are stored with the execution, as its definition
+                # is: a restart (or a changed file) cannot change what a running test sees.
+                conn.execute(
+                    "INSERT INTO mock_executions (exec_arn, test_case, states) VALUES (?,?,?)",
+                    (arn, test_case, json.dumps(mocked)),
+                )
             ex = Execution.load(conn, arn)
             assert ex is not None
             self.engine.start_execution(conn, ex, fx)
         self.engine._apply(fx)
         return {"executionArn": arn, "startDate": now}
+
+    def _mocked_states(self, sm_name: str, test_case: str | None) -> dict[str, Any] | None:
+        """The JSON form of a test case's mocked states; None when no test case was asked for."""
+        if test_case is None:
+            return None
+        if self.mock_config is None:
+            raise ApiError(
+                "ValidationException",
+                f"Test case '{test_case}' was requested, but no mock configuration is loaded "
+                "(give one with --mock-config or SFN_MOCK_CONFIG)",
+            )
+        try:
+            states = self.mock_config.test_case(sm_name, test_case)
+        except UnknownTestCase as e:
+            raise ApiError("ValidationException", str(e)) from e
+        return {state: mocked.to_json() for state, mocked in states.items()}
 
     def _exec_row(self, conn: Any, arn: str) -> Any:
         arns.parse_execution_arn(arn)
@@ -462,7 +495,7 @@ class StepFunctionsService:
 
     def describe_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.store.read() as conn:
-            row = self._exec_row(conn, _require(req, "executionArn"))
+            row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
         out: dict[str, Any] = {
             "executionArn": row["arn"],
             "stateMachineArn": row["sm_arn"],
@@ -499,6 +532,7 @@ class StepFunctionsService:
             raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
+        sm_arn, _ = arns.split_test_case(sm_arn)
         with self.store.read() as conn:
             self._sm_row(conn, sm_arn)
             sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
@@ -526,7 +560,7 @@ class StepFunctionsService:
         return out
 
     def get_execution_history(self, req: dict[str, Any]) -> dict[str, Any]:
-        arn = _require(req, "executionArn")
+        arn = _plain_execution_arn(_require(req, "executionArn"))
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         order = "DESC" if req.get("reverseOrder") else "ASC"
@@ -558,7 +592,7 @@ class StepFunctionsService:
         return out
 
     def stop_execution(self, req: dict[str, Any]) -> dict[str, Any]:
-        arn = _require(req, "executionArn")
+        arn = _plain_execution_arn(_require(req, "executionArn"))
         with self.store.tx() as conn:
             row = self._exec_row(conn, arn)
             if row["status"] != "RUNNING":
@@ -598,6 +632,17 @@ class StepFunctionsService:
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:
                 return desc
             time.sleep(0.01)
+
+
+def _plain_execution_arn(arn: Any) -> Any:
+    """`execution:Machine#Case:name` -> `execution:Machine:name`: execution ARNs never carry the
+    test case, but one built by string replacement from a `#Case` state machine ARN would."""
+    if isinstance(arn, str) and "#" in arn:
+        parts = arn.split(":")
+        if len(parts) == 8 and parts[5] == "execution" and "#" in parts[6]:
+            parts[6] = parts[6].split("#", 1)[0]
+            return ":".join(parts)
+    return arn
 
 
 _DETAIL_KEYS = {

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
 CREATE INDEX IF NOT EXISTS timers_by_run ON timers (run_id);
+CREATE TABLE IF NOT EXISTS mock_executions (
+  exec_arn TEXT PRIMARY KEY, test_case TEXT NOT NULL, states TEXT NOT NULL,
+  invocations TEXT NOT NULL DEFAULT '{}'
+);
 """
 
 
