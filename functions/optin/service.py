@@ -517,13 +517,13 @@ class Registrations:
                 },
             )
         except TaskTokenGone as error:
-            # The wait is over (timed out, or an earlier YES completed it). If it timed
-            # out, Expire may not have run yet: the answer is "expired" either way.
+            # The wait is over. Step Functions says TaskTimedOut both when the window closed
+            # and when an earlier YES already closed the task, so only the contact tells them
+            # apart. A YES in the milliseconds between the timeout and Expire gets no answer;
+            # a quick second YES from someone just confirmed must not be told "expired".
             latest = self.store.get(phone_number)
             log.info("task token gone", extra={"reason": error.reason})
-            if error.reason == "TaskTimedOut" or (
-                latest is not None and latest.status == Status.EXPIRED
-            ):
+            if latest is not None and latest.status == Status.EXPIRED:
                 self._reply(phone_number, messages.expired(self.settings), sms.inbound_message_id)
                 return "expired_reply"
             return "ignored_token_gone"

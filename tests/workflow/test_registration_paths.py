@@ -237,3 +237,18 @@ def test_silence_expires_and_a_late_yes_is_told_to_sign_up_again(make_runtime: A
     contact = rt.contact(phone)
     assert contact is not None
     assert contact["status"] == "EXPIRED"
+
+
+def test_two_quick_yeses_confirm_once_and_never_say_expired(shared_runtime: LocalRuntime) -> None:
+    rt, phone = shared_runtime, new_us_number()
+    registration = pending_with_text(rt, phone)
+
+    rt.text_in(phone, "yes")
+    rt.text_in(phone, "YES!!")
+
+    assert finished(rt, registration)["status"] == "SUCCEEDED"
+    wait_for(lambda: len(rt.messages(phone, "inbound")) == 2)
+    wait_for(lambda: len(rt.messages(phone, "outbound")) >= 2, what="the welcome text")
+    texts = [m["body"] for m in rt.messages(phone, "outbound")]
+    assert len(texts) == 2, texts
+    assert not any("expired" in t.lower() for t in texts)

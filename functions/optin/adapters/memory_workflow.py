@@ -42,11 +42,12 @@ class MemoryWorkflow:
         with self._lock:
             self._check(task_token)
             self.callbacks.append(TaskCallback(task_token, "success", output=output))
-            # Like Step Functions: a token completes its task once.
-            self.gone_tokens[task_token] = "InvalidToken"
+            # Like Step Functions: a token completes its task once, and a closed task's token
+            # answers TaskTimedOut, the same as one whose task timed out.
+            self.gone_tokens[task_token] = "TaskTimedOut"
 
     def fail(self, task_token: str, *, error: str, cause: str) -> None:
         with self._lock:
             self._check(task_token)
             self.callbacks.append(TaskCallback(task_token, "failure", error=error, cause=cause))
-            self.gone_tokens[task_token] = "InvalidToken"
+            self.gone_tokens[task_token] = "TaskTimedOut"
