@@ -133,6 +133,27 @@ class Registrations:
         )
         return message_id
 
+    def _record_send(
+        self,
+        phone_number: str,
+        registration_id: str,
+        dedup_key: str,
+        message: messages.Message,
+        message_id: str,
+    ) -> None:
+        """A confirmation text went out: count it and put it, word for word, in the ledger."""
+        self._apply(
+            phone_number,
+            lambda current: transitions.record_send(
+                current,
+                registration_id=registration_id,
+                dedup_key=dedup_key,
+                message=message,
+                message_id=message_id,
+                now=self.clock(),
+            ),
+        )
+
     def _reply(self, to: str, message: messages.Message, inbound_message_id: str) -> str | None:
         """Replies are courtesy texts: a refusal (e.g. the number is on the SMS service's
         opt-out list after STOP) must not undo the state change already made."""
@@ -234,17 +255,7 @@ class Registrations:
             )
             raise Undeliverable("The confirmation text was refused for this number.") from error
 
-        self._apply(
-            phone_number,
-            lambda current: transitions.record_send(
-                current,
-                registration_id=registration_id,
-                dedup_key=key,
-                message=message,
-                message_id=message_id,
-                now=self.clock(),
-            ),
-        )
+        self._record_send(phone_number, registration_id, key, message, message_id)
         return message_id
 
     def opt_in(
@@ -380,17 +391,7 @@ class Registrations:
         key = keys[-1]
         message = messages.confirmation(self.settings, contact.first_name)
         message_id = self._text(phone_number, message, key)
-        self._apply(
-            phone_number,
-            lambda latest: transitions.record_send(
-                latest,
-                registration_id=registration_id,
-                dedup_key=key,
-                message=message,
-                message_id=message_id,
-                now=self.clock(),
-            ),
-        )
+        self._record_send(phone_number, registration_id, key, message, message_id)
         return SignupOutcome(SignupKind.RESENT, Status.PENDING, registration_id, phone_number)
 
     # -- support API --------------------------------------------------------------------
