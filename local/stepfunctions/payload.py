@@ -42,15 +42,7 @@ def evaluate_expression(expr: str, scope: Scope, field: str) -> Any:
     if intrinsics.looks_like_intrinsic(expr):
         return intrinsics.evaluate(expr, lambda p: _resolve_arg(p, scope, field))
     if isinstance(expr, str) and expr.startswith("$"):
-        try:
-            return scope.resolve(expr)
-        except (PathError, jsonpath.JsonPathSyntaxError) as e:
-            where = scope.context if expr.startswith("$$") else scope.data
-            raise StatesError(
-                RUNTIME,
-                f"The JSONPath '{expr}' specified for the field '{field}' could not be found "
-                f"in the input '{dumps_compact(where)}'",
-            ) from e
+        return _resolve_arg(expr, scope, field)
     raise StatesError(
         RUNTIME,
         f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic "
