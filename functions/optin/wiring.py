@@ -73,10 +73,6 @@ def _aws_key(env: Mapping[str, str], *extra: str) -> tuple[str | None, ...]:
 
 def _store(settings: Settings) -> ContactStore:
     kind = settings.contact_store
-    if kind == "memory":
-        from optin.adapters.memory_contact_store import MemoryContactStore
-
-        return _cached(("store", "memory"), MemoryContactStore)
     if kind == "sqlite":
         if not settings.sqlite_path:
             raise ConfigError("CONTACT_STORE is sqlite but SQLITE_PATH is empty.")
@@ -84,9 +80,7 @@ def _store(settings: Settings) -> ContactStore:
 
         path = os.path.abspath(settings.sqlite_path)
         return _cached(("store", "sqlite", path), lambda: SqliteContactStore(path))
-    raise ConfigError(
-        f"CONTACT_STORE={kind} has no adapter yet; use sqlite (SQLITE_PATH) or memory."
-    )
+    raise ConfigError(f"CONTACT_STORE={kind} has no adapter yet; use sqlite (SQLITE_PATH).")
 
 
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from optin.adapters.memory_contact_store import MemoryContactStore
 from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain import contact as transitions
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import AlreadyRegistered, TransitionConflict
 from optin.ports.contact_store import ContactStore
+from tests.fakes.contact_store import MemoryContactStore
 
 NUMBER = "+12065550100"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -136,10 +136,10 @@ def test_inbound_markers(store: ContactStore) -> None:
 def test_racing_transitions_exactly_one_wins(store: ContactStore) -> None:
     """Many threads try to create a PENDING contact for the same number with their own
     registration: one wins; the others see a conflict, recompute, and are refused."""
-    from optin.adapters.memory_sms_sender import MemorySmsSender
-    from optin.adapters.memory_workflow import MemoryWorkflow
     from optin.domain.settings import Settings
     from optin.service import Registrations
+    from tests.fakes.sms_sender import MemorySmsSender
+    from tests.fakes.workflow import MemoryWorkflow
 
     service = Registrations(Settings(), store, MemorySmsSender(), MemoryWorkflow())
     outcomes: list[str] = []

@@ -18,9 +18,9 @@ from local.runtime.http_api import Runtime, make_server
 from local.runtime.sms_sandbox import SmsSandbox
 from local.runtime.template import load_application
 from optin.adapters.eum_sms_sender import EumSmsSender
-from optin.adapters.memory_sms_sender import MemorySmsSender
 from optin.domain.errors import SmsRejected
 from optin.ports.sms_sender import SmsSender
+from tests.fakes.sms_sender import MemorySmsSender
 
 REPO = Path(__file__).resolve().parents[2]
 PHONE = "+12064865555"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from optin import wiring
-from optin.adapters.memory_contact_store import MemoryContactStore
-from optin.adapters.memory_sms_sender import MemorySmsSender
-from optin.adapters.memory_workflow import MemoryWorkflow
 from optin.domain.settings import Settings
+from tests.fakes.contact_store import MemoryContactStore
+from tests.fakes.sms_sender import MemorySmsSender
+from tests.fakes.workflow import MemoryWorkflow
 
 EVENTS = Path(__file__).parent / "events"
 NUMBER = "+12065550100"
@@ -71,7 +71,7 @@ def _load_event(name: str) -> dict[str, Any]:
 
 def _settings(**overrides: Any) -> Settings:
     base = Settings(
-        contact_store="memory",
+        contact_store="sqlite",
         origination_identity=OUR_NUMBER,
         state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:Registration",
     )

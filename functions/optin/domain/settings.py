@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from optin.domain.errors import ConfigError
 
 DEFAULT_CONFIRM_KEYWORDS = ("YES", "Y", "YEAH", "YEP", "OK", "CONFIRM")
-STORE_KINDS = ("sqlite", "dynamodb", "memory")
+STORE_KINDS = ("sqlite", "dynamodb")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -34,7 +34,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    contact_store: str = "memory"
+    contact_store: str = "sqlite"
     sqlite_path: str = ""
     contacts_table: str = ""
     origination_identity: str = ""

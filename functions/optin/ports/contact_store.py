@@ -1,10 +1,13 @@
 """Contact store port.
 
-Shaped for a single DynamoDB table (pk/sk) as well as SQLite:
+Shaped for one DynamoDB table (pk/sk) as well as SQLite:
 
-* contact:   pk = "CONTACT#<e164>", sk = "CONTACT", with a numeric `version`
-* ledger:    pk = "CONTACT#<e164>", sk = "EVENT#<iso time>#<event id>" (append-only)
-* inbound:   pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
+* contact:  pk = "CONTACT#<e164>", sk = "CONTACT", with a numeric `version`; indexed by
+            status and update time (`ByStatus`) and by registration id (`ByRegistration`)
+* ledger:   pk = "CONTACT#<e164>", sk = "EVENT#<contact version>#<index>" (append-only:
+            written once, in the same transaction as the contact change it records)
+* inbound:  pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
+* send:     pk = "SEND#<dedup key>", sk = "SEND" (a claim taken before a text is sent)
 
 `save` is one conditional write: the contact is written only if its stored version is
 still `expected_version` (None: no contact yet), together with its new ledger events
@@ -15,11 +18,35 @@ A write that lost a race raises TransitionConflict and writes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from optin.domain.consent import ConsentEvent
-from optin.domain.contact import Contact
+from optin.domain.contact import Contact, Status
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a listing, newest change first; `cursor` fetches the next (None: end)."""
+
+    contacts: list[Contact]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class SendClaim:
+    """The answer to claim_send.
+
+    claimed True: this caller took the claim and must send now, then complete or release.
+    claimed False: the key was claimed before. `message_id` is the text's id when that
+    send completed; None when it is still in flight, or its sender died between the claim
+    and the receipt (we cannot know whether that text left, and never send it twice).
+    """
+
+    dedup_key: str
+    claimed: bool
+    message_id: str | None = None
 
 
 class ContactStore(Protocol):
@@ -40,7 +67,19 @@ class ContactStore(Protocol):
         ...
 
     def events(self, phone_number: str) -> list[ConsentEvent]:
-        """The number's consent ledger, oldest first."""
+        """The number's consent ledger, oldest first (in the order they were saved)."""
+        ...
+
+    def find_by_registration(self, registration_id: str) -> Contact | None:
+        """The contact whose current registration is `registration_id`, or None (unknown,
+        or the number has since started another registration)."""
+        ...
+
+    def list_by_status(
+        self, status: Status, *, limit: int = 50, cursor: str | None = None
+    ) -> ContactPage:
+        """Contacts in `status`, most recently changed first, `limit` at a time (an index
+        query, never a scan). `cursor` is opaque: pass back what the last page returned."""
         ...
 
     def inbound_processed(self, message_id: str) -> bool:
@@ -51,4 +90,18 @@ class ContactStore(Protocol):
         self, message_id: str, *, phone_number: str, processed_at: datetime
     ) -> bool:
         """Conditional insert of the processed marker; False if it was there already."""
+        ...
+
+    def claim_send(self, dedup_key: str, *, phone_number: str, now: datetime) -> SendClaim:
+        """Take the claim on one text before sending it (a conditional insert). A claim
+        that was released may be taken again."""
+        ...
+
+    def complete_send(self, dedup_key: str, *, message_id: str, now: datetime) -> None:
+        """The claimed text went out: keep its message id on the claim."""
+        ...
+
+    def release_send(self, dedup_key: str, *, reason: str, now: datetime) -> None:
+        """The claimed text certainly did not go out (the SMS service refused it or was
+        unavailable): a later try may claim it again. Never releases a completed claim."""
         ...

@@ -6,11 +6,11 @@ import pytest
 
 from optin import wiring
 from optin.adapters.eum_sms_sender import EumSmsSender
-from optin.adapters.memory_contact_store import MemoryContactStore
 from optin.adapters.sfn_workflow import SfnWorkflow
 from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain.errors import ConfigError
 from optin.handlers import validate_number
+from tests.fakes.contact_store import MemoryContactStore
 
 
 @pytest.fixture(autouse=True)
@@ -34,14 +34,6 @@ def test_sqlite_store_from_env(monkeypatch, tmp_path) -> None:
     # Another path (another function's environment in the same process): another store.
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "other.db"))
     assert wiring.dependencies().store is not deps.store
-
-
-def test_memory_store_is_shared_by_every_function_in_the_process(monkeypatch) -> None:
-    monkeypatch.setenv("CONTACT_STORE", "memory")
-    first = wiring.dependencies().store
-    monkeypatch.setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:1:stateMachine:X")
-    assert isinstance(first, MemoryContactStore)
-    assert wiring.dependencies().store is first
 
 
 def test_sqlite_without_a_path_is_a_clear_config_error(monkeypatch) -> None:
@@ -77,9 +69,9 @@ def test_override_wins_and_is_undone(world, monkeypatch) -> None:
 
 
 def test_override_nesting() -> None:
-    from optin.adapters.memory_sms_sender import MemorySmsSender
-    from optin.adapters.memory_workflow import MemoryWorkflow
     from optin.domain.settings import Settings
+    from tests.fakes.sms_sender import MemorySmsSender
+    from tests.fakes.workflow import MemoryWorkflow
 
     outer = wiring.Dependencies(
         Settings(), MemoryContactStore(), MemorySmsSender(), MemoryWorkflow()

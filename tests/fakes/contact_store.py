@@ -1,0 +1,113 @@
+"""In-memory contact store: the unit-test double, and CONTACT_STORE=memory locally.
+
+Same semantics as the SQLite and DynamoDB stores (conditional writes, append-only
+ledger), behind one lock so several threads may share it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from optin.domain.consent import ConsentEvent
+from optin.domain.contact import Contact, Status
+from optin.domain.errors import TransitionConflict
+from optin.ports.contact_store import ContactPage, SendClaim
+
+
+@dataclass
+class _Claim:
+    phone_number: str
+    claimed_at: datetime
+    message_id: str | None = None
+    released: bool = False
+
+
+class MemoryContactStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._contacts: dict[str, Contact] = {}
+        self._events: dict[str, list[ConsentEvent]] = {}
+        self._inbound: dict[str, tuple[str, datetime]] = {}
+        self._claims: dict[str, _Claim] = {}
+
+    def get(self, phone_number: str) -> Contact | None:
+        with self._lock:
+            return self._contacts.get(phone_number)
+
+    def save(
+        self,
+        contact: Contact,
+        *,
+        expected_version: int | None,
+        events: Sequence[ConsentEvent] = (),
+    ) -> None:
+        with self._lock:
+            stored = self._contacts.get(contact.phone_number)
+            stored_version = stored.version if stored else None
+            if stored_version != expected_version:
+                raise TransitionConflict(
+                    f"Contact version is {stored_version}, expected {expected_version}."
+                )
+            self._contacts[contact.phone_number] = contact
+            self._events.setdefault(contact.phone_number, []).extend(events)
+
+    def events(self, phone_number: str) -> list[ConsentEvent]:
+        with self._lock:
+            return list(self._events.get(phone_number, []))
+
+    def inbound_processed(self, message_id: str) -> bool:
+        with self._lock:
+            return message_id in self._inbound
+
+    def mark_inbound_processed(
+        self, message_id: str, *, phone_number: str, processed_at: datetime
+    ) -> bool:
+        with self._lock:
+            if message_id in self._inbound:
+                return False
+            self._inbound[message_id] = (phone_number, processed_at)
+            return True
+
+    def find_by_registration(self, registration_id: str) -> Contact | None:
+        with self._lock:
+            return next(
+                (c for c in self._contacts.values() if c.registration_id == registration_id),
+                None,
+            )
+
+    def list_by_status(
+        self, status: Status, *, limit: int = 50, cursor: str | None = None
+    ) -> ContactPage:
+        with self._lock:
+            matching = sorted(
+                (c for c in self._contacts.values() if c.status == status),
+                key=lambda c: (c.updated_at, c.phone_number),
+                reverse=True,
+            )
+        start = int(cursor) if cursor else 0
+        page = matching[start : start + limit]
+        more = start + limit < len(matching)
+        return ContactPage(page, str(start + limit) if more else None)
+
+    def claim_send(self, dedup_key: str, *, phone_number: str, now: datetime) -> SendClaim:
+        with self._lock:
+            existing = self._claims.get(dedup_key)
+            if existing is not None and not existing.released:
+                return SendClaim(dedup_key, claimed=False, message_id=existing.message_id)
+            self._claims[dedup_key] = _Claim(phone_number, now)
+            return SendClaim(dedup_key, claimed=True)
+
+    def complete_send(self, dedup_key: str, *, message_id: str, now: datetime) -> None:
+        with self._lock:
+            claim = self._claims.get(dedup_key)
+            if claim is not None and not claim.released:
+                claim.message_id = message_id
+
+    def release_send(self, dedup_key: str, *, reason: str, now: datetime) -> None:
+        with self._lock:
+            claim = self._claims.get(dedup_key)
+            if claim is not None and claim.message_id is None:
+                claim.released = True
