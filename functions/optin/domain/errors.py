@@ -96,6 +96,22 @@ class SmsUnavailable(SmsError):
     code = "sms_unavailable"
 
 
+class SmsConfigurationError(SmsError):
+    """The SMS account or its configuration refuses the send, whatever the number: the
+    sandbox destination is not verified, the number's registration is not complete, the
+    origination identity cannot send to that country, a resource is missing, a spending
+    limit is reached. Retrying soon does not help and the number is not at fault: an
+    operator must act (a metric and an alarm say so)."""
+
+    code = "sms_configuration_error"
+
+
+class StoreUnavailable(DomainError):
+    """Transient: the contact store is throttled or unreachable. Worth a retry."""
+
+    code = "store_unavailable"
+
+
 class WorkflowError(DomainError):
     code = "workflow_error"
 
