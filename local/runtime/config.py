@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,7 @@ class RuntimeConfig:
     two_way_topic: str | None = None
     sms_send_delay: float = 0.0
     stepfunctions_endpoint: str | None = None
+    dynamodb_endpoint: str | None = None
 
 
 def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
@@ -38,6 +40,18 @@ def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
         else:
             raise argparse.ArgumentTypeError(f"parameter override {token!r} is not Key=Value")
     return out
+
+
+def endpoint_url(text: str) -> str:
+    """An http(s) URL with a host, without a trailing slash: what boto3 takes as endpoint_url."""
+    parsed = urlsplit(text.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} has an invalid port") from error
+    return text.strip().rstrip("/")
 
 
 def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
@@ -74,6 +88,15 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         "of the embedded engine; start it with LAMBDA_ENDPOINT pointing at this runtime",
     )
     parser.add_argument(
+        "--dynamodb-endpoint",
+        type=endpoint_url,
+        default=os.environ.get("LOCAL_DYNAMODB_ENDPOINT") or None,
+        metavar="URL",
+        help="keep contacts in DynamoDB at URL (DynamoDB Local, moto_server) instead of SQLite: "
+        "creates the template's tables there if absent, runs the functions with "
+        "CONTACT_STORE=dynamodb",
+    )
+    parser.add_argument(
         "--sms-send-delay",
         type=float,
         default=float(os.environ.get("LOCAL_SMS_SEND_DELAY", "0")),
@@ -90,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         two_way_topic=args.two_way_topic,
         sms_send_delay=args.sms_send_delay,
         stepfunctions_endpoint=args.stepfunctions_endpoint,
+        # argparse applies endpoint_url to a string default too, so the variable is checked.
+        dynamodb_endpoint=args.dynamodb_endpoint,
     )
 
 
@@ -108,3 +133,16 @@ def load_env_vars(path: Path | None, data_dir: Path) -> dict[str, dict[str, str]
                 text = str((data_dir / text).resolve())
             resolved[scope][key] = text
     return resolved
+
+
+def with_dynamodb_store(env_vars: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The --env-vars overrides with every function's contact store switched to DynamoDB.
+
+    The template already says CONTACT_STORE=dynamodb and names its table; the env file's
+    local default (SQLite) is what --dynamodb-endpoint takes away, for every scope.
+    """
+    out = {scope: dict(variables) for scope, variables in env_vars.items()}
+    for variables in out.values():
+        variables.pop("CONTACT_STORE", None)
+    out.setdefault("Parameters", {})["CONTACT_STORE"] = "dynamodb"
+    return out

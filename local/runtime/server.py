@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from local.runtime.config import RuntimeConfig, load_env_vars
+from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
 from local.runtime.http_api import Runtime, make_server
 from local.runtime.lambdas import LambdaRunner
 from local.runtime.sms_sandbox import SmsSandbox
@@ -19,33 +19,114 @@ from local.runtime.stepfunctions_backend import (
     ExternalStepFunctions,
     StepFunctionsBackend,
 )
-from local.runtime.template import load_application
+from local.runtime.template import Application, load_application
 
 log = logging.getLogger("local")
 
 
-def aws_environment(endpoint: str) -> dict[str, str]:
+# Region and credentials of every handler's boto3 and of the runtime's own DynamoDB client:
+# DynamoDB Local keeps one database per access key and region (unless -sharedDb), so the
+# runtime must create the tables under the same ones the functions will read them with.
+REGION = "us-east-1"
+ACCESS_KEY_ID = "local"
+SECRET_ACCESS_KEY = "local"
+
+
+class StartupError(Exception):
+    """Something outside the runtime is not as the options say; the message is one sentence."""
+
+
+def aws_environment(endpoint: str, dynamodb_endpoint: str | None = None) -> dict[str, str]:
     """What every handler sees besides its own variables: boto3 aimed at this runtime."""
-    return {
+    env = {
         "AWS_ENDPOINT_URL_SFN": endpoint,
         "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": endpoint,
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         # As `sam local` does; Powertools Tracer then stays quiet without an X-Ray daemon.
         "AWS_SAM_LOCAL": "true",
     }
+    if dynamodb_endpoint:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+    return env
+
+
+def prepare_dynamodb(endpoint: str, template: Path, parameters: dict[str, str]) -> list[str]:
+    """Create the template's tables at `endpoint` if absent; return the names created.
+
+    Raises StartupError when the endpoint does not answer as DynamoDB does.
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from local.runtime.dynamodb_tables import ensure_tables
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        # Fail fast at start-up: a dead endpoint is a typo or a server not started yet.
+        config=Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 2}),
+    )
+    try:
+        return ensure_tables(client, template, parameter_overrides=parameters)
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        code = str(detail.get("Code") or "an error")
+        message = " ".join(str(detail.get("Message") or "").split())
+        if code.isdigit() or message.startswith("<"):
+            # An HTTP status and an HTML page: some other server listens there.
+            raise StartupError(
+                f"{endpoint} answered HTTP {code}, not as DynamoDB does; is the URL right?"
+            ) from error
+        raise StartupError(
+            f"DynamoDB at {endpoint} answered {code} ({message[:200]}) when asked for the tables."
+        ) from error
+    except BotoCoreError as error:
+        raise StartupError(
+            f"no DynamoDB answers at {endpoint} ({error}); start DynamoDB Local or moto_server "
+            "there, or leave out --dynamodb-endpoint."
+        ) from error
+    except TimeoutError as error:
+        raise StartupError(f"DynamoDB at {endpoint}: {error}") from error
+
+
+def contact_stores(app: Application, dynamodb_endpoint: str | None) -> list[str]:
+    """Where the functions keep contacts, one line per distinct store, for the banner."""
+    stores: list[str] = []
+    for fn in app.functions.values():
+        kind = fn.environment.get("CONTACT_STORE")
+        if kind == "dynamodb":
+            where = dynamodb_endpoint or "AWS (no --dynamodb-endpoint)"
+            line = f"DynamoDB at {where}, table {fn.environment.get('CONTACTS_TABLE', '?')}"
+        elif kind == "sqlite":
+            line = f"SQLite {fn.environment.get('SQLITE_PATH') or '(no SQLITE_PATH)'}"
+        else:
+            continue
+        if line not in stores:
+            stores.append(line)
+    return stores
 
 
 def run(config: RuntimeConfig) -> None:
     data_dir = config.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    app = load_application(
-        config.template,
-        config.parameter_overrides,
-        load_env_vars(config.env_vars, data_dir),
-    )
+    env_vars = load_env_vars(config.env_vars, data_dir)
+    if config.dynamodb_endpoint:
+        env_vars = with_dynamodb_store(env_vars)
+    app = load_application(config.template, config.parameter_overrides, env_vars)
+    if config.dynamodb_endpoint:
+        # Before the port is bound: a runtime that cannot keep contacts serves nothing.
+        created = prepare_dynamodb(
+            config.dynamodb_endpoint, config.template, config.parameter_overrides
+        )
+        if created:
+            log.info("created DynamoDB table(s) %s", ", ".join(created))
     if not app.topics:
         raise SystemExit("the template declares no SNS topic for inbound texts")
     topic_id = config.two_way_topic or next(iter(app.topics))
@@ -72,7 +153,7 @@ def run(config: RuntimeConfig) -> None:
     server = make_server(runtime, config.host, config.port)
     host, port = server.server_address[:2]
     endpoint = f"http://{host}:{port}"
-    base_env.update(aws_environment(endpoint))
+    base_env.update(aws_environment(endpoint, config.dynamodb_endpoint))
     if stepfunctions.endpoint:
         base_env["AWS_ENDPOINT_URL_SFN"] = stepfunctions.endpoint
 
@@ -93,6 +174,8 @@ def run(config: RuntimeConfig) -> None:
     if stepfunctions.endpoint:
         print(f"  Step Functions   {stepfunctions.endpoint} (external)", flush=True)
     print(f"  Lambda invoke    {endpoint}/2015-03-31/functions/<name>/invocations", flush=True)
+    for store in contact_stores(app, config.dynamodb_endpoint):
+        print(f"  contacts         {store}", flush=True)
     print(f"  data             {data_dir}", flush=True)
 
     stop = threading.Event()
@@ -116,4 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     if not Path(config.template).exists():
         raise SystemExit(f"no template at {config.template}")
-    run(config)
+    try:
+        run(config)
+    except StartupError as error:
+        # Exit status 2, as argparse uses for bad options: the setup is wrong, not the code.
+        print(f"python -m local: error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

@@ -13,11 +13,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from tests.support.moto_server import MotoServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -30,15 +33,26 @@ def free_port() -> int:
 
 
 class LocalRuntime:
+    """`python -m local` on a free port and its own data dir.
+
+    dynamodb: None keeps contacts where local/env.json says (SQLite); "moto" starts a moto
+    server for this runtime (it outlives kill() and restart(), as a real endpoint would, and
+    stop() stops it); a URL passes --dynamodb-endpoint URL. Unset, it is read from
+    TEST_DYNAMODB, so `TEST_DYNAMODB=moto pytest tests/workflow` runs a suite in that mode.
+    """
+
     def __init__(
         self,
         data_dir: Path,
         parameters: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        dynamodb: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.parameters = parameters or {}
         self.env = env or {}
+        self.dynamodb = dynamodb if dynamodb is not None else os.environ.get("TEST_DYNAMODB")
+        self.moto: MotoServer | None = None
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -47,11 +61,27 @@ class LocalRuntime:
 
     # --- lifecycle ---
 
+    @property
+    def dynamodb_endpoint(self) -> str | None:
+        """The --dynamodb-endpoint this runtime runs with (None: SQLite, or not started)."""
+        if self.dynamodb == "moto":
+            return self.moto.endpoint if self.moto else None
+        return self.dynamodb or None
+
+    def _start_moto(self) -> None:
+        if self.dynamodb == "moto" and self.moto is None:
+            from tests.support.moto_server import MotoServer
+
+            self.moto = MotoServer(self.data_dir / "moto.log").start()
+
     def start(self, env: dict[str, str] | None = None) -> LocalRuntime:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start_moto()
         overrides = [f"{k}={v}" for k, v in self.parameters.items()]
         command = [sys.executable, "-m", "local", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir)]
+        if self.dynamodb_endpoint:
+            command += ["--dynamodb-endpoint", self.dynamodb_endpoint]
         if overrides:
             command += ["--parameter-overrides", *overrides]
         self.starts += 1
@@ -68,10 +98,12 @@ class LocalRuntime:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()  # its moto server, which no fixture's finally would stop
                 raise RuntimeError(f"runtime exited early:\n{self.log()}")
             if self._ready():
                 return self
             time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"runtime not ready after 30 s:\n{self.log()}")
 
     def _ready(self) -> bool:
@@ -92,6 +124,8 @@ class LocalRuntime:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.moto is not None:
+            self.moto.stop()
 
     def restart(self, env: dict[str, str] | None = None) -> LocalRuntime:
         self.kill()
