@@ -1,8 +1,11 @@
-"""One contract, every ContactStore adapter: conditional writes, append-only ledger,
-processed-inbound markers, and the race that conditional writes exist for."""
+"""One contract, every ContactStore adapter (in-memory fake, SQLite, DynamoDB on moto with
+the table template.yaml declares): conditional writes, append-only ledger, registration
+lookup, status listing, send claims, processed-inbound markers, and the race that
+conditional writes exist for."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,26 +15,43 @@ from pathlib import Path
 
 import pytest
 
+from optin.adapters.dynamodb_contact_store import DynamoDbContactStore, contact_pk, event_sk
 from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain import contact as transitions
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import AlreadyRegistered, TransitionConflict
-from optin.ports.contact_store import ContactStore
+from optin.ports.contact_store import ContactPage, ContactStore, SendClaim
 from tests.fakes.contact_store import MemoryContactStore
+from tests.support import dynamodb
 
 NUMBER = "+12065550100"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactStore]:
     if request.param == "memory":
         yield MemoryContactStore()
-    else:
+    elif request.param == "sqlite":
         sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
         yield sqlite_store
         sqlite_store.close()
+    else:
+        with dynamodb.moto_dynamodb():
+            yield DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def real_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactStore]:
+    """The adapters that ship (the fake's cursor is a bare offset)."""
+    if request.param == "sqlite":
+        sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
+        yield sqlite_store
+        sqlite_store.close()
+    else:
+        with dynamodb.moto_dynamodb():
+            yield DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
 
 
 def pending(registration_id: str = "reg-1") -> transitions.Change:
@@ -137,11 +157,11 @@ def test_racing_transitions_exactly_one_wins(store: ContactStore) -> None:
     """Many threads try to create a PENDING contact for the same number with their own
     registration: one wins; the others see a conflict, recompute, and are refused."""
     from optin.domain.settings import Settings
-    from optin.service import Registrations
+    from optin.usecases.workflow_steps import WorkflowSteps
     from tests.fakes.sms_sender import MemorySmsSender
     from tests.fakes.workflow import MemoryWorkflow
 
-    service = Registrations(Settings(), store, MemorySmsSender(), MemoryWorkflow())
+    service = WorkflowSteps(Settings(), store, MemorySmsSender(), MemoryWorkflow())
     outcomes: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(8)
@@ -213,3 +233,270 @@ def test_contact_is_a_frozen_value() -> None:
     contact: Contact = pending().after
     with pytest.raises(AttributeError):
         contact.status = Status.CONFIRMED  # type: ignore[misc]
+
+
+# --- registration lookup ---------------------------------------------------------------------
+
+
+def test_find_by_registration_follows_the_current_registration(store: ContactStore) -> None:
+    first = pending("reg-1")
+    store.save(first.after, expected_version=None, events=first.events)
+    assert store.find_by_registration("reg-1") == first.after
+    assert store.find_by_registration("reg-unknown") is None
+
+    expired = transitions.expire(store.get(NUMBER), registration_id="reg-1", now=NOW)
+    store.save(expired.after, expected_version=1, events=expired.events)
+    assert store.find_by_registration("reg-1") == expired.after  # still its registration
+
+    again = transitions.request(
+        store.get(NUMBER),
+        phone_number=NUMBER,
+        registration_id="reg-2",
+        first_name=None,
+        execution_arn=None,
+        evidence={},
+        validation={},
+        now=NOW + timedelta(days=1),
+    )
+    store.save(again.after, expected_version=2, events=again.events)
+    assert store.find_by_registration("reg-2") == again.after
+    # The number signed up again: the old registration no longer names a contact.
+    assert store.find_by_registration("reg-1") is None
+
+
+# --- listing by status -----------------------------------------------------------------------
+
+
+def contact_at(number: str, status: Status, minute: int) -> Contact:
+    moment = NOW + timedelta(minutes=minute)
+    return Contact(
+        phone_number=number,
+        status=status,
+        opted_in=status == Status.CONFIRMED,
+        registration_id=f"reg-{number}",
+        created_at=NOW,
+        updated_at=moment,
+        version=1,
+    )
+
+
+def numbers(page_contacts: list[Contact]) -> list[str]:
+    return [c.phone_number for c in page_contacts]
+
+
+def test_list_by_status_pages_newest_first(store: ContactStore) -> None:
+    pending_numbers = [f"+1206555010{i}" for i in range(5)]
+    for minute, number in enumerate(pending_numbers):
+        store.save(contact_at(number, Status.PENDING, minute), expected_version=None)
+    store.save(contact_at("+12065550199", Status.CONFIRMED, 99), expected_version=None)
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.list_by_status(Status.PENDING, limit=2, cursor=cursor)
+        assert len(page.contacts) <= 2
+        assert all(c.status == Status.PENDING for c in page.contacts)
+        seen.extend(numbers(page.contacts))
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == list(reversed(pending_numbers))
+    assert pages == 3  # 2 + 2 + 1, and no empty page at the end
+
+    everything = store.list_by_status(Status.PENDING, limit=5)
+    assert numbers(everything.contacts) == seen and everything.cursor is None
+    assert numbers(store.list_by_status(Status.CONFIRMED).contacts) == ["+12065550199"]
+    assert store.list_by_status(Status.EXPIRED) == ContactPage([], None)
+
+
+def test_a_contact_leaves_the_listing_of_its_old_status(store: ContactStore) -> None:
+    store.save(contact_at(NUMBER, Status.PENDING, 0), expected_version=None)
+    current = store.get(NUMBER)
+    moved = replace(current, status=Status.EXPIRED, version=2, updated_at=NOW + timedelta(hours=1))
+    store.save(moved, expected_version=1)
+    assert store.list_by_status(Status.PENDING).contacts == []
+    assert store.list_by_status(Status.EXPIRED).contacts == [moved]
+
+
+def test_a_garbled_cursor_is_a_value_error(store: ContactStore) -> None:
+    store.save(contact_at(NUMBER, Status.PENDING, 0), expected_version=None)
+    for garbage in ("!!!", "not-a-cursor", "e30"):  # "e30" is base64 of "{}"
+        with pytest.raises(ValueError):
+            store.list_by_status(Status.PENDING, cursor=garbage)
+
+
+def test_cursors_are_url_safe_and_bound_to_their_status(real_store: ContactStore) -> None:
+    for minute in range(3):
+        real_store.save(
+            contact_at(f"+1206555010{minute}", Status.PENDING, minute), expected_version=None
+        )
+    page = real_store.list_by_status(Status.PENDING, limit=1)
+    assert page.cursor and re.fullmatch(r"[A-Za-z0-9_-]+", page.cursor)
+    with pytest.raises(ValueError, match="PENDING"):
+        real_store.list_by_status(Status.CONFIRMED, cursor=page.cursor)
+    with pytest.raises(ValueError, match="limit"):
+        real_store.list_by_status(Status.PENDING, limit=0)
+
+
+# --- send claims -----------------------------------------------------------------------------
+
+
+def test_a_send_is_claimed_once(store: ContactStore) -> None:
+    first = store.claim_send("reg-1:confirmation", phone_number=NUMBER, now=NOW)
+    assert first.claimed and first.message_id is None
+    # In flight (or its sender died): refused, and nobody can tell a message id yet.
+    second = store.claim_send("reg-1:confirmation", phone_number=NUMBER, now=NOW)
+    assert not second.claimed and second.message_id is None
+
+    store.complete_send("reg-1:confirmation", message_id="m-1", now=NOW)
+    third = store.claim_send("reg-1:confirmation", phone_number=NUMBER, now=NOW)
+    assert third == SendClaim("reg-1:confirmation", claimed=False, message_id="m-1")
+    # Other keys are independent.
+    assert store.claim_send("reg-1:welcome", phone_number=NUMBER, now=NOW).claimed
+
+
+def test_a_released_claim_may_be_taken_again(store: ContactStore) -> None:
+    assert store.claim_send("k", phone_number=NUMBER, now=NOW).claimed
+    store.release_send("k", reason="SmsUnavailable", now=NOW)
+    assert store.claim_send("k", phone_number=NUMBER, now=NOW).claimed
+    assert not store.claim_send("k", phone_number=NUMBER, now=NOW).claimed
+    store.complete_send("k", message_id="m-2", now=NOW)
+    assert store.claim_send("k", phone_number=NUMBER, now=NOW).message_id == "m-2"
+
+
+def test_release_never_undoes_a_completed_claim(store: ContactStore) -> None:
+    store.claim_send("k", phone_number=NUMBER, now=NOW)
+    store.complete_send("k", message_id="m-1", now=NOW)
+    store.release_send("k", reason="late failure report", now=NOW)
+    assert store.claim_send("k", phone_number=NUMBER, now=NOW) == SendClaim(
+        "k", claimed=False, message_id="m-1"
+    )
+
+
+def test_completing_or_releasing_an_unclaimed_key_changes_nothing(store: ContactStore) -> None:
+    store.complete_send("never-claimed", message_id="m-1", now=NOW)
+    store.release_send("never-claimed-either", reason="x", now=NOW)
+    assert store.claim_send("never-claimed", phone_number=NUMBER, now=NOW).claimed
+    assert store.claim_send("never-claimed-either", phone_number=NUMBER, now=NOW).claimed
+    # A released claim is not completed by a late receipt: it may be sent again instead.
+    store.release_send("never-claimed", reason="x", now=NOW)
+    store.complete_send("never-claimed", message_id="late", now=NOW)
+    assert store.claim_send("never-claimed", phone_number=NUMBER, now=NOW).claimed
+
+
+# --- ledger order and lost races -------------------------------------------------------------
+
+
+def test_events_keep_save_order_across_many_saves(store: ContactStore) -> None:
+    change = pending()
+    store.save(change.after, expected_version=None, events=change.events)
+    expected = [None]
+    # Twelve saves: versions 9 -> 10 -> 11 must not sort as text ("10" < "9").
+    for version in range(2, 14):
+        current = store.get(NUMBER)
+        batch = [
+            ConsentEvent(EventType.CONFIRMATION_SENT, NOW, "reg-1", {"v": version, "i": i})
+            for i in range(version % 3)  # 0, 1 or 2 events per save
+        ]
+        store.save(replace(current, version=version), expected_version=version - 1, events=batch)
+        expected.extend((version, i) for i in range(version % 3))
+    got = [
+        (e.details["v"], e.details["i"]) if "v" in e.details else None for e in store.events(NUMBER)
+    ]
+    assert got == expected
+
+
+def test_expecting_a_version_of_a_contact_that_is_not_there_conflicts(
+    store: ContactStore,
+) -> None:
+    change = pending()
+    with pytest.raises(TransitionConflict):
+        store.save(replace(change.after, version=2), expected_version=1, events=change.events)
+    assert store.get(NUMBER) is None
+    assert store.events(NUMBER) == []
+    assert store.find_by_registration("reg-1") is None
+
+
+def test_the_loser_of_a_race_writes_no_event_and_no_registration(store: ContactStore) -> None:
+    change = pending()
+    store.save(change.after, expected_version=None, events=change.events)
+    current = store.get(NUMBER)
+    expired = transitions.expire(current, registration_id="reg-1", now=NOW)
+    store.save(expired.after, expected_version=1, events=expired.events)
+    # A second sign-up that read the contact before the expiry landed loses.
+    late = transitions.request(
+        expired.after,
+        phone_number=NUMBER,
+        registration_id="reg-late",
+        first_name=None,
+        execution_arn=None,
+        evidence={},
+        validation={},
+        now=NOW,
+    )
+    with pytest.raises(TransitionConflict):
+        store.save(replace(late.after, version=2), expected_version=1, events=late.events)
+    assert store.find_by_registration("reg-late") is None
+    assert [str(e.type) for e in store.events(NUMBER)] == ["requested", "expired"]
+
+
+def test_dynamodb_ledger_items_are_never_overwritten() -> None:
+    with dynamodb.moto_dynamodb() as client:
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+        change = pending()
+        store.save(change.after, expected_version=None, events=change.events)
+        # An item already holds the key the next save's first event would take.
+        planted = {"pk": {"S": contact_pk(NUMBER)}, "sk": {"S": event_sk(2, 0)}}
+        client.put_item(
+            TableName=dynamodb.CONTACTS_TABLE, Item={**planted, "marker": {"S": "original"}}
+        )
+        current = store.get(NUMBER)
+        stop = transitions.opt_out(current, details={"reply": "STOP"}, now=NOW)
+        with pytest.raises(TransitionConflict, match="exist already"):
+            store.save(stop.after, expected_version=1, events=stop.events)
+        # Nothing of the transaction landed: the contact and the planted item are unchanged.
+        assert store.get(NUMBER) == current
+        item = client.get_item(TableName=dynamodb.CONTACTS_TABLE, Key=planted)["Item"]
+        assert item["marker"] == {"S": "original"}
+
+
+def test_dynamodb_registration_ids_are_never_reused() -> None:
+    with dynamodb.moto_dynamodb():
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+        change = pending("reg-1")
+        store.save(change.after, expected_version=None, events=change.events)
+        other = transitions.request(
+            None,
+            phone_number="+16135550123",
+            registration_id="reg-1",
+            first_name=None,
+            execution_arn=None,
+            evidence={},
+            validation={},
+            now=NOW,
+        )
+        with pytest.raises(TransitionConflict):
+            store.save(other.after, expected_version=None, events=other.events)
+        assert store.get("+16135550123") is None
+        assert store.find_by_registration("reg-1") == change.after
+
+
+def test_dynamodb_save_refuses_a_version_that_does_not_follow() -> None:
+    with dynamodb.moto_dynamodb():
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+        change = pending()
+        with pytest.raises(ValueError, match="version"):
+            store.save(replace(change.after, version=3), expected_version=None)
+        assert store.get(NUMBER) is None
+
+
+def test_dynamodb_items_round_trip_floats_and_nested_details_exactly() -> None:
+    with dynamodb.moto_dynamodb():
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+        change = pending()
+        details = {"score": 0.1, "nested": [1, {"x": None, "y": True}], "text": "Zoë ☂"}
+        event = ConsentEvent(EventType.REQUESTED, NOW, "reg-1", details)
+        store.save(change.after, expected_version=None, events=[event])
+        assert store.events(NUMBER) == [event]

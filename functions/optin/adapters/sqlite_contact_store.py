@@ -8,6 +8,8 @@ ledger is append-only in the schema itself: triggers refuse UPDATE and DELETE.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import sqlite3
 import threading
@@ -20,6 +22,7 @@ from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
+from optin.ports.contact_store import ContactPage, SendClaim
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -40,7 +43,12 @@ CREATE TABLE IF NOT EXISTS contacts (
     created_at             TEXT NOT NULL,
     updated_at             TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS contacts_by_status ON contacts (status, updated_at);
+-- Listing by status, newest change first, with the number as the tie-breaker that makes
+-- the keyset cursor exact. It replaces contacts_by_status (status, updated_at).
+DROP INDEX IF EXISTS contacts_by_status;
+CREATE INDEX IF NOT EXISTS contacts_by_status_time
+    ON contacts (status, updated_at, phone_number);
+CREATE INDEX IF NOT EXISTS contacts_by_registration ON contacts (registration_id);
 
 CREATE TABLE IF NOT EXISTS consent_events (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,6 +70,18 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     message_id   TEXT PRIMARY KEY,
     phone_number TEXT NOT NULL,
     processed_at TEXT NOT NULL
+);
+
+-- A claim taken before a text is sent: claimed, then sent (with its message id) or released.
+CREATE TABLE IF NOT EXISTS send_claims (
+    dedup_key      TEXT PRIMARY KEY,
+    phone_number   TEXT NOT NULL,
+    claim_state    TEXT NOT NULL CHECK (claim_state IN ('claimed', 'sent', 'released')),
+    claimed_at     TEXT NOT NULL,
+    message_id     TEXT,
+    completed_at   TEXT,
+    released_at    TEXT,
+    release_reason TEXT
 );
 """
 
@@ -87,6 +107,28 @@ _COLUMNS = (
 
 def _iso(moment: datetime | None) -> str | None:
     return to_iso(moment) if moment else None
+
+
+def _encode_cursor(status: str, updated_at: str, phone_number: str) -> str:
+    raw = json.dumps([status, updated_at, phone_number], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, status: Status) -> tuple[str, str]:
+    """(updated_at, phone_number) of the last contact of the previous page."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("The cursor is not one this listing returned.") from error
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 3
+        or not all(isinstance(part, str) for part in decoded)
+    ):
+        raise ValueError("The cursor is not one this listing returned.")
+    if decoded[0] != str(status):
+        raise ValueError(f"The cursor belongs to the {decoded[0]} listing, not {status}.")
+    return decoded[1], decoded[2]
 
 
 def _row_to_contact(row: sqlite3.Row) -> Contact:
@@ -259,3 +301,65 @@ class SqliteContactStore:
                 (message_id, phone_number, to_iso(processed_at)),
             )
             return cursor.rowcount == 1
+
+    def find_by_registration(self, registration_id: str) -> Contact | None:
+        row = (
+            self._connection()
+            .execute("SELECT * FROM contacts WHERE registration_id = ?", (registration_id,))
+            .fetchone()
+        )
+        return _row_to_contact(row) if row else None
+
+    def list_by_status(
+        self, status: Status, *, limit: int = 50, cursor: str | None = None
+    ) -> ContactPage:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}.")
+        status = Status(status)
+        # Keyset paging on the index: rows strictly after the previous page's last one.
+        query = "SELECT * FROM contacts WHERE status = ?"
+        params: list[object] = [str(status)]
+        if cursor:
+            query += " AND (updated_at, phone_number) < (?, ?)"
+            params.extend(_decode_cursor(cursor, status))
+        query += " ORDER BY updated_at DESC, phone_number DESC LIMIT ?"
+        params.append(limit + 1)  # one more than asked tells whether a next page exists
+        rows = self._connection().execute(query, params).fetchall()
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = _encode_cursor(str(status), last["updated_at"], last["phone_number"])
+        return ContactPage([_row_to_contact(row) for row in page], next_cursor)
+
+    def claim_send(self, dedup_key: str, *, phone_number: str, now: datetime) -> SendClaim:
+        with self._transaction("IMMEDIATE") as conn:
+            row = conn.execute(
+                "SELECT claim_state, message_id FROM send_claims WHERE dedup_key = ?",
+                (dedup_key,),
+            ).fetchone()
+            if row is not None and row["claim_state"] != "released":
+                return SendClaim(dedup_key, claimed=False, message_id=row["message_id"])
+            conn.execute(
+                "INSERT OR REPLACE INTO send_claims "
+                "(dedup_key, phone_number, claim_state, claimed_at) VALUES (?, ?, 'claimed', ?)",
+                (dedup_key, phone_number, to_iso(now)),
+            )
+            return SendClaim(dedup_key, claimed=True)
+
+    def complete_send(self, dedup_key: str, *, message_id: str, now: datetime) -> None:
+        with self._transaction("IMMEDIATE") as conn:
+            conn.execute(
+                "UPDATE send_claims SET claim_state = 'sent', message_id = ?, completed_at = ? "
+                "WHERE dedup_key = ? AND claim_state != 'released'",
+                (message_id, to_iso(now), dedup_key),
+            )
+
+    def release_send(self, dedup_key: str, *, reason: str, now: datetime) -> None:
+        # Only a claim in flight: a completed one (the text went out) stays completed.
+        with self._transaction("IMMEDIATE") as conn:
+            conn.execute(
+                "UPDATE send_claims SET claim_state = 'released', released_at = ?, "
+                "release_reason = ? WHERE dedup_key = ? AND claim_state = 'claimed'",
+                (to_iso(now), reason, dedup_key),
+            )
