@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from optin.domain.clock import Clock, utc_now
 from optin.domain.errors import ConfigError
@@ -23,7 +23,13 @@ from optin.domain.settings import Settings
 from optin.ports.contact_store import ContactStore
 from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
-from optin.service import Registrations
+from optin.usecases.base import UseCase
+from optin.usecases.inbound import InboundTexts
+from optin.usecases.signup import Signups
+from optin.usecases.support import Support
+from optin.usecases.workflow_steps import WorkflowSteps
+
+U = TypeVar("U", bound=UseCase)
 
 
 @dataclass
@@ -34,15 +40,30 @@ class Dependencies:
     workflow: Workflow
     clock: Clock = field(default=utc_now)
 
-    @property
-    def registrations(self) -> Registrations:
-        return Registrations(
+    def _use_case(self, kind: type[U]) -> U:
+        return kind(
             settings=self.settings,
             store=self.store,
             sms=self.sms,
             workflow=self.workflow,
             clock=self.clock,
         )
+
+    @property
+    def signups(self) -> Signups:
+        return self._use_case(Signups)
+
+    @property
+    def steps(self) -> WorkflowSteps:
+        return self._use_case(WorkflowSteps)
+
+    @property
+    def inbound(self) -> InboundTexts:
+        return self._use_case(InboundTexts)
+
+    @property
+    def support(self) -> Support:
+        return self._use_case(Support)
 
 
 _lock = threading.RLock()
@@ -71,7 +92,7 @@ def _aws_key(env: Mapping[str, str], *extra: str) -> tuple[str | None, ...]:
     return tuple(env.get(name) for name in (*_AWS_ENV, *extra))
 
 
-def _store(settings: Settings) -> ContactStore:
+def _store(settings: Settings, env: Mapping[str, str]) -> ContactStore:
     kind = settings.contact_store
     if kind == "sqlite":
         if not settings.sqlite_path:
@@ -80,7 +101,15 @@ def _store(settings: Settings) -> ContactStore:
 
         path = os.path.abspath(settings.sqlite_path)
         return _cached(("store", "sqlite", path), lambda: SqliteContactStore(path))
-    raise ConfigError(f"CONTACT_STORE={kind} has no adapter yet; use sqlite (SQLITE_PATH).")
+    if kind == "dynamodb":
+        table = settings.contacts_table
+        if not table:
+            raise ConfigError("CONTACT_STORE is dynamodb but CONTACTS_TABLE is empty.")
+        from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
+
+        key = ("store", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+        return _cached(key, lambda: DynamoDbContactStore(table))
+    raise ConfigError(f"CONTACT_STORE={kind} has no adapter; use sqlite or dynamodb.")
 
 
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
@@ -120,7 +149,7 @@ def dependencies() -> Dependencies:
     # text or call Step Functions never pay for a client.
     return Dependencies(
         settings=current,
-        store=_store(current),
+        store=_store(current, env),
         sms=_sms(current, env),
         workflow=_workflow(current, env),
     )

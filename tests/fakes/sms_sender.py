@@ -28,6 +28,8 @@ class MemorySmsSender:
         self._by_key: dict[str, str] = {}
         # Tests set this to make the next sends fail (e.g. RecipientOptedOut, SmsUnavailable).
         self.fail_with: SmsError | None = None
+        # End User Messaging does not deduplicate: tests set this False to behave like it.
+        self.honour_dedup_keys = True
 
     def send(self, to: str, body: str, *, dedup_key: str) -> str:
         with self._lock:
@@ -36,7 +38,7 @@ class MemorySmsSender:
             if not _E164.match(to):
                 # As the service does: the contract test holds both implementations to it.
                 raise SmsRejected("SendTextMessage failed: ValidationException (not E.164)")
-            if dedup_key in self._by_key:
+            if self.honour_dedup_keys and dedup_key in self._by_key:
                 return self._by_key[dedup_key]
             message_id = uuid.uuid4().hex
             self._by_key[dedup_key] = message_id

@@ -25,10 +25,14 @@ class MemoryWorkflow:
     callbacks: list[TaskCallback] = field(default_factory=list)
     # Token -> Step Functions error code (TaskTimedOut, InvalidToken, TaskDoesNotExist).
     gone_tokens: dict[str, str] = field(default_factory=dict)
+    # Tests set this to make StartExecution fail (e.g. WorkflowUnavailable).
+    fail_start_with: Exception | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         with self._lock:
+            if self.fail_start_with is not None:
+                raise self.fail_start_with
             self.started.append((name, payload))
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:")
         return f"{arn}:{name}"

@@ -60,9 +60,6 @@ class World:
     clock: FakeClock
     deps: wiring.Dependencies
 
-    @property
-    def service(self):
-        return self.deps.registrations
 
 
 def _load_event(name: str) -> dict[str, Any]:

@@ -119,7 +119,11 @@ def request(
 ) -> Change:
     """Sign-up accepted by the workflow: the number becomes PENDING and stays opted out."""
     if _belongs(current, registration_id):
-        # A retry of this very step. Never reset the status: a STOP may have come since.
+        # Reserved by the sign-up, or a retry of this very step. Never reset the status: a
+        # STOP may have come since. Only the execution, unknown at reservation, is added.
+        assert current is not None
+        if execution_arn and current.execution_arn is None:
+            return Change(before=current, after=_evolve(current, now, execution_arn=execution_arn))
         return _unchanged(current)
     if current is not None and current.status not in RESTARTABLE:
         if current.status == Status.CONFIRMED:

@@ -40,7 +40,7 @@ def get_contact(phone_number: str) -> Response:
         )
     logger.append_keys(phone=mask(e164))
     try:
-        contact, events = wiring.dependencies().registrations.contact_with_events(e164)
+        contact, events = wiring.dependencies().support.contact_with_events(e164)
     except ContactNotFound:
         return error_response(404, "not_found", "No contact with this phone number.")
     return json_response(

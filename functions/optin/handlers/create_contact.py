@@ -26,7 +26,7 @@ from optin.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=CreateContactEvent)
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
-    service = wiring.dependencies().registrations
+    service = wiring.dependencies().steps
     try:
         status = service.create_contact(
             registration_id=request.registrationId,

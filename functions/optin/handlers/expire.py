@@ -23,7 +23,7 @@ from optin.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=ExpireEvent)
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
-    status = wiring.dependencies().registrations.expire(
+    status = wiring.dependencies().steps.expire(
         registration_id=request.registrationId, phone_number=request.phoneNumber
     )
     logger.info("expire step done", extra={"status": str(status)})

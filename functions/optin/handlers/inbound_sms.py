@@ -21,7 +21,7 @@ from optin import wiring
 from optin.domain.phone import mask
 from optin.handlers.models import EumInboundMessage, SnsRecord
 from optin.observability import logger, metrics, tracer
-from optin.service import InboundSms
+from optin.usecases.inbound import InboundSms
 
 
 class MalformedRecord(ValueError):
@@ -78,7 +78,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="InboundDropped", unit=MetricUnit.Count, value=1)
         return {"processed": 0, "dropped": 1, "actions": []}
 
-    service = wiring.dependencies().registrations
+    service = wiring.dependencies().inbound
     actions: list[str] = []
     dropped = 0
     for index, record in enumerate(records):
@@ -92,7 +92,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             )
             metrics.add_metric(name="InboundDropped", unit=MetricUnit.Count, value=1)
             continue
-        action = service.handle_inbound(sms)
+        action = service.handle(sms)
         actions.append(action)
         # The body is personal data: only at DEBUG.
         logger.debug("inbound body", extra={"body": sms.body})

@@ -18,13 +18,16 @@ class _Lenient(BaseModel):
 class ValidateNumberEvent(_Lenient):
     # Anything at all: the domain answers every input with a readable reason.
     phoneNumber: Any = None
+    # The sign-up that reserved the number: a refusal marks its contact REJECTED.
+    registrationId: str | None = None
 
 
 class CreateContactEvent(_Lenient):
     registrationId: str = Field(min_length=1)
     phoneNumber: str = Field(min_length=2)
     firstName: str | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    # Absent when the sign-up reserved the contact (its evidence is in the ledger already).
+    evidence: dict[str, Any] | None = None
     validation: dict[str, Any] = Field(default_factory=dict)
     executionArn: str | None = None
 

@@ -23,7 +23,7 @@ from optin.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=OptInEvent)
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
-    status = wiring.dependencies().registrations.opt_in(
+    status = wiring.dependencies().steps.opt_in(
         registration_id=request.registrationId,
         phone_number=request.phoneNumber,
         first_name=request.firstName,

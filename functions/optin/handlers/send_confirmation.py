@@ -27,7 +27,7 @@ from optin.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=SendConfirmationEvent)
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
-    service = wiring.dependencies().registrations
+    service = wiring.dependencies().steps
     try:
         message_id = service.send_confirmation(
             task_token=request.taskToken,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -19,11 +20,14 @@ from pydantic import ValidationError
 
 from optin import wiring
 from optin.domain.errors import (
+    ContactNotFound,
     DisclosureOutdated,
     ResendCooldown,
     ResendLimit,
+    SmsConfigurationError,
     SmsRejected,
     SmsUnavailable,
+    StoreUnavailable,
     TransitionConflict,
     WorkflowUnavailable,
 )
@@ -32,9 +36,10 @@ from optin.domain.phone import mask
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.handlers.models import SignupBody
 from optin.observability import logger, metrics, tracer
-from optin.service import PhoneRejected, SignupKind, SignupRequest
+from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 
 MAX_BODY_BYTES = 16 * 1024
+_REGISTRATION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 app = APIGatewayRestResolver()
 add_error_handlers(app)
@@ -111,61 +116,91 @@ def get_disclosure() -> Response:
     )
 
 
+@app.exception_handler(BadRequest)
+def bad_request(error: BadRequest) -> Response:
+    return _bad_request(error.status, error.code, error.message)
+
+
+@app.exception_handler(PhoneRejected)
+def phone_rejected(error: PhoneRejected) -> Response:
+    return _bad_request(400, error.check.code or "invalid_phone_number", str(error))
+
+
+@app.exception_handler(DisclosureOutdated)
+def disclosure_outdated(error: DisclosureOutdated) -> Response:
+    return _bad_request(409, error.code, error.message)
+
+
+@app.exception_handler(ResendCooldown)
+def resend_cooldown(error: ResendCooldown) -> Response:
+    metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
+    return error_response(
+        429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
+    )
+
+
+@app.exception_handler(ResendLimit)
+def resend_limit(error: ResendLimit) -> Response:
+    metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
+    return error_response(429, error.code, error.message)
+
+
+@app.exception_handler(SmsRejected)
+def undeliverable(_error: SmsRejected) -> Response:
+    return error_response(422, "undeliverable", "We can't send text messages to this number.")
+
+
+@app.exception_handler(SmsConfigurationError)
+def sms_misconfigured(error: SmsConfigurationError) -> Response:
+    # The account, not the person: the operator's alarm counts this metric.
+    logger.error("SMS configuration refuses sends", extra={"error": error.message})
+    metrics.add_metric(name="SmsConfigurationError", unit=MetricUnit.Count, value=1)
+    return _unavailable()
+
+
+@app.exception_handler([SmsUnavailable, WorkflowUnavailable, StoreUnavailable, TransitionConflict])
+def unavailable(error: Exception) -> Response:
+    logger.error("sign-up failed for now", extra={"error": type(error).__name__})
+    return _unavailable()
+
+
+def _unavailable() -> Response:
+    return error_response(
+        503,
+        "service_unavailable",
+        "We couldn't take the sign-up just now. Please try again in a minute.",
+        {"Retry-After": "30"},
+    )
+
+
 @app.post("/signups")
 def create_signup() -> Response:
     metrics.add_metric(name="SignupRequest", unit=MetricUnit.Count, value=1)
-    try:
-        body = _read_body()
-    except BadRequest as error:
-        return _bad_request(error.status, error.code, error.message)
-
-    service = wiring.dependencies().registrations
+    body = _read_body()
+    service = wiring.dependencies().signups
     # Phone first, then consent, the order of the form's fields.
     check = service.check_number(body.phoneNumber)
     if not check.acceptable:
-        return _bad_request(400, check.code or "invalid_phone_number", check.reason or "")
+        raise PhoneRejected(check)
     if body.consent is not True:
-        return _bad_request(
+        raise BadRequest(
             400,
             "consent_required",
             "Tick the box to agree to receive text messages; we can't sign you up without it.",
         )
 
     identity = app.current_event.request_context.identity
-    request = SignupRequest(
-        phone_number=body.phoneNumber,
-        first_name=body.firstName,
-        disclosure_version=body.disclosureVersion,
-        ip=identity.source_ip if identity else None,
-        user_agent=_header("User-Agent") or (identity.user_agent if identity else None),
-        page=body.page or _header("Referer"),
-        api_client=_header("X-Api-Client"),
+    outcome = service.signup(
+        SignupRequest(
+            phone_number=body.phoneNumber,
+            first_name=body.firstName,
+            disclosure_version=body.disclosureVersion,
+            ip=identity.source_ip if identity else None,
+            user_agent=_header("User-Agent") or (identity.user_agent if identity else None),
+            page=body.page or _header("Referer"),
+            api_client=_header("X-Api-Client"),
+        )
     )
-    try:
-        outcome = service.signup(request)
-    except PhoneRejected as error:
-        return _bad_request(400, error.check.code or "invalid_phone_number", str(error))
-    except DisclosureOutdated as error:
-        return _bad_request(409, error.code, error.message)
-    except ResendCooldown as error:
-        metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
-        return error_response(
-            429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
-        )
-    except ResendLimit as error:
-        metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
-        return error_response(429, error.code, error.message)
-    except SmsRejected:
-        return error_response(422, "undeliverable", "We can't send text messages to this number.")
-    except (SmsUnavailable, WorkflowUnavailable, TransitionConflict) as error:
-        logger.error("sign-up failed for now", extra={"error": type(error).__name__})
-        return error_response(
-            503,
-            "service_unavailable",
-            "We couldn't take the sign-up just now. Please try again in a minute.",
-            {"Retry-After": "30"},
-        )
-
     logger.info(
         "sign-up handled",
         extra={
@@ -200,6 +235,32 @@ def create_signup() -> Response:
             "registrationId": outcome.registration_id,
             "resent": outcome.kind == SignupKind.RESENT,
             "message": message,
+        },
+    )
+
+
+@app.get("/signups/<registration_id>")
+def get_signup(registration_id: str) -> Response:
+    """A sign-up's own status, by the registrationId its 202 answer gave. The number comes
+    back masked: whoever holds the id learns no more than the form already showed."""
+    if not _REGISTRATION_ID.fullmatch(registration_id):
+        raise BadRequest(
+            400, "invalid_registration_id", "The registrationId is not one this API gave out."
+        )
+    try:
+        found = wiring.dependencies().signups.status(registration_id.lower())
+    except ContactNotFound:
+        return error_response(
+            404,
+            "not_found",
+            "No current sign-up has this registrationId (a newer sign-up may have replaced it).",
+        )
+    return json_response(
+        200,
+        {
+            "registrationId": found.registration_id,
+            "status": str(found.status),
+            "phoneNumber": mask(found.phone_number),
         },
     )
 

@@ -1,5 +1,7 @@
 """ValidateNumber task: is this number acceptable for texts? Offline (phonenumbers).
 
+A refused number whose sign-up reserved it leaves its contact REJECTED (not PENDING).
+
 Always answers with every key of NumberCheck.as_payload(), acceptable or not: the state
 machine's ResultSelector reads acceptable, e164 and reason, and a Choice decides.
 """
@@ -14,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from optin import wiring
-from optin.domain.phone import check_number, mask
+from optin.domain.phone import mask
 from optin.handlers.models import ValidateNumberEvent
 from optin.observability import logger, metrics, tracer
 
@@ -24,10 +26,11 @@ from optin.observability import logger, metrics, tracer
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        raw = parse(event=event, model=ValidateNumberEvent).phoneNumber
+        request = parse(event=event, model=ValidateNumberEvent)
+        raw, registration_id = request.phoneNumber, request.registrationId
     except ValidationError:
-        raw = None  # not even an object: answered as "no number"
-    check = check_number(raw, wiring.settings().allowed_countries)
+        raw, registration_id = None, None  # not even an object: answered as "no number"
+    check = wiring.dependencies().steps.check_number(raw, registration_id=registration_id)
     logger.info(
         "number checked",
         extra={

@@ -54,7 +54,9 @@ def test_unknown_store_kind(monkeypatch) -> None:
         wiring.dependencies()
 
 
-def test_settings_are_read_per_invocation(monkeypatch, lambda_context) -> None:
+def test_settings_are_read_per_invocation(monkeypatch, lambda_context, tmp_path) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "sqlite")
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "contacts.db"))
     monkeypatch.setenv("ALLOWED_COUNTRIES", "US,CA")
     assert validate_number.handler({"phoneNumber": "+447400123456"}, lambda_context)["code"] == (
         "country_not_allowed"

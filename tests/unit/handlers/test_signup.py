@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from optin.domain.consent import EventType
 from optin.domain.contact import Status
 from optin.domain.errors import SmsUnavailable
 from optin.handlers import create_contact, opt_in, send_confirmation, signup
@@ -61,6 +62,12 @@ def body(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def requested_evidence(world, number: str = NUMBER) -> dict:
+    """The evidence the sign-up wrote to the ledger when it reserved the number."""
+    requested = [e for e in world.store.events(number) if e.type == EventType.REQUESTED]
+    return requested[-1].details["evidence"]
+
+
 def run_workflow_until_text(world, lambda_context) -> str:
     """What the state machine does after StartExecution, up to the confirmation text."""
     name, payload = world.workflow.started[-1]
@@ -69,7 +76,6 @@ def run_workflow_until_text(world, lambda_context) -> str:
             "registrationId": payload["registrationId"],
             "phoneNumber": payload["phoneNumber"],
             "firstName": payload["firstName"],
-            "evidence": payload["evidence"],
             "validation": {},
             "executionArn": f"arn:exec:{name}",
         },
@@ -96,7 +102,8 @@ def test_fixture_event_starts_the_workflow(world, load_event, lambda_context) ->
     [(name, payload)] = world.workflow.started
     assert name == answer["registrationId"] == payload["registrationId"]
     assert payload["phoneNumber"] == NUMBER and payload["firstName"] == "Ana"
-    evidence = payload["evidence"]
+    assert "evidence" not in payload  # in the ledger, not in the execution history
+    evidence = requested_evidence(world)
     assert evidence["ip"] == "203.0.113.7"
     assert evidence["userAgent"].startswith("Mozilla/5.0")
     assert evidence["page"] == "https://example.com/sms"
@@ -104,8 +111,12 @@ def test_fixture_event_starts_the_workflow(world, load_event, lambda_context) ->
     assert evidence["capturedAt"] == "2026-11-01T12:00:00.000000Z"
     assert evidence["disclosure"]["version"] == world.settings.disclosure_version
     assert "Msg & data rates may apply" in evidence["disclosure"]["text"]
-    # Nothing stored and nothing texted by the API itself: the workflow does that.
-    assert world.store.get(NUMBER) is None and world.sms.sent == []
+    # The number is reserved before the workflow starts (PENDING, opted out); the text is
+    # the workflow's job.
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.PENDING and contact.opted_in is False
+    assert contact.registration_id == answer["registrationId"]
+    assert world.sms.sent == []
 
 
 def test_registration_id_is_a_uuid4(world, post) -> None:
@@ -128,7 +139,7 @@ def test_api_client_and_referer_are_evidence(world, post) -> None:
         {"phoneNumber": NUMBER, "consent": True},
         headers={"X-Api-Client": "partner-crm/2.1", "Referer": "https://shop.example.com/join"},
     )
-    evidence = world.workflow.started[-1][1]["evidence"]
+    evidence = requested_evidence(world)
     assert evidence["apiClient"] == "partner-crm/2.1"
     assert evidence["page"] == "https://shop.example.com/join"
 
@@ -139,7 +150,7 @@ def test_api_client_without_page(world, post) -> None:
         headers={"X-Api-Client": "crm"},
         drop_headers=("Referer",),
     )
-    evidence = world.workflow.started[-1][1]["evidence"]
+    evidence = requested_evidence(world)
     assert evidence["channel"] == "api" and evidence["page"] is None
 
 
@@ -385,7 +396,7 @@ def test_get_disclosure(world, load_event, lambda_context) -> None:
         assert part in text
     # The same text is what the evidence records.
     signup.handler(load_event("apigw_post_signup.json"), lambda_context)
-    assert world.workflow.started[-1][1]["evidence"]["disclosure"]["text"] == text
+    assert requested_evidence(world)["disclosure"]["text"] == text
 
 
 def test_signup_after_opt_out_starts_a_new_registration(world, post, lambda_context) -> None:
@@ -393,7 +404,117 @@ def test_signup_after_opt_out_starts_a_new_registration(world, post, lambda_cont
 
     post(body())
     run_workflow_until_text(world, lambda_context)
-    world.service._apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
+    world.deps.steps.apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
     assert world.store.get(NUMBER).status == Status.OPTED_OUT
     status, _, _ = post(body())
     assert status == 202 and len(world.workflow.started) == 2
+
+
+# --- the number is reserved before StartExecution -------------------------------------
+
+
+def test_two_quick_signups_get_one_registration(world, post) -> None:
+    first_status, first, _ = post(body())
+    second_status, second, _ = post(body())
+    assert first_status == second_status == 202
+    assert second["registrationId"] == first["registrationId"]
+    # The second start is the same execution again (same name, same input): idempotent.
+    names = {name for name, _ in world.workflow.started}
+    assert names == {first["registrationId"]}
+    assert len({repr(payload) for _, payload in world.workflow.started}) == 1
+    requested = [e for e in world.store.events(NUMBER) if e.type == EventType.REQUESTED]
+    assert len(requested) == 1
+
+
+def test_racing_signups_one_registration(world, post) -> None:
+    """Signups that read "no contact" at the same time: one reservation wins the write;
+    the others find its PENDING contact and answer with its registrationId."""
+    import threading
+
+    barrier = threading.Barrier(6)
+    answers: list[dict] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        barrier.wait()
+        status, answer, _ = post(body())
+        with lock:
+            answers.append({**answer, "http": status})
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {a["http"] for a in answers} == {202}
+    assert len({a["registrationId"] for a in answers}) == 1
+    assert len([e for e in world.store.events(NUMBER) if e.type == EventType.REQUESTED]) == 1
+
+
+def test_failed_start_is_completed_by_the_next_signup(world, post) -> None:
+    from optin.domain.errors import WorkflowUnavailable
+
+    world.workflow.fail_start_with = WorkflowUnavailable("throttled")
+    status, answer, _ = post(body())
+    assert status == 503 and answer["error"]["code"] == "service_unavailable"
+    reserved = world.store.get(NUMBER)
+    assert reserved.status == Status.PENDING and world.workflow.started == []
+
+    world.workflow.fail_start_with = None
+    status, answer, _ = post(body())
+    assert status == 202 and answer["registrationId"] == reserved.registration_id
+    assert [name for name, _ in world.workflow.started] == [reserved.registration_id]
+
+
+# --- GET /signups/{registrationId} ----------------------------------------------------
+
+
+@pytest.fixture
+def get_signup(load_event, lambda_context):
+    def call(registration_id: str) -> tuple[int, dict[str, Any]]:
+        event = load_event("apigw_post_signup.json")
+        event.update(
+            httpMethod="GET",
+            resource="/signups/{registrationId}",
+            path=f"/signups/{registration_id}",
+            pathParameters={"registrationId": registration_id},
+            body=None,
+        )
+        response = signup.handler(event, lambda_context)
+        return response["statusCode"], json.loads(response["body"])
+
+    return call
+
+
+def test_a_signup_reads_its_own_status_masked(world, post, get_signup) -> None:
+    _, answer, _ = post(body())
+    status, found = get_signup(answer["registrationId"])
+    assert status == 200
+    assert found == {
+        "registrationId": answer["registrationId"],
+        "status": "PENDING",
+        "phoneNumber": "+1206***0100",
+    }
+    # Upper-case hex is the same id.
+    assert get_signup(answer["registrationId"].upper())[0] == 200
+
+
+@pytest.mark.parametrize(
+    "bad", ["abc", "1234", "7059b992-1b9-xyz", "%2E%2E", "7059b992-1b9c-4c4e-9a53-0b8f5f1f7e2g"]
+)
+def test_a_malformed_registration_id_is_400(world, get_signup, bad) -> None:
+    status, found = get_signup(bad)
+    assert status == 400 and found["error"]["code"] == "invalid_registration_id"
+
+
+def test_an_unknown_or_replaced_registration_is_404(world, post, get_signup) -> None:
+    import uuid
+
+    status, found = get_signup(str(uuid.uuid4()))
+    assert status == 404 and found["error"]["code"] == "not_found"
+    _, answer, _ = post(body())
+    world.deps.steps.expire(registration_id=answer["registrationId"], phone_number=NUMBER)
+    _, again, _ = post(body())
+    assert again["registrationId"] != answer["registrationId"]
+    assert get_signup(answer["registrationId"])[0] == 404
+    assert get_signup(again["registrationId"])[1]["status"] == "PENDING"

@@ -59,7 +59,7 @@ def opt_in_event(registration_id: str = REG) -> dict[str, Any]:
 
 def stop(world) -> None:
     """The number opts out (as inbound_sms does on STOP)."""
-    world.service._apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
+    world.deps.steps.apply(NUMBER, lambda c: transitions.opt_out(c, details={}, now=world.clock()))
 
 
 def types(world, number: str = NUMBER) -> list[str]:
@@ -101,6 +101,28 @@ def test_validate_number_rejects_with_every_key_present(
     assert result["code"] == code
     assert isinstance(result["reason"], str) and result["reason"]
     assert {"e164", "country", "lineType", "timeZones", "carrier"} <= set(result)
+
+
+def test_validate_number_refusal_rejects_the_reserved_contact(
+    world, lambda_context, make_settings
+) -> None:
+    """Settings changed between the sign-up and the workflow (or a carrier lookup refused
+    the number): the contact the sign-up reserved must not stay PENDING."""
+    create_contact.handler(create_event(), lambda_context)
+    world.deps.settings = make_settings(allowed_countries=("CA",))
+    result = validate_number.handler({"phoneNumber": NUMBER, "registrationId": REG}, lambda_context)
+    assert result["acceptable"] is False
+    assert world.store.get(NUMBER).status == Status.REJECTED
+    assert types(world)[-1] == "rejected"
+
+
+def test_validate_number_refusal_leaves_another_registration_alone(
+    world, lambda_context, make_settings
+) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    world.deps.settings = make_settings(allowed_countries=("CA",))
+    validate_number.handler({"phoneNumber": NUMBER, "registrationId": "other"}, lambda_context)
+    assert world.store.get(NUMBER).status == Status.PENDING
 
 
 # -- create_contact -------------------------------------------------------------------
@@ -201,6 +223,33 @@ def test_send_confirmation_after_a_crash_between_send_and_record(world, lambda_c
     send_confirmation.handler(send_event(), lambda_context)
     assert len(world.sms.sent) == 1
     assert types(world).count("confirmation_sent") == 1
+
+
+def test_a_completed_claim_is_not_sent_again_by_a_retry(world, lambda_context) -> None:
+    """The text left and the Lambda died before the ledger was written. The SMS service
+    would send it again (End User Messaging does not deduplicate); the claim does not."""
+    world.sms.honour_dedup_keys = False
+    create_contact.handler(create_event(), lambda_context)
+    key = f"{REG}:confirmation"
+    assert world.store.claim_send(key, phone_number=NUMBER, now=world.clock()).claimed
+    world.store.complete_send(key, message_id="m-earlier", now=world.clock())
+    assert send_confirmation.handler(send_event(), lambda_context) == {"messageId": "m-earlier"}
+    assert world.sms.sent == []
+    [sent] = [e for e in world.store.events(NUMBER) if e.type == EventType.CONFIRMATION_SENT]
+    assert sent.details["messageId"] == "m-earlier"
+
+
+def test_a_claim_without_receipt_is_never_sent_again(world, lambda_context) -> None:
+    """A crash between the claim and the SMS service's answer: nobody knows whether the text
+    left, so the retry does not send it; the ledger says the id is unconfirmed."""
+    world.sms.honour_dedup_keys = False
+    create_contact.handler(create_event(), lambda_context)
+    claim = world.store.claim_send(f"{REG}:confirmation", phone_number=NUMBER, now=world.clock())
+    assert claim.claimed
+    send_confirmation.handler(send_event(), lambda_context)
+    assert world.sms.sent == []
+    [sent] = [e for e in world.store.events(NUMBER) if e.type == EventType.CONFIRMATION_SENT]
+    assert sent.details["messageId"] == "unconfirmed"
 
 
 def test_send_confirmation_raises_opted_out_when_stop_came_first(world, lambda_context) -> None:

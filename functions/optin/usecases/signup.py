@@ -1,0 +1,193 @@
+"""The sign-up API's use cases: take a sign-up, resend, and tell a sign-up its status.
+
+A sign-up reserves the number in the store *before* the workflow starts: the contact is
+written PENDING (opted out) with the consent evidence in one conditional write, and only
+then is the execution started, named after the registration. So two near-simultaneous
+sign-ups of one number get one registration (the loser of the write finds the winner's
+PENDING contact and answers with its registrationId), and a status read right after the
+202 finds the contact. Starting the execution is idempotent (same name, same input), so a
+sign-up whose StartExecution failed or never ran is completed by the next try.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from optin.domain import contact as transitions
+from optin.domain import messages
+from optin.domain.consent import Evidence
+from optin.domain.contact import Change, Contact, Status
+from optin.domain.errors import ContactNotFound, DisclosureOutdated, TransitionConflict
+from optin.domain.phone import NumberCheck, check_number, mask
+from optin.usecases.base import MAX_WRITE_ATTEMPTS, UseCase, log
+
+
+class PhoneRejected(Exception):
+    """The number given to sign-up is not acceptable (carries the NumberCheck)."""
+
+    def __init__(self, check: NumberCheck) -> None:
+        super().__init__(check.reason or "The phone number is not acceptable.")
+        self.check = check
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    phone_number: object
+    first_name: str | None
+    disclosure_version: str | None
+    ip: str | None
+    user_agent: str | None
+    page: str | None
+    api_client: str | None
+
+
+class SignupKind(StrEnum):
+    STARTED = "started"  # number reserved, execution started (202)
+    RESENT = "resent"  # PENDING: confirmation text sent again (202)
+    IN_PROGRESS = "in_progress"  # PENDING, first text not out yet: nothing to resend (202)
+    ALREADY_CONFIRMED = "already_confirmed"  # 200, no text
+
+
+@dataclass(frozen=True)
+class SignupOutcome:
+    kind: SignupKind
+    status: Status
+    registration_id: str | None
+    phone_number: str
+
+
+@dataclass(frozen=True)
+class RegistrationStatus:
+    registration_id: str
+    phone_number: str
+    status: Status
+
+
+def workflow_input(contact: Contact) -> dict[str, Any]:
+    """The execution's input, derived from the reserved contact only, so a repeated
+    StartExecution sends the very same input (Step Functions' idempotency needs that).
+    The evidence is already in the ledger; it stays out of the execution history."""
+    return {
+        "registrationId": contact.registration_id,
+        "phoneNumber": contact.phone_number,
+        # Always present (null when not given): the ASL reads $.firstName.
+        "firstName": contact.first_name,
+    }
+
+
+class Signups(UseCase):
+    def check_number(self, raw: object) -> NumberCheck:
+        return check_number(raw, self.settings.allowed_countries)
+
+    def disclosure(self) -> messages.Message:
+        return messages.disclosure(self.settings)
+
+    def signup(self, request: SignupRequest) -> SignupOutcome:
+        check = self.check_number(request.phone_number)
+        if not check.acceptable or not check.e164:
+            raise PhoneRejected(check)
+        phone_number = check.e164
+        disclosure = self.disclosure()
+        if request.disclosure_version and request.disclosure_version != disclosure.version:
+            raise DisclosureOutdated(
+                "The terms shown on the page have changed. Reload the page, read them and "
+                "try again."
+            )
+        evidence = Evidence(
+            captured_at=self.clock(),
+            ip=request.ip,
+            user_agent=request.user_agent,
+            page=request.page,
+            api_client=request.api_client,
+            disclosure_text=disclosure.text,
+            disclosure_version=disclosure.version,
+        ).as_dict()
+
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.store.get(phone_number)
+            if current is not None and current.status == Status.CONFIRMED:
+                return SignupOutcome(
+                    SignupKind.ALREADY_CONFIRMED,
+                    current.status,
+                    current.registration_id,
+                    phone_number,
+                )
+            if current is not None and current.status == Status.PENDING:
+                return self._pending(current, evidence)
+            change = transitions.request(
+                current,
+                phone_number=phone_number,
+                registration_id=str(uuid.uuid4()),
+                first_name=request.first_name,
+                execution_arn=None,  # CreateContact fills it in from the running execution
+                evidence=evidence,
+                validation=check.as_payload(),
+                now=self.clock(),
+            )
+            assert change.after is not None
+            try:
+                self.store.save(
+                    change.after,
+                    expected_version=current.version if current else None,
+                    events=change.events,
+                )
+            except TransitionConflict:
+                continue  # another sign-up reserved it first: answer with that one
+            self._start(change.after)
+            log.info(
+                "registration started",
+                extra={
+                    "phone": mask(phone_number),
+                    "registrationId": change.after.registration_id,
+                },
+            )
+            return SignupOutcome(
+                SignupKind.STARTED, Status.PENDING, change.after.registration_id, phone_number
+            )
+        raise TransitionConflict("The number kept changing; giving up after several tries.")
+
+    def _start(self, contact: Contact) -> None:
+        assert contact.registration_id is not None
+        self.workflow.start(contact.registration_id, workflow_input(contact))
+
+    def _pending(self, current: Contact, evidence: dict[str, Any]) -> SignupOutcome:
+        phone_number = current.phone_number
+        if current.send_count == 0:
+            # The first text is not out yet. Starting again is a no-op when the execution
+            # runs, and completes a sign-up whose StartExecution failed or never happened.
+            self._start(current)
+            return SignupOutcome(
+                SignupKind.IN_PROGRESS, current.status, current.registration_id, phone_number
+            )
+        now = self.clock()
+        keys: list[str] = []
+
+        def reserve(latest: Contact | None) -> Change:
+            change, key = transitions.reserve_resend(
+                latest,
+                now=now,
+                cooldown_seconds=self.settings.resend_cooldown_seconds,
+                max_sends=self.settings.max_confirmation_sends,
+                evidence=evidence,
+            )
+            keys.append(key)
+            return change
+
+        contact = self.apply(phone_number, reserve).after
+        assert contact is not None and contact.registration_id is not None
+        registration_id = contact.registration_id
+        key = keys[-1]
+        message = messages.confirmation(self.settings, contact.first_name)
+        message_id = self.text(phone_number, message, key)
+        self.record_send(phone_number, registration_id, key, message, message_id)
+        return SignupOutcome(SignupKind.RESENT, Status.PENDING, registration_id, phone_number)
+
+    def status(self, registration_id: str) -> RegistrationStatus:
+        """What a sign-up may learn about itself, through its own registrationId only."""
+        contact = self.store.find_by_registration(registration_id)
+        if contact is None:
+            raise ContactNotFound("No sign-up with this registrationId.")
+        return RegistrationStatus(registration_id, contact.phone_number, contact.status)

@@ -1,0 +1,183 @@
+"""The registration state machine's Lambda steps: validate, create, send, opt in, expire.
+
+Each step is idempotent for its registration: Step Functions retries a Task, and a retried
+step changes nothing and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optin.domain import contact as transitions
+from optin.domain import messages
+from optin.domain.contact import Change, Contact, Status
+from optin.domain.errors import (
+    ContactNotFound,
+    OptedOut,
+    RecipientOptedOut,
+    RegistrationSuperseded,
+    SmsRejected,
+    Undeliverable,
+)
+from optin.domain.phone import NumberCheck, check_number, mask
+from optin.usecases.base import UseCase, log
+
+
+class WorkflowSteps(UseCase):
+    def check_number(self, raw: object, *, registration_id: str | None = None) -> NumberCheck:
+        """ValidateNumber. When the number is refused for a sign-up that reserved it, the
+        reserved contact becomes REJECTED, so it never stays PENDING with no text coming."""
+        check = check_number(raw, self.settings.allowed_countries)
+        if not check.acceptable and registration_id and check.e164:
+            reason = check.reason or "The number is not acceptable."
+            self.apply(
+                check.e164,
+                lambda current: transitions.reject(
+                    current, registration_id=registration_id, reason=reason, now=self.clock()
+                ),
+            )
+        return check
+
+    def create_contact(
+        self,
+        *,
+        registration_id: str,
+        phone_number: str,
+        first_name: str | None,
+        evidence: dict[str, Any] | None,
+        validation: dict[str, Any],
+        execution_arn: str | None,
+    ) -> Status:
+        """Normally the sign-up reserved the contact already and this only records the
+        execution. An execution started some other way creates the contact here."""
+        now = self.clock()
+        change = self.apply(
+            phone_number,
+            lambda current: transitions.request(
+                current,
+                phone_number=phone_number,
+                registration_id=registration_id,
+                first_name=first_name,
+                execution_arn=execution_arn,
+                evidence=evidence or {},
+                validation=validation,
+                now=now,
+            ),
+        )
+        assert change.after is not None
+        return change.after.status
+
+    def send_confirmation(
+        self,
+        *,
+        task_token: str,
+        registration_id: str,
+        phone_number: str,
+        first_name: str | None,
+    ) -> str:
+        now = self.clock()
+        keys: list[str] = []
+
+        def attach(current: Contact | None) -> Change:
+            change, key = transitions.attach_task_token(
+                current, registration_id=registration_id, task_token=task_token, now=now
+            )
+            keys.append(key)
+            return change
+
+        # The token is stored before the text goes out, so a fast YES finds it.
+        contact = self.apply(phone_number, attach).after
+        key = keys[-1]
+        assert contact is not None
+        if contact.last_send_key == key and contact.last_message_id:
+            return contact.last_message_id  # an earlier try sent and recorded it
+
+        # A STOP may have landed between the write above and now: check once more.
+        latest = self.store.get(phone_number)
+        if latest is not None and latest.registration_id == registration_id:
+            if latest.status == Status.OPTED_OUT:
+                raise OptedOut("The number opted out before the confirmation text went out.")
+            if latest.status != Status.PENDING:
+                raise RegistrationSuperseded(f"The registration is {latest.status}.")
+
+        message = messages.confirmation(self.settings, first_name or contact.first_name)
+        try:
+            message_id = self.text(phone_number, message, key)
+        except RecipientOptedOut as error:
+            # The SMS service holds the number on its opt-out list (an earlier STOP).
+            refusal = error.message
+            self.apply(
+                phone_number,
+                lambda current: transitions.opt_out(
+                    current,
+                    details={"source": "sms-opt-out-list", "error": refusal},
+                    now=self.clock(),
+                ),
+            )
+            raise OptedOut("The number is on the SMS opt-out list.") from error
+        except SmsRejected as error:
+            refusal = error.message
+            self.apply(
+                phone_number,
+                lambda current: transitions.reject(
+                    current, registration_id=registration_id, reason=refusal, now=now
+                ),
+            )
+            raise Undeliverable("The confirmation text was refused for this number.") from error
+
+        self.record_send(phone_number, registration_id, key, message, message_id)
+        return message_id
+
+    def opt_in(
+        self,
+        *,
+        registration_id: str,
+        phone_number: str,
+        first_name: str | None,
+        reply: dict[str, Any],
+    ) -> Status:
+        now = self.clock()
+        change = self.apply(
+            phone_number,
+            lambda current: transitions.confirm(
+                current, registration_id=registration_id, reply=reply, now=now
+            ),
+        )
+        contact = change.after
+        if contact is None:
+            raise ContactNotFound("No contact for this number.")
+        if contact.status != Status.CONFIRMED or contact.registration_id != registration_id:
+            # STOP (or another sign-up) won the race: respect it, no welcome text.
+            return contact.status
+        if contact.welcome_message_id:
+            return contact.status
+        message = messages.welcome(self.settings, first_name or contact.first_name)
+        try:
+            message_id = self.text(phone_number, message, transitions.welcome_key(registration_id))
+        except SmsRejected as error:
+            # The opt-in stands; only the courtesy text could not go out.
+            log.warning(
+                "welcome not sent", extra={"phone": mask(phone_number), "error": error.code}
+            )
+            return contact.status
+        self.apply(
+            phone_number,
+            lambda current: transitions.record_welcome(
+                current,
+                registration_id=registration_id,
+                message=message,
+                message_id=message_id,
+                now=self.clock(),
+            ),
+        )
+        return contact.status
+
+    def expire(self, *, registration_id: str, phone_number: str) -> Status:
+        now = self.clock()
+        change = self.apply(
+            phone_number,
+            lambda current: transitions.expire(current, registration_id=registration_id, now=now),
+        )
+        if change.after is None:
+            raise ContactNotFound("No contact for this number.")
+        return change.after.status
