@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from optin import wiring
+from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
 from optin.adapters.eum_sms_sender import EumSmsSender
 from optin.adapters.sfn_workflow import SfnWorkflow
 from optin.adapters.sqlite_contact_store import SqliteContactStore
-from optin.domain.errors import ConfigError
+from optin.domain.errors import ConfigError, StoreUnavailable
 from optin.handlers import validate_number
 from tests.fakes.contact_store import MemoryContactStore
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("CONTACT_STORE", "SQLITE_PATH", "ALLOWED_COUNTRIES", "STATE_MACHINE_ARN"):
+    for name in (
+        "CONTACT_STORE",
+        "SQLITE_PATH",
+        "CONTACTS_TABLE",
+        "ALLOWED_COUNTRIES",
+        "STATE_MACHINE_ARN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     wiring.reset_cache()
@@ -42,10 +53,43 @@ def test_sqlite_without_a_path_is_a_clear_config_error(monkeypatch) -> None:
         wiring.dependencies()
 
 
-def test_dynamodb_is_not_there_yet(monkeypatch) -> None:
+def test_dynamodb_store_from_env(monkeypatch) -> None:
     monkeypatch.setenv("CONTACT_STORE", "dynamodb")
-    with pytest.raises(ConfigError, match="dynamodb"):
+    monkeypatch.setenv("CONTACTS_TABLE", "Contacts-1")
+    store = wiring.dependencies().store
+    assert isinstance(store, DynamoDbContactStore) and store.table_name == "Contacts-1"
+    assert wiring.dependencies().store is store  # a warm container reuses it
+    # Another table, or another DynamoDB endpoint (the local runtime sets one per
+    # invocation): another store, so no client is shared between them.
+    monkeypatch.setenv("CONTACTS_TABLE", "Contacts-2")
+    other_table = wiring.dependencies().store
+    assert other_table is not store and other_table.table_name == "Contacts-2"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+    assert wiring.dependencies().store is not other_table
+
+
+def test_dynamodb_without_a_table_is_a_clear_config_error(monkeypatch) -> None:
+    monkeypatch.setenv("CONTACT_STORE", "dynamodb")
+    monkeypatch.setenv("CONTACTS_TABLE", "  ")
+    with pytest.raises(ConfigError, match="CONTACTS_TABLE"):
         wiring.dependencies()
+
+
+def test_dynamodb_client_uses_the_invocations_endpoint(monkeypatch) -> None:
+    """The client is made on first use, from the environment of that invocation: here a
+    port nobody listens on, so the call fails as a network error, StoreUnavailable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    monkeypatch.setenv("CONTACT_STORE", "dynamodb")
+    monkeypatch.setenv("CONTACTS_TABLE", "Contacts")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    store = wiring.dependencies().store
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{dead_port}")
+    with pytest.raises(StoreUnavailable, match="GetItem"):
+        store.get("+12065550100")
 
 
 def test_unknown_store_kind(monkeypatch) -> None:
