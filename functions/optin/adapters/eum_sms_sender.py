@@ -4,56 +4,212 @@ The client is created on first use, not at construction: building the dependenci
 cheap for functions that never text, and boto3 reads AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2
 from the environment of the invocation that first needs it (the local runtime points it
 at its SMS sandbox).
+
+Every error the service can return is classified from its code and modelled `Reason`
+(botocore's service model, `pinpoint-sms-voice-v2` 2022-03-31), never from message text:
+
+* `RecipientOptedOut`: the destination is on the opt-out list (ConflictException
+  DESTINATION_PHONE_NUMBER_OPTED_OUT).
+* `SmsRejected`: about the destination number only: a ValidationException whose `Fields`
+  name the destination, an operator's block on this one number, a number AWS will not opt
+  back in. Only these may make a contact REJECTED.
+* `SmsUnavailable`: throttling, a service fault (HTTP 5xx), the network: retry.
+* `SmsConfigurationError`: everything else, because it is about the account, not the
+  number: sandbox destination not verified, registration not complete, identity not valid
+  for the country, missing resource, spending limit or quota, access denied, our own
+  request malformed, and any code or reason this module does not know yet (a new reason
+  must not turn a good number into a REJECTED contact).
+
+Delivery failures (unreachable handset, carrier blocked) are not API errors: AWS reports
+them later, through the configuration set's event destination.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 from optin.adapters.lazy_client import LazyClient, session_client
-from optin.domain.errors import RecipientOptedOut, SmsRejected, SmsUnavailable
-
-# ConflictException reasons that mean "never going to work for this number".
-_OPTED_OUT_REASONS = frozenset({"DESTINATION_PHONE_NUMBER_OPTED_OUT"})
-_PERMANENT_ERRORS = frozenset(
-    {"ValidationException", "ConflictException", "ResourceNotFoundException"}
+from optin.domain.errors import (
+    RecipientOptedOut,
+    SmsConfigurationError,
+    SmsError,
+    SmsRejected,
+    SmsUnavailable,
 )
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+# ValidationException reasons that say "this field's value is bad". They are about the
+# destination only when `Fields` names the destination field; otherwise our request (a
+# bug or a setting) is at fault.
+_FIELD_REASONS = frozenset(
+    {"FIELD_VALIDATION_FAILED", "CANNOT_PARSE", "INVALID_PARAMETER", "OTHER"}
+)
+# Reasons that are about the destination number whatever the fields say.
+_NUMBER_REASONS = {
+    "ConflictException": frozenset({"DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE"}),
+    "ValidationException": frozenset(
+        {"PHONE_NUMBER_CANNOT_BE_OPTED_IN", "CANNOT_ADD_OPTED_OUT_NUMBER"}
+    ),
+}
+# botocore's own list of throttling codes (botocore.retries.standard), plus the service's.
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+# Client-side errors that no retry fixes: our request or our environment is wrong.
+_CONFIGURATION_BOTOCORE_ERRORS = (
+    ParamValidationError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    NoRegionError,
+)
+
+
+def classify_client_error(
+    error: ClientError, operation: str, destination_fields: Iterable[str]
+) -> SmsError:
+    """The domain error for a service error, from its code, `Reason`, `Fields` and status."""
+    response: Mapping[str, Any] = error.response
+    details = response.get("Error", {})
+    code = str(details.get("Code", ""))
+    # botocore puts an error shape's modelled members (Reason, Fields, ResourceType) at the
+    # top level of the parsed response.
+    reason = str(response.get("Reason") or details.get("Reason") or "")
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    resource = str(response.get("ResourceType") or "")
+    message = " ".join(part for part in (f"{operation} failed:", code, reason, resource) if part)
+
+    if code == "ConflictException" and reason == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
+        return RecipientOptedOut(message)
+    if reason in _NUMBER_REASONS.get(code, ()):
+        return SmsRejected(message)
+    if code == "ValidationException" and (not reason or reason in _FIELD_REASONS):
+        fields = {
+            str(field.get("Name", ""))
+            for field in response.get("Fields") or ()
+            if isinstance(field, Mapping)
+        }
+        if fields and fields <= set(destination_fields):
+            return SmsRejected(message)
+    if code in _THROTTLING_CODES or code == "InternalServerException" or status >= 500:
+        return SmsUnavailable(message)
+    return SmsConfigurationError(message)
+
+
+def classify_botocore_error(error: BotoCoreError, operation: str) -> SmsError:
+    message = f"{operation} failed: {type(error).__name__}"
+    if isinstance(error, _CONFIGURATION_BOTOCORE_ERRORS):
+        return SmsConfigurationError(message)
+    # Connection refused or reset, timeouts: the request may or may not have reached AWS.
+    return SmsUnavailable(message)
+
+
+def _not_on_the_list(error: ClientError) -> bool:
+    # The service names the missing resource "opted-out-number"; only a missing list
+    # ("opt-out-list") is a configuration problem.
+    return (
+        error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        and error.response.get("ResourceType") != "opt-out-list"
+    )
 
 
 default_client_factory = session_client("pinpoint-sms-voice-v2")
 
 
 class EumSmsSender:
+    """SmsSender on End User Messaging: SendTextMessage, and the opt-out list that makes AWS
+    itself refuse any later text to a number that texted STOP."""
+
     def __init__(
         self,
         origination_identity: str,
         client_factory: Callable[[], Any] = default_client_factory,
+        *,
+        configuration_set: str | None = None,
+        opt_out_list: str | None = None,
     ) -> None:
         self._origination_identity = origination_identity
+        self._configuration_set = configuration_set or None
+        self._opt_out_list = opt_out_list or None
         self._client = LazyClient(client_factory)
 
     def send(self, to: str, body: str, *, dedup_key: str) -> str:
-        try:
-            response = self._client().send_text_message(
-                DestinationPhoneNumber=to,
-                OriginationIdentity=self._origination_identity,
-                MessageBody=body,
-                MessageType="TRANSACTIONAL",
-                Context={"dedupKey": dedup_key},
-            )
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            code = details.get("Code", "")
-            reason = error.response.get("Reason") or details.get("Reason") or ""
-            message = f"SendTextMessage failed: {code} {reason}".strip()
-            if reason in _OPTED_OUT_REASONS:
-                raise RecipientOptedOut(message) from error
-            if code in _PERMANENT_ERRORS:
-                raise SmsRejected(message) from error
-            raise SmsUnavailable(message) from error
-        except BotoCoreError as error:
-            raise SmsUnavailable(f"SendTextMessage failed: {type(error).__name__}") from error
+        if not E164.match(to):
+            # Refused before an API call (and its price): the service's own pattern even
+            # lets a number without "+" through, to be read in whatever country it guesses.
+            raise SmsRejected("SendTextMessage refused: the destination is not E.164.")
+        request: dict[str, Any] = {
+            "DestinationPhoneNumber": to,
+            "OriginationIdentity": self._origination_identity,
+            "MessageBody": body,
+            "MessageType": "TRANSACTIONAL",
+            # Logged to the event destination with the delivery events; AWS does not
+            # deduplicate on it (the send claim in the contact store does).
+            "Context": {"dedupKey": dedup_key},
+        }
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
+        response = self._call("SendTextMessage", ("DestinationPhoneNumber",), request)
         return str(response["MessageId"])
+
+    def opt_out(self, phone_number: str) -> None:
+        """PutOptedOutNumber: from now on AWS refuses to text the number (an existing entry
+        is simply kept)."""
+        self._call(
+            "PutOptedOutNumber",
+            ("OptedOutNumber",),
+            {"OptOutListName": self._list(), "OptedOutNumber": phone_number},
+        )
+
+    def opt_in(self, phone_number: str) -> None:
+        """DeleteOptedOutNumber; a number that is not on the list is already opted in."""
+        self._call(
+            "DeleteOptedOutNumber",
+            ("OptedOutNumber",),
+            {"OptOutListName": self._list(), "OptedOutNumber": phone_number},
+            tolerate=_not_on_the_list,
+        )
+
+    def _list(self) -> str:
+        if not self._opt_out_list:
+            raise SmsConfigurationError("No opt-out list is configured (OPT_OUT_LIST_NAME).")
+        return self._opt_out_list
+
+    def _call(
+        self,
+        operation: str,
+        destination_fields: Iterable[str],
+        request: dict[str, Any],
+        tolerate: Callable[[ClientError], bool] | None = None,
+    ) -> dict[str, Any]:
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+        try:
+            return dict(getattr(self._client(), method)(**request))
+        except ClientError as error:
+            if tolerate is not None and tolerate(error):
+                return {}
+            raise classify_client_error(error, operation, destination_fields) from error
+        except BotoCoreError as error:
+            raise classify_botocore_error(error, operation) from error

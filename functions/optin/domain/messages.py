@@ -1,9 +1,18 @@
 """Every text we show or send, built from Settings.
 
-The confirmation text follows the CTIA Messaging Principles: program name, message
-frequency, "Msg & data rates may apply", HELP and STOP instructions and a terms link.
+The confirmation text follows the CTIA Messaging Principles: program name, what and how
+often (recurring texts, MESSAGE_FREQUENCY), "Msg & data rates may apply", HELP and STOP
+instructions and a terms link.
+
 Each message carries a kind and a version so the consent ledger records exactly what was
-shown or sent; the version is DISCLOSURE_VERSION, bumped whenever the wording changes.
+shown or sent. The version is DISCLOSURE_VERSION (the operator bumps it when the settings
+that fill the texts change) followed by "+r<n>" once the wording in this module has been
+revised n times (a text never revised keeps the bare DISCLOSURE_VERSION).
+
+Every text we send fits one SMS segment with the default settings (domain.segments):
+a first name is spelled in GSM-7 or left out, since one character outside GSM-7 makes the
+whole text UCS-2 (70 characters a part instead of 160), and it is left out too when it
+would make the text need another part.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from optin.domain.segments import SegmentCount, count, segments, to_gsm7
 from optin.domain.settings import Settings
 
 FIRST_NAME_MAX_LENGTH = 50
@@ -42,9 +52,32 @@ def is_safe_first_name(name: str) -> bool:
     )
 
 
+def _version(settings: Settings, revision: int) -> str:
+    return (
+        settings.disclosure_version
+        if revision <= 1
+        else f"{settings.disclosure_version}+r{revision}"
+    )
+
+
 def _greeting(first_name: str | None) -> str:
     name = (first_name or "").strip()
-    return f"Hi {name}! " if name and is_safe_first_name(name) else ""
+    if not name or not is_safe_first_name(name):
+        return ""
+    spelled = to_gsm7(name)
+    return f"Hi {spelled}! " if spelled else ""
+
+
+def _personal(template: str, first_name: str | None) -> str:
+    """`template` with its {greeting} filled, or emptied when the name costs another part."""
+    plain = template.format(greeting="")
+    named = template.format(greeting=_greeting(first_name))
+    return named if segments(named) <= segments(plain) else plain
+
+
+def _braces(value: str) -> str:
+    """A configured value made safe to put in a str.format template."""
+    return value.replace("{", "{{").replace("}", "}}")
 
 
 def _rates(settings: Settings) -> str:
@@ -62,21 +95,26 @@ def disclosure(settings: Settings) -> Message:
     return Message("disclosure", text, settings.disclosure_version)
 
 
+# Revision 2: 189 characters (two parts) cut to 156 (one part) with the default settings.
+CONFIRMATION_REVISION = 2
+
+
 def confirmation(settings: Settings, first_name: str | None = None) -> Message:
-    text = (
-        f"{settings.program_name}: {_greeting(first_name)}Reply YES to confirm you want "
-        f"recurring texts from us. {_rates(settings)} Reply HELP for help, STOP to cancel. "
-        f"Terms: {settings.terms_url}"
+    template = (
+        f"{_braces(settings.program_name)}: {{greeting}}Reply YES to confirm texts. "
+        f"{_braces(_rates(settings))} HELP for help, STOP to cancel. "
+        f"Terms: {_braces(settings.terms_url)}"
     )
-    return Message("confirmation", text, settings.disclosure_version)
+    text = _personal(template, first_name)
+    return Message("confirmation", text, _version(settings, CONFIRMATION_REVISION))
 
 
 def welcome(settings: Settings, first_name: str | None = None) -> Message:
-    text = (
-        f"You're subscribed to {settings.program_name}. {_greeting(first_name)}"
-        f"{_rates(settings)} Reply STOP to cancel, HELP for help."
+    template = (
+        f"You're subscribed to {_braces(settings.program_name)}. {{greeting}}"
+        f"{_braces(_rates(settings))} Reply STOP to cancel, HELP for help."
     )
-    return Message("welcome", text, settings.disclosure_version)
+    return Message("welcome", _personal(template, first_name), settings.disclosure_version)
 
 
 def help_text(settings: Settings) -> Message:
@@ -114,3 +152,22 @@ def clarify(settings: Settings) -> Message:
         "subscription, STOP to cancel or HELP for help."
     )
     return Message("clarify", text, settings.disclosure_version)
+
+
+def sent_texts(settings: Settings, first_name: str | None = None) -> list[Message]:
+    """Every text we send (the disclosure is shown on the form, not sent)."""
+    return [
+        confirmation(settings, first_name),
+        welcome(settings, first_name),
+        help_text(settings),
+        opted_out(settings),
+        resubscribed(settings),
+        expired(settings),
+        clarify(settings),
+    ]
+
+
+def segment_counts(settings: Settings) -> dict[str, SegmentCount]:
+    """What each text costs with these settings: a check for the operator who configures a
+    longer program name, frequency or URL (anything over one part is billed per part)."""
+    return {message.kind: count(message.text) for message in sent_texts(settings)}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from optin.domain.keywords import Intent, classify, normalise
+from optin.domain.keywords import AWS_REQUIRED_OPT_OUT_KEYWORDS, Intent, classify, normalise
 
 
 @pytest.mark.parametrize(
@@ -13,6 +13,10 @@ from optin.domain.keywords import Intent, classify, normalise
         ("👍 yes", "yes"),
         ("no,  not   yes!", "no not yes"),
         ("Opt-Out", "opt out"),
+        ("OPT-OUT", "opt out"),
+        ("Arrêt", "arret"),
+        ("ＳＴＯＰ", "stop"),
+        ("Sí", "si"),
         ("\tSTOP\n", "stop"),
         ("", ""),
         (None, ""),
@@ -53,24 +57,73 @@ def test_anything_else_does_not_confirm(text: str) -> None:
         "OPTOUT",
         "opt out",
         "Opt-out",
+        "OPT-OUT",
+        "ARRET",
+        "Arrêt",
+        "remove",
+        "TD",
+        "Unsubscribe all",
+        "STOP texting me",
+        "stop it",
+        "Opt out please",
+        "END.",
     ],
 )
 def test_opt_out_words(text: str) -> None:
     assert classify(text) == Intent.OPT_OUT
 
 
-@pytest.mark.parametrize("text", ["HELP", "help?", "INFO", "Info."])
+def test_aws_requires_exactly_these_opt_out_words() -> None:
+    # End User Messaging SMS User Guide, "Required opt-out keywords" (read 2026-11).
+    assert set(AWS_REQUIRED_OPT_OUT_KEYWORDS) == {
+        "ARRET",
+        "CANCEL",
+        "END",
+        "OPT-OUT",
+        "OPTOUT",
+        "QUIT",
+        "REMOVE",
+        "STOP",
+        "TD",
+        "UNSUBSCRIBE",
+    }
+
+
+@pytest.mark.parametrize("word", AWS_REQUIRED_OPT_OUT_KEYWORDS)
+def test_every_required_opt_out_word_opts_out_however_typed(word: str) -> None:
+    for text in (word, word.lower(), word.title(), f" {word}! ", f"{word} now"):
+        assert classify(text) == Intent.OPT_OUT, text
+    # Opt-out wins over a confirm list that happens to contain the word.
+    assert classify(word, (word,)) == Intent.OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["HELP", "help?", "INFO", "Info.", " Help! "])
 def test_help_words(text: str) -> None:
     assert classify(text) == Intent.HELP
 
 
-@pytest.mark.parametrize("text", ["START", "start", "UNSTOP", "Unstop!"])
+@pytest.mark.parametrize("text", ["START", "start", "UNSTOP", "Unstop!", "Start."])
 def test_opt_in_words(text: str) -> None:
     assert classify(text) == Intent.OPT_IN
 
 
-@pytest.mark.parametrize("text", ["please stop", "stop it", "don't stop", "help me out"])
-def test_keywords_match_the_whole_message_only(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please stop",
+        "don't stop",
+        "nonstop",
+        "stopped",
+        "help me out",
+        "start again",
+        "unstop please",
+        "yes stop",
+        "trend",
+        "tdd",
+        "ending",
+    ],
+)
+def test_keywords_match_whole_words_and_only_opt_out_on_a_prefix(text: str) -> None:
     assert classify(text) == Intent.OTHER
 
 
