@@ -12,12 +12,33 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+# Every call must give up well inside the function's 10 s Timeout (template.yaml Globals),
+# so a slow service surfaces as a classified error the state machine retries, never as a
+# Lambda timeout in the middle of a use case. Worst case per call: 3 attempts of
+# (1 s connect + 2 s read) plus standard-mode backoff, about 9.5 s; most calls answer in ms.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 2
+MAX_ATTEMPTS = 3
 
-def session_client(service: str) -> Callable[[], Any]:
+
+def client_config(max_attempts: int = MAX_ATTEMPTS) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+    )
+
+
+def session_client(service: str, *, max_attempts: int = MAX_ATTEMPTS) -> Callable[[], Any]:
+    """max_attempts=1 for calls that must not be repeated blindly: the SDK retries a read
+    timeout by sending the request again, and a text whose answer was lost may have left."""
+
     def factory() -> Any:
         import boto3
 
-        return boto3.session.Session().client(service)
+        return boto3.session.Session().client(service, config=client_config(max_attempts))
 
     return factory
 
