@@ -102,6 +102,32 @@ def topic_arn(name: str) -> str:
     return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
 
 
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
+
+
+# Resources whose Ref is a name given in a property (CloudFormation's primary identifier); when
+# the property is absent the logical id stands in, as the physical name does for the others.
+_NAME_PROPERTY = {
+    "AWS::SMSVOICE::OptOutList": "OptOutListName",
+    "AWS::SMSVOICE::ConfigurationSet": "ConfigurationSetName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+}
+
+# !GetAtt X.Arn for the resource types whose ARN the template hands to functions or policies.
+_ARN_FORMAT = {
+    "AWS::SMSVOICE::PhoneNumber": ("sms-voice", "phone-number/{}"),
+    "AWS::SMSVOICE::OptOutList": ("sms-voice", "opt-out-list/{}"),
+    "AWS::SMSVOICE::ConfigurationSet": ("sms-voice", "configuration-set/{}"),
+    "AWS::SQS::Queue": ("sqs", "{}"),
+    "AWS::KMS::Key": ("kms", "key/{}"),
+    "AWS::Logs::LogGroup": ("logs", "log-group:{}"),
+    "AWS::DynamoDB::Table": ("dynamodb", "table/{}"),
+}
+
+
 class _Resolver:
     """Evaluates the intrinsic functions a SAM template uses, with local names for resources."""
 
@@ -129,34 +155,95 @@ class _Resolver:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": None,
         }
+        self.condition_specs: dict[str, Any] = template.get("Conditions") or {}
+        self._conditions: dict[str, bool] = {}
+        self._evaluating: set[str] = set()
+
+    def condition(self, name: str) -> bool:
+        """A named condition's value, as CloudFormation evaluates it from the parameters."""
+        if name in self._conditions:
+            return self._conditions[name]
+        if name not in self.condition_specs:
+            raise TemplateError(f"condition {name} is not declared in Conditions")
+        if name in self._evaluating:
+            raise TemplateError(f"condition {name} refers to itself")
+        self._evaluating.add(name)
+        try:
+            value = self._truth(self.condition_specs[name], name)
+        finally:
+            self._evaluating.discard(name)
+        self._conditions[name] = value
+        return value
+
+    def _truth(self, expression: Any, where: str) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((key, arg),) = expression.items()
+            # local/runtime/cfn_yaml.py reads the short form !Condition as Fn::Condition.
+            if key in ("Condition", "Fn::Condition"):
+                return self.condition(str(arg))
+            if key == "Fn::Equals":
+                if not isinstance(arg, list) or len(arg) != 2:
+                    raise TemplateError(f"{where}: Fn::Equals takes two values")
+                left, right = (self.resolve(v) for v in arg)
+                return _cfn_string(left) == _cfn_string(right)
+            if key == "Fn::Not":
+                if not isinstance(arg, list) or len(arg) != 1:
+                    raise TemplateError(f"{where}: Fn::Not takes one condition")
+                return not self._truth(arg[0], where)
+            if key in ("Fn::And", "Fn::Or"):
+                if not isinstance(arg, list) or not 2 <= len(arg) <= 10:
+                    raise TemplateError(f"{where}: {key} takes 2 to 10 conditions")
+                values = [self._truth(a, where) for a in arg]
+                return all(values) if key == "Fn::And" else any(values)
+        raise TemplateError(f"{where}: {expression!r} is not a condition the local runtime knows")
+
+    def exists(self, logical_id: str) -> bool:
+        """False for a resource whose Condition is false: CloudFormation does not create it."""
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            return False
+        condition = resource.get("Condition")
+        return condition is None or self.condition(str(condition))
+
+    def _existing(self, name: str, what: str) -> dict[str, Any]:
+        resource = self.resources.get(name)
+        if resource is None:
+            raise TemplateError(f"{what}: no such resource")
+        if not self.exists(name):
+            raise TemplateError(f"{what}: {name} is not created (its Condition is false)")
+        return dict(resource)
 
     def ref(self, name: str) -> Any:
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
-        resource = self.resources.get(name)
-        if resource is None:
+        if name not in self.resources:
             if name == "ServerlessRestApi":
                 return "local"
             raise TemplateError(f"!Ref {name}: no such parameter or resource")
-        kind = resource.get("Type", "")
+        kind = self._existing(name, f"!Ref {name}").get("Type", "")
         if kind == "AWS::Serverless::StateMachine":
             return state_machine_arn(self.state_machine_name(name))
         if kind == "AWS::SNS::Topic":
             return topic_arn(name)
-        # Functions, tables, queues…: the physical name is the logical id locally.
-        return name
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{self.physical_name(name)}"
+        # Functions, tables, keys, lists…: the physical name (the logical id unless named).
+        return self.physical_name(name)
+
+    def physical_name(self, logical_id: str) -> str:
+        resource = self.resources[logical_id]
+        prop = _NAME_PROPERTY.get(str(resource.get("Type", "")))
+        given = (resource.get("Properties") or {}).get(prop) if prop else None
+        return str(self.resolve(given)) if given is not None else logical_id
 
     def state_machine_name(self, logical_id: str) -> str:
         props = self.resources[logical_id].get("Properties") or {}
         return str(props.get("Name") or logical_id)
 
     def get_att(self, name: str, attribute: str) -> Any:
-        resource = self.resources.get(name)
-        if resource is None:
-            raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
-        kind = resource.get("Type", "")
+        kind = self._existing(name, f"!GetAtt {name}.{attribute}").get("Type", "")
         if attribute == "Arn":
             if kind == "AWS::Serverless::Function":
                 return function_arn(name)
@@ -164,24 +251,35 @@ class _Resolver:
                 return state_machine_arn(self.state_machine_name(name))
             if kind == "AWS::SNS::Topic":
                 return topic_arn(name)
+            if kind in _ARN_FORMAT:
+                service, resource = _ARN_FORMAT[kind]
+                return _arn(service, resource.format(self.physical_name(name)))
             return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"
         if attribute == "Name":
             if kind == "AWS::Serverless::StateMachine":
                 return self.state_machine_name(name)
             return name
-        if attribute == "TopicName":
-            return name
-        raise TemplateError(f"!GetAtt {name}.{attribute} is not supported locally")
+        if attribute in ("TopicName", "QueueName", "PhoneNumberId", "KeyId"):
+            return self.physical_name(name)
+        # e.g. OriginationNumber.PhoneNumber: AWS assigns it; locally it is data (--env-vars).
+        raise TemplateError(
+            f"!GetAtt {name}.{attribute} has no local value; set what uses it in --env-vars"
+        )
 
     def resolve(self, value: Any) -> Any:
+        """Evaluates intrinsics; AWS::NoValue (None) drops the key or list item it stands for."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not None]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
+            if key == "Fn::If":
+                if not isinstance(arg, list) or len(arg) != 3:
+                    raise TemplateError("Fn::If takes [condition name, value if true, if false]")
+                return self.resolve(arg[1] if self.condition(str(arg[0])) else arg[2])
             if key == "Fn::GetAtt":
                 parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
                 return self.get_att(parts[0], parts[1])
@@ -198,7 +296,8 @@ class _Resolver:
                 return str(self.resolve(text)).split(separator)
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local runtime")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not None}
 
     def sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
@@ -216,6 +315,11 @@ class _Resolver:
             return str(self.ref(name))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+def _cfn_string(value: Any) -> str:
+    """Fn::Equals compares values as the strings CloudFormation sees (true == "true")."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _stringify_env(variables: dict[str, Any]) -> dict[str, str]:
@@ -257,9 +361,13 @@ def load_application(
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     app = Application(root=root)
 
+    for name in resolver.condition_specs:
+        resolver.condition(name)  # a broken condition fails here, not on first use
     for logical_id, resource in template["Resources"].items():
         kind = resource.get("Type")
         props = resource.get("Properties") or {}
+        if not resolver.exists(logical_id):
+            continue
         if kind == "AWS::SNS::Topic":
             app.topics[logical_id] = topic_arn(logical_id)
         elif kind == "AWS::Serverless::Function":
@@ -275,7 +383,21 @@ def load_application(
             app.state_machines[logical_id] = _state_machine(logical_id, props, resolver, root)
     # Longest literal prefix first so /signups/export wins over /signups/{id}.
     app.routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
+    two_way = _two_way_topics(template)
+    # The runtime publishes replies to the first topic: the one a phone number's two-way SMS
+    # names, not e.g. the alarm topic that happens to come first in the file.
+    app.topics = dict(sorted(app.topics.items(), key=lambda item: item[0] not in two_way))
     return app
+
+
+def _two_way_topics(template: dict[str, Any]) -> set[str]:
+    topics = set()
+    for resource in template["Resources"].values():
+        if resource.get("Type") in ("AWS::SMSVOICE::PhoneNumber", "AWS::SMSVOICE::Pool"):
+            channel = ((resource.get("Properties") or {}).get("TwoWay") or {}).get("ChannelArn")
+            if isinstance(channel, dict) and isinstance(channel.get("Ref"), str):
+                topics.add(channel["Ref"])
+    return topics
 
 
 def _replace_env(fn: Function, env: dict[str, str]) -> Function:
