@@ -21,6 +21,9 @@ from local.runtime.stepfunctions_backend import StepFunctionsBackend
 from local.runtime.template import ACCOUNT_ID, Application
 from local.stepfunctions import LambdaFunctionError, LambdaServiceError
 
+# Read by the simulator's badge through /sandbox/contacts/{phoneNumber}.
+CONTACT_STATUS_FUNCTION = "ContactStatusFunction"
+
 log = logging.getLogger("local.http")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -222,7 +225,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     # --- the template's API routes, as API Gateway's Lambda proxy integration ---
 
     def _api_route(
-        self, function_id: str, resource: str, params: dict[str, str], query: str, body: bytes
+        self,
+        function_id: str,
+        resource: str,
+        params: dict[str, str],
+        query: str,
+        body: bytes,
+        path: str | None = None,
     ) -> None:
         headers = {k: v for k, v in self.headers.items()}
         multi_headers: dict[str, list[str]] = {}
@@ -233,9 +242,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             text, is_base64 = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, is_base64 = base64.b64encode(body).decode(), True
+        path = path or urlsplit(self.path).path
         event = {
             "resource": resource,
-            "path": urlsplit(self.path).path,
+            "path": path,
             "httpMethod": self.command,
             "headers": headers or None,
             "multiValueHeaders": multi_headers or None,
@@ -248,7 +258,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 "apiId": "local",
                 "domainName": self.headers.get("Host", "127.0.0.1"),
                 "httpMethod": self.command,
-                "path": "/Prod" + urlsplit(self.path).path,
+                "path": "/Prod" + path,
                 "protocol": self.request_version,
                 "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000),
@@ -297,6 +307,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._error(400, "missing_phone_number", "Give ?phoneNumber=+12065550123.")
                 return
             self._json(200, {"messages": sandbox.messages(phone)})
+        elif path.startswith("/sandbox/contacts/") and self.command == "GET":
+            self._contact(path.removeprefix("/sandbox/contacts/"))
         elif path == "/sandbox/inbound" and self.command == "POST":
             try:
                 request = json.loads(body or b"null")
@@ -327,6 +339,25 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._json(202, {})
         else:
             self._error(404, "not_found", f"No sandbox route for {self.command} {path}.")
+
+    def _contact(self, phone: str) -> None:
+        """A contact and its ledger for the phone simulator's badge. The template keeps this
+        function off the public API (it shows evidence: IP, user agent, texts); locally the
+        developer reads it here, through the same handler."""
+        if CONTACT_STATUS_FUNCTION not in self.runtime.app.functions:
+            self._error(404, "not_found", f"The template has no {CONTACT_STATUS_FUNCTION}.")
+            return
+        if not phone or "/" in phone:
+            self._error(400, "invalid_phone_number", "Give /sandbox/contacts/+12065550123.")
+            return
+        self._api_route(
+            CONTACT_STATUS_FUNCTION,
+            "/contacts/{phoneNumber}",
+            {"phoneNumber": phone},
+            "",
+            b"",
+            path=f"/contacts/{phone}",
+        )
 
     # --- static web pages ---
 

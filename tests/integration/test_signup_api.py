@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 import pytest
@@ -44,7 +45,7 @@ def test_bad_sign_up_gets_4xx_with_code_and_sentence_and_changes_nothing(
     number = body.get("phoneNumber")
     if isinstance(number, str) and number.startswith("+"):
         assert rt.messages(number) == []
-        contact_status, _ = rt.get("/contacts/" + quote(number, safe=""))
+        contact_status, _ = rt.get("/sandbox/contacts/" + quote(number, safe=""))
         assert contact_status in (400, 404)  # unparseable, or nothing stored
 
 
@@ -122,10 +123,43 @@ def test_national_format_is_accepted_and_stored_as_e164(shared_runtime: LocalRun
 
 
 def test_unknown_contact_is_404_and_a_bad_number_400(shared_runtime: LocalRuntime) -> None:
-    assert shared_runtime.get("/contacts/%2B12064869999")[0] == 404
-    status, body = shared_runtime.get("/contacts/abc")
+    assert shared_runtime.get("/sandbox/contacts/%2B12064869999")[0] == 404
+    status, body = shared_runtime.get("/sandbox/contacts/abc")
     assert status == 400
     assert body["error"]["code"] == "invalid_phone_number"
+
+
+def test_contacts_are_not_on_the_public_api(shared_runtime: LocalRuntime) -> None:
+    """A contact's evidence (IP, user agent, texts) is for support staff, not for anyone
+    who knows a number: the template gives GET /contacts/{phoneNumber} no public route."""
+    phone = new_us_number()
+    assert shared_runtime.signup(phone)[0] == 202
+    status, body = shared_runtime.get("/contacts/" + quote(phone, safe=""))
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_a_signup_reads_its_own_status_right_after_the_202(shared_runtime: LocalRuntime) -> None:
+    phone = new_us_number()
+    status, answer = shared_runtime.signup(phone)
+    assert status == 202
+    # No wait: the number was reserved before the answer was sent.
+    status, found = shared_runtime.get(f"/signups/{answer['registrationId']}")
+    assert status == 200, found
+    assert found["status"] == "PENDING" and found["phoneNumber"].endswith(phone[-4:])
+    assert phone not in json.dumps(found)
+
+
+def test_near_simultaneous_signups_get_one_registration(shared_runtime: LocalRuntime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    phone = new_us_number()
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: shared_runtime.signup(phone), range(4)))
+    assert {status for status, _ in answers} == {202}
+    assert len({answer["registrationId"] for _, answer in answers}) == 1
+    wait_for(lambda: shared_runtime.messages(phone), what="the one confirmation text")
+    time.sleep(0.5)
+    assert len(shared_runtime.messages(phone)) == 1
 
 
 def test_unknown_route_is_a_json_404(shared_runtime: LocalRuntime) -> None:

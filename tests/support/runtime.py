@@ -200,7 +200,7 @@ class LocalRuntime:
         return [m for m in found if direction is None or m["direction"] == direction]
 
     def contact(self, phone: str) -> dict[str, Any] | None:
-        status, body = self.get("/contacts/" + quote(phone, safe=""))
+        status, body = self.get("/sandbox/contacts/" + quote(phone, safe=""))
         if status == 404:
             return None
         assert status == 200, body

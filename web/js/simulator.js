@@ -248,7 +248,7 @@
       }
       renderMessages(result.data.messages);
     });
-    var contact = ui.requestJson("GET", "contacts/" + encoded).then(function (result) {
+    var contact = ui.requestJson("GET", "sandbox/contacts/" + encoded).then(function (result) {
       if (generation !== state.generation) return;
       if (result.status === 404 || (result.ok && result.data)) {
         renderContact(result.status, result.data);
