@@ -8,6 +8,7 @@ there and not in SQLite.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -123,8 +124,6 @@ def run_local(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 def test_an_endpoint_that_does_not_answer_is_one_sentence_and_exit_2(
     tmp_path: Path, how: str
 ) -> None:
-    import os
-
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: the port was just released
     args = ["--data-dir", str(tmp_path)]
     env = dict(os.environ)
