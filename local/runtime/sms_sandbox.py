@@ -1,8 +1,26 @@
-"""The SMS sandbox: End User Messaging SMS's SendTextMessage on localhost, and the phones' side.
+"""The SMS sandbox: End User Messaging SMS's API on localhost, and the phones' side.
 
-Outbound texts are stored instead of sent. A person (the phone simulator page) or a test injects
-inbound texts; each is stored with a pending delivery before it is acknowledged, then published
-to the two-way SNS topic as End User Messaging would, so a kill between the two loses nothing.
+API (JSON protocol, X-Amz-Target PinpointSMSVoiceV2.*), with the request and error shapes of
+botocore's service model: SendTextMessage, PutOptedOutNumber, DeleteOptedOutNumber and
+CarrierLookup. Outbound texts are stored instead of sent.
+
+Opt-outs are self-managed, as the deployed stack configures its number: a STOP texted in is
+only published to the two-way topic; the function answers it and calls PutOptedOutNumber.
+The sandbox has one number, so every opt-out list counts as associated with it: a text to a
+number on any list is refused as AWS refuses it (ConflictException,
+DESTINATION_PHONE_NUMBER_OPTED_OUT). Lists are created on first use, where AWS would answer
+ResourceNotFoundException for a list the stack did not create.
+
+CarrierLookup answers from the numbering plan (phonenumbers), except for the fictional
+NANP lines +1 NPA 555-01XX, which answer by line so tests can choose:
+    555-0180 .. 0189  LANDLINE
+    555-0190 .. 0198  VOIP
+    555-0199          INVALID
+    any other         MOBILE (as is any other US/CA number: their plan cannot tell).
+
+A person (the phone simulator page) or a test injects inbound texts; each is stored with a
+pending delivery before it is acknowledged, then published to the two-way SNS topic as End
+User Messaging would, so a kill between the two loses nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +36,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 from local.runtime.sqlite_db import Database
+from local.runtime.template import ACCOUNT_ID, REGION
 
 log = logging.getLogger("local.sms")
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# Patterns of botocore's model (the service checks them; botocore checks only lengths).
+_IDENTITY = re.compile(r"^[A-Za-z0-9_:/+-]{1,256}$")
+_RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_:/-]{1,256}$")
+_LOOKUP_INPUT = re.compile(r"^\+[({\s\[]?[1-9][0-9(){}\s\[\],.-]{1,38}$")
 MAX_BODY = 1600
-# Keywords every End User Messaging number has registered; others count as free text.
-REGISTERED_KEYWORDS = {"HELP", "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "UNSTOP"}
+# Keywords every End User Messaging number has registered (HELP, the required opt-out words,
+# START/UNSTOP for toll-free resubscription); others count as free text.
+REGISTERED_KEYWORDS = {
+    "HELP",
+    "ARRET",
+    "CANCEL",
+    "END",
+    "OPT-OUT",
+    "OPTOUT",
+    "QUIT",
+    "REMOVE",
+    "STOP",
+    "TD",
+    "UNSUBSCRIBE",
+    "STOPALL",
+    "START",
+    "UNSTOP",
+}
+# The number the sandbox texts from when the origination identity is an ARN or an id.
+SANDBOX_NUMBER = "+12065550142"
 RETRY_DELAYS = (1.0, 2.0, 5.0, 15.0, 60.0)
 # Like SNS to Lambda: a message that keeps failing is given up on (and logged), not retried forever.
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
@@ -44,6 +87,12 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_phone_out ON messages (destination, seq);
 CREATE INDEX IF NOT EXISTS messages_by_phone_in ON messages (origination, seq);
+CREATE TABLE IF NOT EXISTS opted_out_numbers (
+  list_name TEXT NOT NULL,
+  phone_number TEXT NOT NULL,
+  opted_out_at REAL NOT NULL,
+  PRIMARY KEY (list_name, phone_number)
+);
 CREATE TABLE IF NOT EXISTS deliveries (
   delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
   inbound_message_id TEXT NOT NULL,
@@ -57,15 +106,54 @@ CREATE TABLE IF NOT EXISTS deliveries (
 
 
 class SandboxError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, **modelled: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        # The error shape's members besides Message (Reason, Fields, ResourceType, …).
+        self.modelled = modelled
+
+    def body(self) -> dict[str, Any]:
+        return {"__type": self.code, "Message": self.message, **self.modelled}
+
+
+def _invalid(field: str, message: str, reason: str = "FIELD_VALIDATION_FAILED") -> SandboxError:
+    return SandboxError(
+        "ValidationException",
+        message,
+        Reason=reason,
+        Fields=[{"Name": field, "Message": message}],
+    )
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_FICTIONAL_LINES = (
+    (range(180, 190), "LANDLINE"),
+    (range(190, 199), "VOIP"),
+    (range(199, 200), "INVALID"),
+)
+_PLAN_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE: "MOBILE",
+    # The US/CA plan cannot tell mobile from fixed: the sandbox answers MOBILE.
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "MOBILE",
+    phonenumbers.PhoneNumberType.FIXED_LINE: "LANDLINE",
+    phonenumbers.PhoneNumberType.VOIP: "VOIP",
+}
+
+
+def _line_type(parsed: phonenumbers.PhoneNumber) -> str:
+    national = str(parsed.national_number)
+    if parsed.country_code == 1 and len(national) == 10 and national[3:6] == "555":
+        line = int(national[6:])
+        if 100 <= line <= 199:
+            return next((kind for lines, kind in _FICTIONAL_LINES if line in lines), "MOBILE")
+    if not phonenumbers.is_valid_number(parsed):
+        return "INVALID"
+    return _PLAN_TYPES.get(phonenumbers.number_type(parsed), "OTHER")
 
 
 def mask(phone: str) -> str:
@@ -82,6 +170,10 @@ class SmsSandbox:
     ) -> None:
         self.db = Database(db_path, SCHEMA)
         self.default_origination = default_origination
+        # The number texts come from: the configured identity when it is a number.
+        self.number = (
+            default_origination if E164.match(default_origination or "") else SANDBOX_NUMBER
+        )
         self.publish = publish
         self.send_delay_seconds = send_delay_seconds
         self._wake = threading.Event()
@@ -91,31 +183,56 @@ class SmsSandbox:
     # --- End User Messaging SMS API (JSON protocol, X-Amz-Target PinpointSMSVoiceV2.*) ---
 
     def handle_api(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if operation != "SendTextMessage":
+        handlers = {
+            "SendTextMessage": lambda: {"MessageId": self.send_text_message(request)},
+            "PutOptedOutNumber": lambda: self.put_opted_out_number(request),
+            "DeleteOptedOutNumber": lambda: self.delete_opted_out_number(request),
+            "CarrierLookup": lambda: self.carrier_lookup(request),
+        }
+        handler = handlers.get(operation)
+        if handler is None:
             return 400, {
                 "__type": "ValidationException",
                 "Message": f"The local SMS sandbox does not implement {operation}.",
+                "Reason": "UNKNOWN_OPERATION",
             }
         try:
-            return 200, {"MessageId": self.send_text_message(request)}
+            return 200, handler()
         except SandboxError as error:
-            return error.status, {"__type": error.code, "Message": error.message}
+            return error.status, error.body()
 
     def send_text_message(self, request: dict[str, Any]) -> str:
         destination = request.get("DestinationPhoneNumber")
         body = request.get("MessageBody")
         if not isinstance(destination, str) or not E164.match(destination):
-            raise SandboxError(
-                "ValidationException", "DestinationPhoneNumber must be an E.164 phone number."
+            raise _invalid(
+                "DestinationPhoneNumber", "DestinationPhoneNumber must be an E.164 phone number."
             )
-        if not isinstance(body, str) or not body:
-            raise SandboxError("ValidationException", "MessageBody is required.")
+        if not isinstance(body, str) or not body.strip():
+            raise _invalid("MessageBody", "MessageBody is required.", "MISSING_PARAMETER")
         if len(body) > MAX_BODY:
-            raise SandboxError("ValidationException", f"MessageBody exceeds {MAX_BODY} characters.")
+            raise _invalid(
+                "MessageBody",
+                f"MessageBody exceeds {MAX_BODY} characters.",
+                "MAXIMUM_SIZE_EXCEEDED",
+            )
         context = request.get("Context") or {}
-        if not isinstance(context, dict):
-            raise SandboxError("ValidationException", "Context must be a map of strings.")
-        origination = request.get("OriginationIdentity") or self.default_origination
+        if not isinstance(context, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in context.items()
+        ):
+            raise _invalid("Context", "Context must be a map of strings.")
+        identity = request.get("OriginationIdentity")
+        if identity is not None and (
+            not isinstance(identity, str) or not _IDENTITY.match(identity)
+        ):
+            raise _invalid("OriginationIdentity", "OriginationIdentity is not valid.")
+        configuration_set = request.get("ConfigurationSetName")
+        if configuration_set is not None and (
+            not isinstance(configuration_set, str) or not _RESOURCE_NAME.match(configuration_set)
+        ):
+            raise _invalid("ConfigurationSetName", "ConfigurationSetName is not valid.")
+        # An ARN or id names the sandbox's own number.
+        origination = identity if identity and E164.match(identity) else self.number
         dedup_key = context.get("dedupKey")
         conn = self.db.connect()
         with conn:
@@ -128,6 +245,17 @@ class SmsSandbox:
                 if row:
                     log.info("duplicate send suppressed for %s", mask(destination))
                     return str(row["message_id"])
+            if conn.execute(
+                "SELECT 1 FROM opted_out_numbers WHERE phone_number = ? LIMIT 1", (destination,)
+            ).fetchone():
+                log.info("text to %s refused: on the opt-out list", mask(destination))
+                raise SandboxError(
+                    "ConflictException",
+                    "The destination phone number is opted out.",
+                    Reason="DESTINATION_PHONE_NUMBER_OPTED_OUT",
+                    ResourceType="opted-out-number",
+                    ResourceId=destination,
+                )
             message_id = str(uuid.uuid4())
             conn.execute(
                 "INSERT INTO messages (message_id, direction, origination, destination, body,"
@@ -148,6 +276,103 @@ class SmsSandbox:
             time.sleep(self.send_delay_seconds)
         return message_id
 
+    # --- the opt-out list ---
+
+    def _opt_out_request(self, request: dict[str, Any]) -> tuple[str, str]:
+        name = request.get("OptOutListName")
+        number = request.get("OptedOutNumber")
+        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+            raise _invalid("OptOutListName", "OptOutListName is not valid.")
+        if not isinstance(number, str) or not E164.match(number):
+            raise _invalid("OptedOutNumber", "OptedOutNumber must be an E.164 phone number.")
+        # An ARN names the list by its last part.
+        return name.rsplit("opt-out-list/", 1)[-1], number
+
+    def _opt_out_result(self, name: str, number: str, at: float) -> dict[str, Any]:
+        return {
+            "OptOutListArn": f"arn:aws:sms-voice:{REGION}:{ACCOUNT_ID}:opt-out-list/{name}",
+            "OptOutListName": name,
+            "OptedOutNumber": number,
+            "OptedOutTimestamp": at,
+            # True only when the person opted out by keyword and AWS recorded it.
+            "EndUserOptedOut": False,
+        }
+
+    def put_opted_out_number(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, number = self._opt_out_request(request)
+        conn = self.db.connect()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT OR IGNORE INTO opted_out_numbers (list_name, phone_number, opted_out_at)"
+                " VALUES (?, ?, ?)",
+                (name, number, time.time()),
+            )
+            row = conn.execute(
+                "SELECT opted_out_at FROM opted_out_numbers"
+                " WHERE list_name = ? AND phone_number = ?",
+                (name, number),
+            ).fetchone()
+        log.info("%s put on opt-out list %s", mask(number), name)
+        return self._opt_out_result(name, number, float(row["opted_out_at"]))
+
+    def delete_opted_out_number(self, request: dict[str, Any]) -> dict[str, Any]:
+        name, number = self._opt_out_request(request)
+        conn = self.db.connect()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT opted_out_at FROM opted_out_numbers"
+                " WHERE list_name = ? AND phone_number = ?",
+                (name, number),
+            ).fetchone()
+            if row is None:
+                raise SandboxError(
+                    "ResourceNotFoundException",
+                    "The opted out number was not found.",
+                    ResourceType="opted-out-number",
+                    ResourceId=number,
+                )
+            conn.execute(
+                "DELETE FROM opted_out_numbers WHERE list_name = ? AND phone_number = ?",
+                (name, number),
+            )
+        log.info("%s taken off opt-out list %s", mask(number), name)
+        return self._opt_out_result(name, number, float(row["opted_out_at"]))
+
+    def opted_out_numbers(self) -> list[dict[str, str]]:
+        rows = self.db.connect().execute(
+            "SELECT list_name, phone_number FROM opted_out_numbers ORDER BY opted_out_at"
+        )
+        return [{"optOutListName": r["list_name"], "phoneNumber": r["phone_number"]} for r in rows]
+
+    # --- carrier lookup ---
+
+    def carrier_lookup(self, request: dict[str, Any]) -> dict[str, Any]:
+        raw = request.get("PhoneNumber")
+        if not isinstance(raw, str) or not _LOOKUP_INPUT.match(raw):
+            raise _invalid("PhoneNumber", "PhoneNumber must start with + and a country code.")
+        try:
+            parsed = phonenumbers.parse(raw)
+        except phonenumbers.NumberParseException:
+            raise _invalid(
+                "PhoneNumber", "PhoneNumber could not be parsed.", "CANNOT_PARSE"
+            ) from None
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        region = phonenumbers.region_code_for_number(parsed)
+        line_type = _line_type(parsed)
+        result: dict[str, Any] = {
+            "E164PhoneNumber": e164,
+            "DialingCountryCode": str(parsed.country_code),
+            "PhoneNumberType": line_type,
+            "OriginalPhoneNumber": raw,
+        }
+        if region and region != "ZZ":
+            result["IsoCountryCode"] = region
+        if line_type != "INVALID":
+            result["Carrier"] = f"Sandbox {line_type.title()}"
+        return result
+
     # --- the phones' side ---
 
     def inject_inbound(self, sender: Any, body: Any, destination: Any = None) -> str:
@@ -159,11 +384,7 @@ class SmsSandbox:
             raise SandboxError("invalid_body", "'body' must be a non-empty text.")
         if len(body) > MAX_BODY:
             raise SandboxError("invalid_body", f"'body' exceeds {MAX_BODY} characters.")
-        to = (
-            destination
-            if isinstance(destination, str) and destination
-            else self.default_origination
-        )
+        to = destination if isinstance(destination, str) and destination else self.number
         inbound_id = str(uuid.uuid4())
         conn = self.db.connect()
         with conn:

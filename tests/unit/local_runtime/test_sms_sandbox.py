@@ -134,3 +134,184 @@ def test_redeliver_publishes_the_same_payload_again(tmp_path: Path) -> None:
     assert published[0] == published[1]
     with pytest.raises(SandboxError):
         sms.redeliver("no-such-id")
+
+
+# --- the End User Messaging API: opt-out list, carrier lookup, error shapes ---
+
+LIST = "optin-opt-outs"
+
+
+def test_send_errors_carry_reason_and_fields(tmp_path: Path) -> None:
+    status, body = sandbox(tmp_path).handle_api(
+        "SendTextMessage", {"DestinationPhoneNumber": "2065550100", "MessageBody": "x"}
+    )
+
+    assert status == 400
+    assert body["Reason"] == "FIELD_VALIDATION_FAILED"
+    assert body["Fields"] == [
+        {
+            "Name": "DestinationPhoneNumber",
+            "Message": "DestinationPhoneNumber must be an E.164 phone number.",
+        }
+    ]
+
+
+def test_a_listed_number_is_refused_as_aws_refuses_it(tmp_path: Path) -> None:
+    sms = sandbox(tmp_path)
+    status, listed = sms.handle_api(
+        "PutOptedOutNumber", {"OptOutListName": LIST, "OptedOutNumber": PHONE}
+    )
+    assert status == 200
+    assert listed["OptedOutNumber"] == PHONE and listed["OptOutListName"] == LIST
+    assert listed["OptOutListArn"].endswith(f":opt-out-list/{LIST}")
+    assert listed["EndUserOptedOut"] is False
+
+    status, refused = sms.handle_api(
+        "SendTextMessage", {"DestinationPhoneNumber": PHONE, "MessageBody": "Reply YES"}
+    )
+
+    assert status == 400
+    assert refused["__type"] == "ConflictException"
+    assert refused["Reason"] == "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+    assert sms.messages(PHONE) == []
+    assert sms.opted_out_numbers() == [{"optOutListName": LIST, "phoneNumber": PHONE}]
+
+
+def test_opting_in_takes_the_number_off_and_an_unlisted_number_is_not_found(
+    tmp_path: Path,
+) -> None:
+    sms = sandbox(tmp_path)
+    request = {"OptOutListName": f"arn:aws:sms-voice:us-east-1:1:opt-out-list/{LIST}"}
+    first = sms.handle_api("PutOptedOutNumber", {**request, "OptedOutNumber": PHONE})[1]
+    again = sms.handle_api("PutOptedOutNumber", {**request, "OptedOutNumber": PHONE})[1]
+    assert first["OptedOutTimestamp"] == again["OptedOutTimestamp"]  # kept, not re-added
+
+    assert sms.handle_api("DeleteOptedOutNumber", {**request, "OptedOutNumber": PHONE})[0] == 200
+    status, missing = sms.handle_api("DeleteOptedOutNumber", {**request, "OptedOutNumber": PHONE})
+
+    assert status == 400
+    assert missing["__type"] == "ResourceNotFoundException"
+    assert missing["ResourceType"] == "opted-out-number"
+    assert sms.send_text_message({"DestinationPhoneNumber": PHONE, "MessageBody": "hi"})
+
+
+@pytest.mark.parametrize(
+    ("request_body", "field"),
+    [
+        ({"OptedOutNumber": PHONE}, "OptOutListName"),
+        ({"OptOutListName": "bad name!", "OptedOutNumber": PHONE}, "OptOutListName"),
+        ({"OptOutListName": LIST, "OptedOutNumber": "2065550100"}, "OptedOutNumber"),
+        ({"OptOutListName": LIST}, "OptedOutNumber"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["PutOptedOutNumber", "DeleteOptedOutNumber"])
+def test_opt_out_list_requests_are_validated(
+    tmp_path: Path, operation: str, request_body: dict[str, str], field: str
+) -> None:
+    status, body = sandbox(tmp_path).handle_api(operation, request_body)
+
+    assert status == 400
+    assert body["__type"] == "ValidationException"
+    assert body["Fields"][0]["Name"] == field
+
+
+def test_the_opt_out_list_survives_a_restart(tmp_path: Path) -> None:
+    sandbox(tmp_path).put_opted_out_number({"OptOutListName": LIST, "OptedOutNumber": PHONE})
+
+    status, body = sandbox(tmp_path).handle_api(
+        "SendTextMessage", {"DestinationPhoneNumber": PHONE, "MessageBody": "hi"}
+    )
+    assert status == 400
+    assert body["Reason"] == "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+
+
+@pytest.mark.parametrize(
+    ("number", "line_type", "country"),
+    [
+        ("+12065550100", "MOBILE", "US"),
+        ("+12065550179", "MOBILE", "US"),
+        ("+12065550180", "LANDLINE", "US"),
+        ("+12065550189", "LANDLINE", "US"),
+        ("+12065550190", "VOIP", "US"),
+        ("+12065550198", "VOIP", "US"),
+        ("+12065550199", "INVALID", "US"),
+        ("+16135550185", "LANDLINE", "CA"),
+        (PHONE, "MOBILE", "US"),
+        ("+442071838750", "LANDLINE", "GB"),
+        ("+447400123456", "MOBILE", "GB"),
+        ("+447700900123", "INVALID", None),
+    ],
+)
+def test_carrier_lookup_is_deterministic(
+    tmp_path: Path, number: str, line_type: str, country: str | None
+) -> None:
+    status, body = sandbox(tmp_path).handle_api("CarrierLookup", {"PhoneNumber": number})
+
+    assert status == 200
+    assert body["E164PhoneNumber"] == number
+    assert body["PhoneNumberType"] == line_type
+    assert body.get("IsoCountryCode") == country
+    assert ("Carrier" in body) == (line_type != "INVALID")
+
+
+def test_carrier_lookup_normalises_a_formatted_number(tmp_path: Path) -> None:
+    body = sandbox(tmp_path).handle_api("CarrierLookup", {"PhoneNumber": "+1 (206) 555-0185"})[1]
+    assert body["E164PhoneNumber"] == "+12065550185"
+    assert body["OriginalPhoneNumber"] == "+1 (206) 555-0185"
+    assert body["DialingCountryCode"] == "1"
+
+
+@pytest.mark.parametrize("bad", ["2065550185", "", None, 12065550185, "+0206"])
+def test_carrier_lookup_refuses_what_the_model_refuses(tmp_path: Path, bad: object) -> None:
+    status, body = sandbox(tmp_path).handle_api("CarrierLookup", {"PhoneNumber": bad})
+    assert status == 400
+    assert body["__type"] == "ValidationException"
+    assert body["Fields"][0]["Name"] == "PhoneNumber"
+
+
+def test_an_origination_arn_texts_from_the_sandbox_number(tmp_path: Path) -> None:
+    arn = "arn:aws:sms-voice:us-east-1:123456789012:phone-number/phone-0123"
+    sms = SmsSandbox(tmp_path / "sms.db", arn, lambda payload: None)
+    sms.send_text_message(
+        {"DestinationPhoneNumber": PHONE, "MessageBody": "hi", "OriginationIdentity": arn}
+    )
+    inbound = sms.inject_inbound(PHONE, "yes")
+
+    assert [m["from"] for m in sms.messages(PHONE)] == ["+12065550142", PHONE]
+    assert sms.messages(PHONE)[1]["to"] == "+12065550142"
+    assert inbound
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("OriginationIdentity", "not an identity!"),
+        ("ConfigurationSetName", "bad name!"),
+        ("Context", {"dedupKey": 5}),
+    ],
+)
+def test_send_validates_the_optional_fields(tmp_path: Path, field: str, value: object) -> None:
+    status, body = sandbox(tmp_path).handle_api(
+        "SendTextMessage", {"DestinationPhoneNumber": PHONE, "MessageBody": "x", field: value}
+    )
+    assert status == 400
+    assert body["Fields"][0]["Name"] == field
+
+
+def test_an_operation_the_sandbox_does_not_serve(tmp_path: Path) -> None:
+    status, body = sandbox(tmp_path).handle_api("DescribePhoneNumbers", {})
+    assert status == 400
+    assert body["Reason"] == "UNKNOWN_OPERATION"
+
+
+@pytest.mark.parametrize("body", ["Arret", "opt-out", "TD", "remove me", "Start"])
+def test_inbound_keywords_include_every_required_opt_out_word(tmp_path: Path, body: str) -> None:
+    published: list[dict[str, str]] = []
+    sms = sandbox(tmp_path, lambda payload: published.append(json.loads(payload)))
+    sms.start()
+    try:
+        sms.inject_inbound(PHONE, body)
+        wait_for(lambda: published, what="publication")
+    finally:
+        sms.stop()
+    assert published[0]["messageKeyword"] == body.split()[0].upper()
