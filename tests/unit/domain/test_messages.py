@@ -1,0 +1,60 @@
+"""The texts: CTIA parts, names spelled in GSM-7 or left out, versions."""
+
+from __future__ import annotations
+
+from optin.domain import messages
+from optin.domain.settings import Settings
+
+
+def test_confirmation_is_ctia_complete_in_one_segment() -> None:
+    settings = Settings()
+    text = messages.confirmation(settings).text
+    assert text == (
+        "Acme Alerts: Reply YES to confirm texts. Up to 4 msgs/month. "
+        "Msg & data rates may apply. HELP for help, STOP to cancel. "
+        "Terms: https://example.com/sms-terms"
+    )
+    for part in (
+        settings.program_name,
+        "Reply YES",
+        settings.message_frequency,
+        "Msg & data rates may apply.",
+        "HELP for help",
+        "STOP to cancel",
+        settings.terms_url,
+    ):
+        assert part in text
+
+
+def test_a_name_goes_in_only_when_it_costs_no_extra_part() -> None:
+    short = Settings(program_name="Acme")
+    assert "Hi Zoe! " in messages.confirmation(short, "Zoë").text
+    assert "Hi Lukasz! " in messages.confirmation(short, "Łukasz").text
+    assert "Hi " not in messages.confirmation(short, "李").text
+    # With the default program name the confirmation has no room for "Hi Ana! ".
+    assert "Hi" not in messages.confirmation(Settings(), "Ana").text
+    assert "Hi Ana! " in messages.welcome(Settings(), "Ana").text
+    assert "Hi " not in messages.welcome(Settings(), "A" * 40).text
+
+
+def test_unsafe_names_never_reach_a_text() -> None:
+    settings = Settings(program_name="Acme")
+    for name in ("http://evil.example", "Call 555-0100", "a" * 51, "  ", "<b>", "{greeting}"):
+        assert "Hi" not in messages.confirmation(settings, name).text
+        assert "Hi" not in messages.welcome(settings, name).text
+
+
+def test_braces_in_settings_are_text_not_placeholders() -> None:
+    settings = Settings(program_name="Acme {x}", terms_url="https://example.com/{terms}")
+    text = messages.confirmation(settings, "Ana").text
+    assert text.startswith("Acme {x}: ")
+    assert text.endswith("https://example.com/{terms}")
+
+
+def test_versions_the_confirmation_is_revision_2_the_others_unchanged() -> None:
+    settings = Settings(disclosure_version="v7")
+    assert messages.confirmation(settings).version == "v7+r2"
+    assert messages.disclosure(settings).version == "v7"  # the form sends it back as is
+    for message in messages.sent_texts(settings):
+        if message.kind != "confirmation":
+            assert message.version == "v7", message.kind
