@@ -26,8 +26,7 @@ Why static rather than recorded from running the handlers: a recording sees only
 the test events take (a STOP racing a YES, an SMS refusal, a resend...). A call missed there
 would read as a "surplus" permission and invite removing one production needs. The static
 graph over-approximates (a branch that never runs still counts): it errs toward a permission
-too many for a dead branch, never one too few. `test_least_privilege` cross-checks it against
-the port calls the unit-test events really make.
+too many for a dead branch rather than one too few (within the limits below).
 
 Limits, stated: calls through `getattr` with a computed name, `**kwargs` built elsewhere, or
 a client passed around untyped are invisible to step 3 except as string constants; the tests
