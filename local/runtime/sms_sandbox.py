@@ -183,7 +183,7 @@ class SmsSandbox:
     # --- End User Messaging SMS API (JSON protocol, X-Amz-Target PinpointSMSVoiceV2.*) ---
 
     def handle_api(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        handlers = {
+        handlers: dict[str, Callable[[], dict[str, Any]]] = {
             "SendTextMessage": lambda: {"MessageId": self.send_text_message(request)},
             "PutOptedOutNumber": lambda: self.put_opted_out_number(request),
             "DeleteOptedOutNumber": lambda: self.delete_opted_out_number(request),

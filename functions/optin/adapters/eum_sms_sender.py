@@ -129,9 +129,9 @@ def classify_botocore_error(error: BotoCoreError, operation: str) -> SmsError:
 def _not_on_the_list(error: ClientError) -> bool:
     # The service names the missing resource "opted-out-number"; only a missing list
     # ("opt-out-list") is a configuration problem.
-    return (
-        error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-        and error.response.get("ResourceType") != "opt-out-list"
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code == "ResourceNotFoundException" and error.response.get("ResourceType") != (
+        "opt-out-list"
     )
 
 
