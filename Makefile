@@ -59,10 +59,12 @@ lint: setup sam-setup
 	$(SAM) validate --lint --region $(SAM_REGION) --template-file template.yaml
 
 # Builds what `sam deploy` would upload (pip fetches the arm64 wheels from PyPI); needs the
-# template's Runtime (python3.11) on PATH, as sam build does.
+# template's Runtime (python3.11) on PATH, as sam build does. --no-cached overrides
+# samconfig.toml's `cached`, whose dependency cache sam keeps in ./.aws-sam whatever the
+# build dir: this check leaves nothing outside tools/sam/.
 build: sam-setup
 	rm -rf $(SAM_BUILD)
-	$(SAM) build --region $(SAM_REGION) --template-file template.yaml \
+	$(SAM) build --no-cached --region $(SAM_REGION) --template-file template.yaml \
 	  --build-dir $(SAM_BUILD)
 
 # Not part of lint/test yet: the code has type errors to fix first (see pyproject.toml).
