@@ -61,7 +61,6 @@ class World:
     deps: wiring.Dependencies
 
 
-
 def _load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS / name).read_text()))
 

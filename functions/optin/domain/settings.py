@@ -1,91 +1,83 @@
-"""Configuration, built from a mapping (os.environ in Lambda, a dict in tests).
+"""Configuration: one pydantic model, the single source of every default.
 
-Handlers build Settings per invocation: the local runtime runs every function in one
-process and swaps os.environ per invocation, so nothing may be read at import time.
+Each field is read from the environment variable of the same name in upper case
+(`program_name` ← PROGRAM_NAME); template.yaml sets them on AWS, `local/env.json` locally.
+Handlers build Settings per invocation, never at import time: a warm Lambda keeps its
+module state across invocations, and tests change the environment between them.
+A bad value is a ConfigError naming the variable, never a crash with a trace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from optin.domain.errors import ConfigError
 
 DEFAULT_CONFIRM_KEYWORDS = ("YES", "Y", "YEAH", "YEP", "OK", "CONFIRM")
-STORE_KINDS = ("sqlite", "dynamodb")
+StoreKind = Literal["sqlite", "dynamodb"]
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "")
-    if raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {value}.")
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
 
 
-@dataclass(frozen=True)
-class Settings:
-    contact_store: str = "sqlite"
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_store: StoreKind = "sqlite"
     sqlite_path: str = ""
     contacts_table: str = ""
+    # A phone number, its ARN, or a pool's: what SendTextMessage takes as OriginationIdentity.
     origination_identity: str = ""
+    opt_out_list_name: str = ""
+    configuration_set_name: str = ""
+    # End User Messaging CarrierLookup on US/CA numbers (paid per lookup): off unless set.
+    carrier_lookup: bool = False
     program_name: str = "Acme Alerts"
     program_contact: str = "support@example.com"
     terms_url: str = "https://example.com/sms-terms"
     signup_url: str = "https://example.com/sms"
     message_frequency: str = "Up to 4 msgs/month"
-    allowed_countries: tuple[str, ...] = ("US", "CA")
-    confirm_keywords: tuple[str, ...] = DEFAULT_CONFIRM_KEYWORDS
+    allowed_countries: tuple[str, ...] = Field(default=("US", "CA"), min_length=1)
+    confirm_keywords: tuple[str, ...] = Field(default=DEFAULT_CONFIRM_KEYWORDS, min_length=1)
     disclosure_version: str = "2026-11-01"
-    resend_cooldown_seconds: int = 60
-    max_confirmation_sends: int = 3
+    resend_cooldown_seconds: int = Field(default=60, ge=0)
+    max_confirmation_sends: int = Field(default=3, ge=1)
     state_machine_arn: str = ""
+
+    @field_validator("allowed_countries", mode="before")
+    @classmethod
+    def _countries(cls, value: Any) -> Any:
+        value = _csv(value)
+        return tuple(str(code).upper() for code in value) if isinstance(value, tuple) else value
+
+    @field_validator("confirm_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("contact_store", mode="before")
+    @classmethod
+    def _store(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
-        defaults = cls()
-        store = (env.get("CONTACT_STORE") or "sqlite").strip().lower()
-        if store not in STORE_KINDS:
-            raise ConfigError(
-                f"CONTACT_STORE must be one of {', '.join(STORE_KINDS)}, got {store!r}."
-            )
-        allowed = tuple(c.upper() for c in _csv(env.get("ALLOWED_COUNTRIES", ""))) or (
-            defaults.allowed_countries
-        )
-        keywords = _csv(env.get("CONFIRM_KEYWORDS", "")) or defaults.confirm_keywords
-        max_sends = _positive_int(env, "MAX_CONFIRMATION_SENDS", defaults.max_confirmation_sends)
-        if max_sends < 1:
-            raise ConfigError("MAX_CONFIRMATION_SENDS must be at least 1.")
-
-        def text(name: str, default: str) -> str:
-            value = env.get(name)
-            return value.strip() if value and value.strip() else default
-
-        return cls(
-            contact_store=store,
-            sqlite_path=env.get("SQLITE_PATH", "").strip(),
-            contacts_table=env.get("CONTACTS_TABLE", "").strip(),
-            origination_identity=env.get("ORIGINATION_IDENTITY", "").strip(),
-            program_name=text("PROGRAM_NAME", defaults.program_name),
-            program_contact=text("PROGRAM_CONTACT", defaults.program_contact),
-            terms_url=text("TERMS_URL", defaults.terms_url),
-            signup_url=text("SIGNUP_URL", defaults.signup_url),
-            message_frequency=text("MESSAGE_FREQUENCY", defaults.message_frequency),
-            allowed_countries=allowed,
-            confirm_keywords=keywords,
-            disclosure_version=text("DISCLOSURE_VERSION", defaults.disclosure_version),
-            resend_cooldown_seconds=_positive_int(
-                env, "RESEND_COOLDOWN_SECONDS", defaults.resend_cooldown_seconds
-            ),
-            max_confirmation_sends=max_sends,
-            state_machine_arn=env.get("STATE_MACHINE_ARN", "").strip(),
-        )
+        """Settings from environment variables; unset or blank variables keep the default."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(name.upper())
+            if raw is not None and raw.strip():
+                values[name] = raw.strip()
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+            given = values.get(str(first["loc"][0])) if first.get("loc") else None
+            raise ConfigError(f"{variable} is not valid ({first['msg']}): got {given!r}.") from None

@@ -59,11 +59,10 @@ def test_confirmation_text_follows_ctia() -> None:
     text = messages.confirmation(settings, "Ana").text
     for part in (
         "Acme Alerts",
-        "Hi Ana!",
         "Reply YES",
         "Up to 4 msgs/month.",
         "Msg & data rates may apply.",
-        "Reply HELP for help",
+        "HELP for help",
         "STOP to cancel",
         "https://example.com/sms-terms",
     ):
@@ -82,9 +81,14 @@ def test_texts_are_configurable() -> None:
 def test_unsafe_first_names_never_reach_a_text() -> None:
     settings = Settings()
     for name in ("http://evil.example", "Call 555-0100", "a" * 51, "  ", "<b>"):
-        assert "Hi" not in messages.confirmation(settings, name).text
-    assert "Hi Mary-Jane O'Neil!" in messages.confirmation(settings, "Mary-Jane O'Neil").text
-    assert "Hi José!" in messages.confirmation(settings, "José").text
+        for build in (messages.confirmation, messages.welcome):
+            text = build(settings, name).text
+            assert "Hi" not in text and "evil" not in text and "555-0100" not in text
+    # A name goes in where it costs no second segment: the welcome has room, the default
+    # confirmation does not (it is CTIA-complete in 156 of 160 characters).
+    assert "Mary-Jane O'Neil" in messages.welcome(settings, "Mary-Jane O'Neil").text
+    assert "José" in messages.welcome(settings, "José").text
+    assert "Ana" in messages.confirmation(Settings(program_name="Acme"), "Ana").text
 
 
 def test_welcome_help_expired_texts() -> None:
