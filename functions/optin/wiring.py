@@ -118,9 +118,18 @@ def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     key = (
         "sms",
         settings.origination_identity,
+        settings.configuration_set_name,
+        settings.opt_out_list_name,
         *_aws_key(env, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"),
     )
-    return _cached(key, lambda: EumSmsSender(settings.origination_identity))
+    return _cached(
+        key,
+        lambda: EumSmsSender(
+            settings.origination_identity,
+            configuration_set=settings.configuration_set_name,
+            opt_out_list=settings.opt_out_list_name,
+        ),
+    )
 
 
 def _workflow(settings: Settings, env: Mapping[str, str]) -> Workflow:

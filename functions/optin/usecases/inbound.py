@@ -17,7 +17,7 @@ from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.clock import to_iso
 from optin.domain.contact import Contact, Status
-from optin.domain.errors import TaskTokenGone, WorkflowUnavailable
+from optin.domain.errors import SmsRejected, TaskTokenGone, WorkflowUnavailable
 from optin.domain.keywords import Intent, classify, normalise
 from optin.domain.phone import mask
 from optin.usecases.base import UseCase, log
@@ -100,7 +100,11 @@ class InboundTexts(UseCase):
                 # The contact is opted out regardless; the workflow will time out and
                 # Expire will leave the OPTED_OUT contact alone.
                 log.error("could not end the workflow", extra={"error": error.message})
+        # The confirmation of the STOP goes out before the number joins the service's
+        # opt-out list, which would refuse it. Both are idempotent, so a redelivery after a
+        # crash does whatever was left.
         self.reply(phone_number, messages.opted_out(self.settings), sms.inbound_message_id)
+        self.sms.opt_out(phone_number)
         return "opted_out" if change.changed else "already_opted_out"
 
     def _inbound_opt_in(
@@ -109,6 +113,17 @@ class InboundTexts(UseCase):
         if contact is None:
             return "ignored_unknown_number"
         if contact.status == Status.OPTED_OUT:
+            # Off the service's opt-out list first, or it would refuse every text after.
+            try:
+                self.sms.opt_in(phone_number)
+            except SmsRejected as error:
+                # AWS takes a number off its list once per 30 days: the number stays opted
+                # out everywhere, and no reply can reach it.
+                log.warning(
+                    "opt-out list refused START",
+                    extra={"phone": mask(phone_number), "error": error.code},
+                )
+                return "resubscribe_refused"
             change = self.apply(
                 phone_number,
                 lambda current: transitions.resubscribe(current, details=details, now=self.clock()),
@@ -173,7 +188,6 @@ class InboundTexts(UseCase):
             return "ignored_already_clarified"
         self.reply(phone_number, messages.clarify(self.settings), sms.inbound_message_id)
         return "clarified"
-
 
 
 def _e164(number: str) -> str:

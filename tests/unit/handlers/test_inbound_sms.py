@@ -175,6 +175,58 @@ def test_start_resubscribes_an_opted_out_number(pending, sns_event, lambda_conte
     assert "subscribed" in replies(pending)[-1]
 
 
+def test_stop_puts_the_number_on_the_opt_out_list_after_its_reply(
+    pending, sns_event, lambda_context
+) -> None:
+    """One opt-out model: we answer STOP ourselves (self-managed opt-outs), then the number
+    joins the service's opt-out list so the service itself refuses any later text."""
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    assert pending.sms.list_calls == [("opt_out", NUMBER)]
+    assert "unsubscribed" in replies(pending)[-1]  # sent before the list would refuse it
+    with pytest.raises(RecipientOptedOut):
+        pending.sms.send(NUMBER, "anything", dedup_key="later")
+
+
+def test_a_redelivered_stop_finishes_what_a_crash_left(pending, sns_event, lambda_context) -> None:
+    from optin.domain.errors import SmsUnavailable
+
+    pending.sms.list_fails_with = SmsUnavailable("ThrottlingException")
+    with pytest.raises(SmsUnavailable):
+        inbound_sms.handler(sns_event("STOP", "in-stop"), lambda_context)
+    assert pending.store.get(NUMBER).status == Status.OPTED_OUT
+    pending.sms.list_fails_with = None
+    # SNS delivers again: the list call happens, the reply is not sent twice.
+    inbound_sms.handler(sns_event("STOP", "in-stop"), lambda_context)
+    assert NUMBER in pending.sms.opted_out
+    assert len([r for r in replies(pending) if "unsubscribed" in r]) == 1
+
+
+def test_start_takes_the_number_off_the_list_before_replying(
+    pending, sns_event, lambda_context
+) -> None:
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    inbound_sms.handler(sns_event("START"), lambda_context)
+    assert pending.sms.list_calls == [("opt_out", NUMBER), ("opt_in", NUMBER)]
+    assert NUMBER not in pending.sms.opted_out
+
+
+def test_start_that_the_service_refuses_leaves_the_number_opted_out(
+    pending, sns_event, lambda_context
+) -> None:
+    from optin.domain.errors import SmsRejected
+
+    inbound_sms.handler(sns_event("STOP"), lambda_context)
+    pending.sms.list_fails_with = SmsRejected("PHONE_NUMBER_CANNOT_BE_OPTED_IN")
+    result = inbound_sms.handler(sns_event("START"), lambda_context)
+    assert result["actions"] == ["resubscribe_refused"]
+    assert pending.store.get(NUMBER).status == Status.OPTED_OUT
+
+
+def test_stop_from_a_stranger_touches_no_list(world, sns_event, lambda_context) -> None:
+    inbound_sms.handler(sns_event("STOP", number="+12065550111"), lambda_context)
+    assert world.sms.list_calls == [] and world.sms.sent == []
+
+
 def test_yes_after_expiry_says_sign_up_again(pending, sns_event, lambda_context) -> None:
     pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
     expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
