@@ -37,6 +37,7 @@ from botocore.exceptions import (
     NoRegionError,
     ParamValidationError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 
 from optin.adapters.lazy_client import LazyClient, session_client
@@ -44,6 +45,7 @@ from optin.domain.errors import (
     RecipientOptedOut,
     SmsConfigurationError,
     SmsError,
+    SmsOutcomeUnknown,
     SmsRejected,
     SmsUnavailable,
 )
@@ -122,7 +124,10 @@ def classify_botocore_error(error: BotoCoreError, operation: str) -> SmsError:
     message = f"{operation} failed: {type(error).__name__}"
     if isinstance(error, _CONFIGURATION_BOTOCORE_ERRORS):
         return SmsConfigurationError(message)
-    # Connection refused or reset, timeouts: the request may or may not have reached AWS.
+    if isinstance(error, ReadTimeoutError):
+        # The request went out and no answer came: AWS may have sent the text.
+        return SmsOutcomeUnknown(message)
+    # The connection failed before a request went out: nothing was sent.
     return SmsUnavailable(message)
 
 
@@ -135,7 +140,9 @@ def _not_on_the_list(error: ClientError) -> bool:
     )
 
 
-default_client_factory = session_client("pinpoint-sms-voice-v2")
+# One attempt: the SDK would resend a SendTextMessage whose answer timed out, and AWS does
+# not deduplicate. Step Functions and SNS retry whole steps, behind the store's send claim.
+default_client_factory = session_client("pinpoint-sms-voice-v2", max_attempts=1)
 
 
 class EumSmsSender:

@@ -96,6 +96,13 @@ class SmsUnavailable(SmsError):
     code = "sms_unavailable"
 
 
+class SmsOutcomeUnknown(SmsUnavailable):
+    """The request may have reached the service but its answer was lost (a read timeout):
+    the text may have left. Never sent again under the same dedup key."""
+
+    code = "sms_outcome_unknown"
+
+
 class SmsConfigurationError(SmsError):
     """The SMS account or its configuration refuses the send, whatever the number: the
     sandbox destination is not verified, the number's registration is not complete, the

@@ -3,11 +3,13 @@
 Shaped for one DynamoDB table (pk/sk) as well as SQLite:
 
 * contact:  pk = "CONTACT#<e164>", sk = "CONTACT", with a numeric `version`; indexed by
-            status and update time (`ByStatus`) and by registration id (`ByRegistration`)
+            status and update time (the `ByStatus` index)
 * ledger:   pk = "CONTACT#<e164>", sk = "EVENT#<contact version>#<index>" (append-only:
             written once, in the same transaction as the contact change it records)
 * inbound:  pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
 * send:     pk = "SEND#<dedup key>", sk = "SEND" (a claim taken before a text is sent)
+* registration: pk = "REGISTRATION#<id>", sk = "REGISTRATION" (immutable, written with the
+            `requested` event: registration id → number, for `find_by_registration`)
 
 `save` is one conditional write: the contact is written only if its stored version is
 still `expected_version` (None: no contact yet), together with its new ledger events

@@ -9,9 +9,10 @@ system correct under retries and races.
   service is called, and the message id is kept on the claim afterwards. A retried Lambda
   that finds the claim does not send again. End User Messaging does not deduplicate
   (`Context` is only echoed in events), so this claim is what makes "never twice" true on
-  AWS. The one window left: a crash after the claim and before the receipt. Then nobody
-  knows whether the text left, and it is not sent again (we err on the side of silence;
-  the person can ask for the text again by signing up again, which uses a new key).
+  AWS. The one window left: a crash (or a lost answer, a read timeout) after the claim and
+  before the receipt. Then nobody knows whether the text left, and it is not sent again
+  (we err on the side of silence; the person can ask for the text again by signing up
+  again, which uses a new key).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.clock import Clock, utc_now
 from optin.domain.contact import Change, Contact
-from optin.domain.errors import SmsError, SmsRejected, TransitionConflict
+from optin.domain.errors import SmsError, SmsOutcomeUnknown, SmsRejected, TransitionConflict
 from optin.domain.phone import mask
 from optin.domain.settings import Settings
 from optin.ports.contact_store import ContactStore
@@ -80,8 +81,12 @@ class UseCase:
             return claim.message_id or UNCONFIRMED_MESSAGE_ID
         try:
             message_id = self.sms.send(to, message.text, dedup_key=dedup_key)
+        except SmsOutcomeUnknown:
+            # The text may have left: the claim stays, and no retry sends it again.
+            raise
         except SmsError as error:
-            # The service answered with a refusal: nothing left, so a retry may send.
+            # The service answered with a refusal, or no request went out: nothing left,
+            # so a retry may send.
             self.store.release_send(dedup_key, reason=error.code, now=self.clock())
             raise
         self.store.complete_send(dedup_key, message_id=message_id, now=self.clock())

@@ -28,6 +28,7 @@ from optin.domain.errors import (
     RecipientOptedOut,
     SmsConfigurationError,
     SmsError,
+    SmsOutcomeUnknown,
     SmsRejected,
     SmsUnavailable,
 )
@@ -387,8 +388,9 @@ def test_the_operations_can_return_only_the_errors_tested() -> None:
             SmsUnavailable,
         ),
         (
+            # The request went out and the answer was lost: the text may have left.
             ReadTimeoutError(endpoint_url="https://sms-voice.us-east-1.amazonaws.com"),
-            SmsUnavailable,
+            SmsOutcomeUnknown,
         ),
         (NoCredentialsError(), SmsConfigurationError),
     ],
@@ -399,8 +401,9 @@ def test_client_side_failures(error: Exception, expected: type[Exception]) -> No
             raise error
 
     sender = EumSmsSender(ORIGIN, client_factory=Failing)
-    with pytest.raises(expected):
+    with pytest.raises(expected) as caught:
         sender.send(PHONE, "hi", dedup_key="k")
+    assert type(caught.value) is expected
 
 
 def test_a_request_botocore_refuses_is_a_configuration_error() -> None:

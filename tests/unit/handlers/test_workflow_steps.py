@@ -192,7 +192,7 @@ def test_send_confirmation_stores_token_then_texts_and_records(world, lambda_con
     assert sent.to == NUMBER and sent.dedup_key == f"{REG}:confirmation"
     assert "Reply YES" in sent.body and "Msg & data rates may apply" in sent.body
     assert "STOP" in sent.body and "HELP" in sent.body and world.settings.terms_url in sent.body
-    assert world.settings.program_name in sent.body and "Ana" in sent.body
+    assert world.settings.program_name in sent.body
     contact = world.store.get(NUMBER)
     assert contact.task_token == "token-1"
     assert contact.send_count == 1 and contact.last_sent_at == world.clock.now
@@ -200,7 +200,8 @@ def test_send_confirmation_stores_token_then_texts_and_records(world, lambda_con
     event = world.store.events(NUMBER)[-1]
     assert event.type == EventType.CONFIRMATION_SENT
     assert event.details["text"] == sent.body
-    assert event.details["version"] == world.settings.disclosure_version
+    # The text's own revision rides on the disclosure version it goes with.
+    assert event.details["version"] == f"{world.settings.disclosure_version}+r2"
     assert event.details["messageId"] == sent.message_id
 
 
@@ -226,9 +227,9 @@ def test_send_confirmation_after_a_crash_between_send_and_record(world, lambda_c
 
 
 def test_a_completed_claim_is_not_sent_again_by_a_retry(world, lambda_context) -> None:
-    """The text left and the Lambda died before the ledger was written. The SMS service
-    would send it again (End User Messaging does not deduplicate); the claim does not."""
-    world.sms.honour_dedup_keys = False
+    """The text left and the Lambda died before the ledger was written. End User Messaging
+    would send it again (it does not deduplicate; this fake has never seen the key either);
+    the claim does not."""
     create_contact.handler(create_event(), lambda_context)
     key = f"{REG}:confirmation"
     assert world.store.claim_send(key, phone_number=NUMBER, now=world.clock()).claimed
@@ -242,11 +243,26 @@ def test_a_completed_claim_is_not_sent_again_by_a_retry(world, lambda_context) -
 def test_a_claim_without_receipt_is_never_sent_again(world, lambda_context) -> None:
     """A crash between the claim and the SMS service's answer: nobody knows whether the text
     left, so the retry does not send it; the ledger says the id is unconfirmed."""
-    world.sms.honour_dedup_keys = False
     create_contact.handler(create_event(), lambda_context)
     claim = world.store.claim_send(f"{REG}:confirmation", phone_number=NUMBER, now=world.clock())
     assert claim.claimed
     send_confirmation.handler(send_event(), lambda_context)
+    assert world.sms.sent == []
+    [sent] = [e for e in world.store.events(NUMBER) if e.type == EventType.CONFIRMATION_SENT]
+    assert sent.details["messageId"] == "unconfirmed"
+
+
+def test_a_lost_answer_keeps_the_claim_so_the_retry_stays_silent(world, lambda_context) -> None:
+    """A read timeout: SendTextMessage went out and no answer came. The text may have
+    left, so the claim is kept and the state's retry records it without sending."""
+    from optin.domain.errors import SmsOutcomeUnknown
+
+    create_contact.handler(create_event(), lambda_context)
+    world.sms.fail_with = SmsOutcomeUnknown("SendTextMessage failed: ReadTimeoutError")
+    with pytest.raises(SmsOutcomeUnknown):
+        send_confirmation.handler(send_event("token-1"), lambda_context)
+    world.sms.fail_with = None
+    send_confirmation.handler(send_event("token-2"), lambda_context)
     assert world.sms.sent == []
     [sent] = [e for e in world.store.events(NUMBER) if e.type == EventType.CONFIRMATION_SENT]
     assert sent.details["messageId"] == "unconfirmed"
