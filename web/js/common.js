@@ -124,6 +124,22 @@
     return "simulator.html" + (e164 ? "?phone=" + encodeURIComponent(e164) : "");
   }
 
+  /**
+   * The phone simulator exists only on the local runtime, never on the deployed stack:
+   * links to it stay hidden unless this origin's SMS sandbox answers.
+   */
+  function revealLocalOnly() {
+    var items = document.querySelectorAll("[data-local-only]");
+    if (!items.length) return;
+    requestJson("GET", "sandbox/conversations")
+      .then(function (result) {
+        if (!result.ok) return;
+        for (var i = 0; i < items.length; i++) items[i].hidden = false;
+      })
+      .catch(function () {});
+  }
+  revealLocalOnly();
+
   window.OptinUI = {
     apiUrl: apiUrl,
     requestJson: requestJson,
