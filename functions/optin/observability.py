@@ -9,8 +9,13 @@ metric dimensions; message bodies are never logged at INFO.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from optin.domain.errors import SmsConfigurationError
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "sms-optin"
 
@@ -22,3 +27,25 @@ metrics = Metrics(
 # X-Ray on AWS (template: Tracing: Active); Powertools turns it off under SAM local, which the
 # local runtime imitates (AWS_SAM_LOCAL=true), and outside Lambda.
 tracer = Tracer(service=SERVICE)
+
+
+# The alarm SmsConfigurationErrorAlarm (template.yaml) watches this metric: End User
+# Messaging refused a call for a reason that is about the account, not the number.
+SMS_CONFIGURATION_ERROR_METRIC = "SmsConfigurationError"
+
+
+def count_configuration_error(error: SmsConfigurationError) -> None:
+    """Tell the operator: log the refusal and count it for the alarm."""
+    logger.error("End User Messaging refuses: configuration", extra={"error": error.message})
+    metrics.add_metric(name=SMS_CONFIGURATION_ERROR_METRIC, unit=MetricUnit.Count, value=1)
+
+
+@contextmanager
+def operator_alerts() -> Iterator[None]:
+    """Counts an SmsConfigurationError on its way out of a handler, then lets it go on (the
+    state machine's retry, or SNS's redelivery and dead-letter queue, take it from there)."""
+    try:
+        yield
+    except SmsConfigurationError as error:
+        count_configuration_error(error)
+        raise

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from optin.domain.clock import Clock, utc_now
-from optin.domain.errors import ConfigError
+from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
+from optin.observability import count_configuration_error
 from optin.ports.contact_store import ContactStore
+from optin.ports.number_lookup import NumberLookup
 from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
@@ -39,6 +41,10 @@ class Dependencies:
     sms: SmsSender
     workflow: Workflow
     clock: Clock = field(default=utc_now)
+    lookup: NumberLookup | None = None
+    on_configuration_error: Callable[[SmsConfigurationError], None] = field(
+        default=lambda _error: None
+    )
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -47,6 +53,8 @@ class Dependencies:
             sms=self.sms,
             workflow=self.workflow,
             clock=self.clock,
+            lookup=self.lookup,
+            on_configuration_error=self.on_configuration_error,
         )
 
     @property
@@ -132,6 +140,15 @@ def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     )
 
 
+def _lookup(settings: Settings, env: Mapping[str, str]) -> NumberLookup | None:
+    if not settings.carrier_lookup:
+        return None
+    from optin.adapters.eum_carrier_lookup import EumCarrierLookup
+
+    key = ("lookup", *_aws_key(env, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"))
+    return _cached(key, EumCarrierLookup)
+
+
 def _workflow(settings: Settings, env: Mapping[str, str]) -> Workflow:
     from optin.adapters.sfn_workflow import SfnWorkflow
 
@@ -161,6 +178,8 @@ def dependencies() -> Dependencies:
         store=_store(current, env),
         sms=_sms(current, env),
         workflow=_workflow(current, env),
+        lookup=_lookup(current, env),
+        on_configuration_error=count_configuration_error,
     )
 
 

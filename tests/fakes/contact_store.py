@@ -15,6 +15,7 @@ from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
 from optin.ports.contact_store import ContactPage, SendClaim
+from optin.ports.number_lookup import LineInfo
 
 
 @dataclass
@@ -32,6 +33,7 @@ class MemoryContactStore:
         self._events: dict[str, list[ConsentEvent]] = {}
         self._inbound: dict[str, tuple[str, datetime]] = {}
         self._claims: dict[str, _Claim] = {}
+        self._lookups: dict[str, tuple[LineInfo, datetime]] = {}
 
     def get(self, phone_number: str) -> Contact | None:
         with self._lock:
@@ -111,3 +113,14 @@ class MemoryContactStore:
             claim = self._claims.get(dedup_key)
             if claim is not None and claim.message_id is None:
                 claim.released = True
+
+    def cached_line_info(self, phone_number: str, *, now: datetime) -> LineInfo | None:
+        with self._lock:
+            found = self._lookups.get(phone_number)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+    def cache_line_info(self, info: LineInfo, *, now: datetime, expires_at: datetime) -> None:
+        with self._lock:
+            self._lookups[info.phone_number] = (info, expires_at)

@@ -500,3 +500,23 @@ def test_dynamodb_items_round_trip_floats_and_nested_details_exactly() -> None:
         event = ConsentEvent(EventType.REQUESTED, NOW, "reg-1", details)
         store.save(change.after, expected_version=None, events=[event])
         assert store.events(NUMBER) == [event]
+
+
+# --- carrier lookup cache -------------------------------------------------------------------
+
+
+def test_a_line_lookup_is_kept_until_it_expires(store: ContactStore) -> None:
+    from optin.ports.number_lookup import LineInfo, LineType
+
+    assert store.cached_line_info(NUMBER, now=NOW) is None
+    info = LineInfo(NUMBER, LineType.VOIP, carrier="Example Telecom", country="US")
+    store.cache_line_info(info, now=NOW, expires_at=NOW + timedelta(days=30))
+    assert store.cached_line_info(NUMBER, now=NOW + timedelta(days=29)) == info
+    assert store.cached_line_info(NUMBER, now=NOW + timedelta(days=30, seconds=1)) is None
+    # The newest answer replaces the old one; other numbers are not affected.
+    newer = LineInfo(NUMBER, LineType.MOBILE)
+    store.cache_line_info(newer, now=NOW, expires_at=NOW + timedelta(days=1))
+    assert store.cached_line_info(NUMBER, now=NOW) == newer
+    assert store.cached_line_info("+12065550199", now=NOW) is None
+    # The cache is no contact: lookups never show up as one.
+    assert store.get(NUMBER) is None

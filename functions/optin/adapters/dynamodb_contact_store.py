@@ -14,6 +14,9 @@ Items (string attributes unless said otherwise):
                 written with the `requested` event that starts it; immutable.
 * inbound       pk INBOUND#<message id>, sk INBOUND: the processed-reply marker.
 * send claim    pk SEND#<dedup key>, sk SEND: `claimState` claimed | sent | released.
+* lookup        pk LOOKUP#<e164>, sk LOOKUP: a carrier lookup's answer, `expiresAt` (N, epoch
+                seconds: the table's TTL attribute, so DynamoDB removes it; read as absent
+                once past, since TTL deletes lag).
 
 Every write that decides something is conditional; every base-table read is strongly
 consistent (a read right after a write must see it). There is no DeleteItem and no Scan:
@@ -44,6 +47,7 @@ from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import ConfigError, StoreUnavailable, TransitionConflict
 from optin.ports.contact_store import ContactPage, SendClaim
+from optin.ports.number_lookup import LineInfo, LineType
 
 default_client_factory = session_client("dynamodb")
 
@@ -533,3 +537,33 @@ class DynamoDbContactStore:
             # completed): by the port's contract that is "nothing to do", not a failure.
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
+
+    # --- carrier lookups -----------------------------------------------------------------------
+
+    def cached_line_info(self, phone_number: str, *, now: datetime) -> LineInfo | None:
+        item = self._get_item(f"LOOKUP#{phone_number}", "LOOKUP")
+        if item is None or int(item["expiresAt"]["N"]) <= int(now.timestamp()):
+            return None
+        return LineInfo(
+            phone_number=item["phoneNumber"]["S"],
+            line_type=LineType(item["lineType"]["S"]),
+            carrier=item["carrier"]["S"] if "carrier" in item else None,
+            country=item["country"]["S"] if "country" in item else None,
+        )
+
+    def cache_line_info(self, info: LineInfo, *, now: datetime, expires_at: datetime) -> None:
+        item: dict[str, Any] = {
+            "pk": _s(f"LOOKUP#{info.phone_number}"),
+            "sk": _s("LOOKUP"),
+            "phoneNumber": _s(info.phone_number),
+            "lineType": _s(info.line_type.value),
+            "lookedUpAt": _s(to_iso(now)),
+            "expiresAt": {"N": str(int(expires_at.timestamp()))},
+        }
+        if info.carrier:
+            item["carrier"] = _s(info.carrier)
+        if info.country:
+            item["country"] = _s(info.country)
+        # A plain overwrite: the newest answer about a number is the one to keep.
+        with self._call("PutItem"):
+            self._client().put_item(TableName=self._table, Item=item)

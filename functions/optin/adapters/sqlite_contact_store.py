@@ -23,6 +23,7 @@ from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
 from optin.ports.contact_store import ContactPage, SendClaim
+from optin.ports.number_lookup import LineInfo, LineType
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -65,6 +66,15 @@ CREATE TRIGGER IF NOT EXISTS consent_events_no_update BEFORE UPDATE ON consent_e
 BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS consent_events_no_delete BEFORE DELETE ON consent_events
 BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+
+CREATE TABLE IF NOT EXISTS line_lookups (
+    phone_number TEXT PRIMARY KEY,
+    line_type    TEXT NOT NULL,
+    carrier      TEXT,
+    country      TEXT,
+    looked_up_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS inbound_messages (
     message_id   TEXT PRIMARY KEY,
@@ -362,4 +372,37 @@ class SqliteContactStore:
                 "UPDATE send_claims SET claim_state = 'released', released_at = ?, "
                 "release_reason = ? WHERE dedup_key = ? AND claim_state = 'claimed'",
                 (to_iso(now), reason, dedup_key),
+            )
+
+    # --- carrier lookups ---------------------------------------------------------------
+
+    def cached_line_info(self, phone_number: str, *, now: datetime) -> LineInfo | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT * FROM line_lookups WHERE phone_number = ? AND expires_at > ?",
+                (phone_number, to_iso(now)),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return LineInfo(
+            row["phone_number"], LineType(row["line_type"]), row["carrier"], row["country"]
+        )
+
+    def cache_line_info(self, info: LineInfo, *, now: datetime, expires_at: datetime) -> None:
+        with self._transaction("IMMEDIATE") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO line_lookups "
+                "(phone_number, line_type, carrier, country, looked_up_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    info.phone_number,
+                    info.line_type.value,
+                    info.carrier,
+                    info.country,
+                    to_iso(now),
+                    to_iso(expires_at),
+                ),
             )

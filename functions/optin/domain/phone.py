@@ -8,7 +8,7 @@ only when the plan says for sure that it cannot take a text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import phonenumbers
@@ -165,3 +165,33 @@ def mask(number: str | None) -> str:
         return f"{digits[:3]}***{digits[-4:]}"
     # Too short or not a number at all: show nothing that could identify anyone.
     return "***"
+
+
+# Where the numbering plan cannot tell mobile from landline (US and CA share ranges), a
+# carrier lookup can. Only these answers change the decision; VoIP is accepted and flagged.
+LOOKUP_COUNTRIES = frozenset({"US", "CA"})
+
+
+def apply_line_lookup(check: NumberCheck, line_type: str, carrier: str | None) -> NumberCheck:
+    """The check refined by a carrier lookup's line type (MOBILE, LANDLINE, VOIP, INVALID,
+    UNKNOWN): a landline or a number not in service is refused; the rest keep the check's
+    decision, with the looked-up line type and carrier recorded."""
+    refined = replace(check, line_type=line_type, carrier=carrier or check.carrier)
+    if not check.acceptable:
+        return refined
+    if line_type == "LANDLINE":
+        return replace(
+            refined,
+            acceptable=False,
+            code="landline",
+            reason="That number is a landline, which can't receive text messages. "
+            "Enter a mobile number.",
+        )
+    if line_type == "INVALID":
+        return replace(
+            refined,
+            acceptable=False,
+            code="not_in_service",
+            reason="That number is not in service. Check it and enter a mobile number.",
+        )
+    return refined

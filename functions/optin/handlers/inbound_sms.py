@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from optin import wiring
 from optin.domain.phone import mask
 from optin.handlers.models import EumInboundMessage, SnsRecord
-from optin.observability import logger, metrics, tracer
+from optin.observability import logger, metrics, operator_alerts, tracer
 from optin.usecases.inbound import InboundSms
 
 
@@ -92,7 +92,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             )
             metrics.add_metric(name="InboundDropped", unit=MetricUnit.Count, value=1)
             continue
-        action = service.handle(sms)
+        with operator_alerts():
+            action = service.handle(sms)
         actions.append(action)
         # The body is personal data: only at DEBUG.
         logger.debug("inbound body", extra={"body": sms.body})

@@ -14,7 +14,7 @@ from optin import wiring
 from optin.domain.contact import Status
 from optin.domain.phone import mask
 from optin.handlers.models import OptInEvent
-from optin.observability import logger, metrics, tracer
+from optin.observability import logger, metrics, operator_alerts, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -23,12 +23,13 @@ from optin.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=OptInEvent)
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
-    status = wiring.dependencies().steps.opt_in(
-        registration_id=request.registrationId,
-        phone_number=request.phoneNumber,
-        first_name=request.firstName,
-        reply=request.reply,
-    )
+    with operator_alerts():
+        status = wiring.dependencies().steps.opt_in(
+            registration_id=request.registrationId,
+            phone_number=request.phoneNumber,
+            first_name=request.firstName,
+            reply=request.reply,
+        )
     logger.info("opt-in step done", extra={"status": str(status)})
     # Always one metric: a skipped opt-in (STOP won the race) is worth seeing too.
     name = "ContactConfirmed" if status == Status.CONFIRMED else "OptInSkipped"

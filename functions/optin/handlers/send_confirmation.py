@@ -18,7 +18,7 @@ from optin import wiring
 from optin.domain.errors import DomainError
 from optin.domain.phone import mask
 from optin.handlers.models import SendConfirmationEvent
-from optin.observability import logger, metrics, tracer
+from optin.observability import logger, metrics, operator_alerts, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -29,12 +29,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(registrationId=request.registrationId, phone=mask(request.phoneNumber))
     service = wiring.dependencies().steps
     try:
-        message_id = service.send_confirmation(
-            task_token=request.taskToken,
-            registration_id=request.registrationId,
-            phone_number=request.phoneNumber,
-            first_name=request.firstName,
-        )
+        with operator_alerts():
+            message_id = service.send_confirmation(
+                task_token=request.taskToken,
+                registration_id=request.registrationId,
+                phone_number=request.phoneNumber,
+                first_name=request.firstName,
+            )
     except DomainError as error:
         logger.warning("confirmation not sent", extra={"error": type(error).__name__})
         metrics.add_metric(name="ConfirmationNotSent", unit=MetricUnit.Count, value=1)

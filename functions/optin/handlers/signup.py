@@ -35,7 +35,7 @@ from optin.domain.messages import disclosure
 from optin.domain.phone import mask
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.handlers.models import SignupBody
-from optin.observability import logger, metrics, tracer
+from optin.observability import count_configuration_error, logger, metrics, tracer
 from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 
 MAX_BODY_BYTES = 16 * 1024
@@ -153,8 +153,7 @@ def undeliverable(_error: SmsRejected) -> Response:
 @app.exception_handler(SmsConfigurationError)
 def sms_misconfigured(error: SmsConfigurationError) -> Response:
     # The account, not the person: the operator's alarm counts this metric.
-    logger.error("SMS configuration refuses sends", extra={"error": error.message})
-    metrics.add_metric(name="SmsConfigurationError", unit=MetricUnit.Count, value=1)
+    count_configuration_error(error)
     return _unavailable()
 
 

@@ -8,6 +8,8 @@ Shaped for one DynamoDB table (pk/sk) as well as SQLite:
             written once, in the same transaction as the contact change it records)
 * inbound:  pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
 * send:     pk = "SEND#<dedup key>", sk = "SEND" (a claim taken before a text is sent)
+* lookup:   pk = "LOOKUP#<e164>", sk = "LOOKUP" (a carrier lookup's answer, kept until
+            `expiresAt`, the table's TTL attribute: a number can be ported to another line)
 * registration: pk = "REGISTRATION#<id>", sk = "REGISTRATION" (immutable, written with the
             `requested` event: registration id → number, for `find_by_registration`)
 
@@ -26,6 +28,7 @@ from typing import Protocol
 
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
+from optin.ports.number_lookup import LineInfo
 
 
 @dataclass(frozen=True)
@@ -106,4 +109,12 @@ class ContactStore(Protocol):
     def release_send(self, dedup_key: str, *, reason: str, now: datetime) -> None:
         """The claimed text certainly did not go out (the SMS service refused it or was
         unavailable): a later try may claim it again. Never releases a completed claim."""
+        ...
+
+    def cached_line_info(self, phone_number: str, *, now: datetime) -> LineInfo | None:
+        """The number's last carrier lookup, unless it expired before `now`."""
+        ...
+
+    def cache_line_info(self, info: LineInfo, *, now: datetime, expires_at: datetime) -> None:
+        """Keep a carrier lookup's answer for its number until `expires_at` (overwrites)."""
         ...

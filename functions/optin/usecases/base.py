@@ -25,10 +25,17 @@ from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.clock import Clock, utc_now
 from optin.domain.contact import Change, Contact
-from optin.domain.errors import SmsError, SmsOutcomeUnknown, SmsRejected, TransitionConflict
+from optin.domain.errors import (
+    SmsConfigurationError,
+    SmsError,
+    SmsOutcomeUnknown,
+    SmsRejected,
+    TransitionConflict,
+)
 from optin.domain.phone import mask
 from optin.domain.settings import Settings
 from optin.ports.contact_store import ContactStore
+from optin.ports.number_lookup import NumberLookup
 from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
 
@@ -50,6 +57,10 @@ class UseCase:
     sms: SmsSender
     workflow: Workflow
     clock: Clock = utc_now
+    # End User Messaging CarrierLookup, when the CarrierLookup parameter switches it on.
+    lookup: NumberLookup | None = None
+    # Told of an account-level refusal a use case works around (the operator's alarm).
+    on_configuration_error: Callable[[SmsConfigurationError], None] = lambda _error: None
 
     def apply(self, phone_number: str, transition: Callable[[Contact | None], Change]) -> Change:
         for _ in range(MAX_WRITE_ATTEMPTS):

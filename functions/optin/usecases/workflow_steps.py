@@ -6,6 +6,7 @@ step changes nothing and sends nothing twice.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from optin.domain import contact as transitions
@@ -16,11 +17,23 @@ from optin.domain.errors import (
     OptedOut,
     RecipientOptedOut,
     RegistrationSuperseded,
+    SmsConfigurationError,
+    SmsError,
     SmsRejected,
     Undeliverable,
 )
-from optin.domain.phone import NumberCheck, check_number, mask
+from optin.domain.phone import (
+    LOOKUP_COUNTRIES,
+    NumberCheck,
+    apply_line_lookup,
+    check_number,
+    mask,
+)
+from optin.ports.number_lookup import LineInfo
 from optin.usecases.base import UseCase, log
+
+# A line can be ported (mobile to landline and back): a lookup is trusted for 30 days.
+LOOKUP_CACHE_SECONDS = 30 * 24 * 3600
 
 
 class WorkflowSteps(UseCase):
@@ -28,6 +41,10 @@ class WorkflowSteps(UseCase):
         """ValidateNumber. When the number is refused for a sign-up that reserved it, the
         reserved contact becomes REJECTED, so it never stays PENDING with no text coming."""
         check = check_number(raw, self.settings.allowed_countries)
+        if check.acceptable and check.e164 and check.country in LOOKUP_COUNTRIES:
+            line = self._line_info(check.e164)
+            if line is not None:
+                check = apply_line_lookup(check, line.line_type.value, line.carrier)
         if not check.acceptable and registration_id and check.e164:
             reason = check.reason or "The number is not acceptable."
             self.apply(
@@ -37,6 +54,31 @@ class WorkflowSteps(UseCase):
                 ),
             )
         return check
+
+    def _line_info(self, e164: str) -> LineInfo | None:
+        """The carrier lookup for a number, from the store's cache when it has one (each
+        lookup is billed). None when lookups are off or the service cannot answer now: the
+        number then goes on with what the numbering plan says (fail open, logged)."""
+        if self.lookup is None:
+            return None
+        now = self.clock()
+        cached = self.store.cached_line_info(e164, now=now)
+        if cached is not None:
+            return cached
+        try:
+            line = self.lookup.lookup(e164)
+        except SmsError as error:
+            log.error(
+                "carrier lookup unavailable, numbering plan only",
+                extra={"phone": mask(e164), "error": error.code},
+            )
+            if isinstance(error, SmsConfigurationError):
+                self.on_configuration_error(error)
+            return None
+        self.store.cache_line_info(
+            line, now=now, expires_at=now + timedelta(seconds=LOOKUP_CACHE_SECONDS)
+        )
+        return line
 
     def create_contact(
         self,

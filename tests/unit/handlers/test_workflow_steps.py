@@ -384,3 +384,118 @@ def test_expire_of_an_older_registration_leaves_the_new_one(world, lambda_contex
     create_contact.handler(create_event("second"), lambda_context)
     result = expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
     assert result == {"status": "PENDING"}
+
+
+# -- carrier lookup (CarrierLookup parameter on) ---------------------------------------------
+
+
+@pytest.fixture
+def lookups(world):
+    from tests.fakes.number_lookup import MemoryNumberLookup
+
+    world.deps.lookup = MemoryNumberLookup()
+    return world.deps.lookup
+
+
+def validate(lambda_context, number: str, registration_id: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"phoneNumber": number}
+    if registration_id:
+        event["registrationId"] = registration_id
+    return validate_number.handler(event, lambda_context)
+
+
+def test_a_landline_is_refused_and_its_reserved_contact_rejected(
+    world, lookups, lambda_context
+) -> None:
+    landline = "+12065550181"
+    create_contact.handler(create_event(phoneNumber=landline), lambda_context)
+    result = validate(lambda_context, landline, REG)
+    assert result["acceptable"] is False and result["code"] == "landline"
+    assert result["lineType"] == "LANDLINE"
+    assert world.store.get(landline).status == Status.REJECTED
+
+
+def test_voip_is_accepted_and_flagged(world, lookups, lambda_context) -> None:
+    result = validate(lambda_context, "+12065550191")
+    assert result["acceptable"] is True and result["lineType"] == "VOIP"
+    assert result["carrier"] == "Sandbox Voip"
+
+
+def test_a_number_not_in_service_is_refused(world, lookups, lambda_context) -> None:
+    result = validate(lambda_context, "+12065550199")
+    assert result["acceptable"] is False and result["code"] == "not_in_service"
+
+
+def test_each_number_is_looked_up_once_per_cache_period(world, lookups, lambda_context) -> None:
+    from optin.usecases.workflow_steps import LOOKUP_CACHE_SECONDS
+
+    for _ in range(3):
+        assert validate(lambda_context, NUMBER)["lineType"] == "MOBILE"
+    assert lookups.calls == [NUMBER]
+    world.clock.advance(LOOKUP_CACHE_SECONDS + 1)
+    validate(lambda_context, NUMBER)
+    assert lookups.calls == [NUMBER, NUMBER]
+
+
+def test_lookup_trouble_falls_back_to_the_numbering_plan(world, lookups, lambda_context) -> None:
+    from optin.domain.errors import SmsConfigurationError, SmsUnavailable
+
+    for failure in (SmsUnavailable("ThrottlingException"), SmsConfigurationError("denied")):
+        lookups.fail_with = failure
+        result = validate(lambda_context, NUMBER)
+        assert result["acceptable"] is True and result["lineType"] == "FIXED_LINE_OR_MOBILE"
+    lookups.fail_with = None
+    # Nothing cached from the failures: the next check looks the number up.
+    assert validate(lambda_context, NUMBER)["lineType"] == "MOBILE"
+
+
+def test_no_lookup_outside_us_and_ca_or_when_switched_off(
+    world, lookups, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(allowed_countries=("US", "CA", "GB"))
+    validate(lambda_context, "+447400123456")
+    assert lookups.calls == []
+    world.deps.lookup = None
+    assert validate(lambda_context, "+12065550181")["acceptable"] is True
+
+
+# -- the operator's alarm --------------------------------------------------------------------
+
+
+def _metric_names(output: str) -> set[str]:
+    """Metric names in the Embedded Metric Format lines Powertools prints."""
+    import json as _json
+
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' in line:
+            document = _json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names
+
+
+def test_an_account_refusal_is_counted_for_the_alarm(world, lambda_context, capsys) -> None:
+    from optin.domain.errors import SmsConfigurationError
+
+    create_contact.handler(create_event(), lambda_context)
+    capsys.readouterr()
+    world.sms.fail_with = SmsConfigurationError("ConflictException DESTINATION_NOT_VERIFIED")
+    with pytest.raises(SmsConfigurationError):
+        send_confirmation.handler(send_event(), lambda_context)
+    assert "SmsConfigurationError" in _metric_names(capsys.readouterr().out)
+    # The contact is not the number's fault: still PENDING, not REJECTED.
+    assert world.store.get(NUMBER).status == Status.PENDING
+
+
+def test_a_refused_lookup_is_counted_though_the_number_goes_on(
+    world, lookups, lambda_context, capsys
+) -> None:
+    from optin.domain.errors import SmsConfigurationError
+    from optin.observability import count_configuration_error
+
+    world.deps.on_configuration_error = count_configuration_error
+    lookups.fail_with = SmsConfigurationError("AccessDeniedException")
+    capsys.readouterr()
+    assert validate(lambda_context, NUMBER)["acceptable"] is True
+    assert "SmsConfigurationError" in _metric_names(capsys.readouterr().out)

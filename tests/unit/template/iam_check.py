@@ -234,11 +234,11 @@ class Stack:
             if set(node) == {"Fn::If"}:
                 name, yes, no = node["Fn::If"]
                 return self.resolve(yes if self._condition(name) else no)
-            return {
-                key: self.resolve(value) for key, value in node.items() if not _is_no_value(value)
-            }
+            # An Fn::If may choose AWS::NoValue: resolve first, then drop.
+            resolved = {key: self.resolve(value) for key, value in node.items()}
+            return {key: value for key, value in resolved.items() if not _is_no_value(value)}
         if isinstance(node, list):
-            return [self.resolve(item) for item in node if not _is_no_value(item)]
+            return [item for item in map(self.resolve, node) if not _is_no_value(item)]
         return node
 
     def text(self, node: Any) -> str:

@@ -154,6 +154,25 @@ def test_no_role_can_update_or_overwrite_a_contact_or_ledger_item_by_itself(
     assert any(_allows(s, "dynamodb:PutItem", INBOUND_KEY, transaction=False) for s in statements)
 
 
+def test_line_lookups_are_cached_only_when_carrier_lookup_is_on(
+    transformed: dict[str, Any],
+) -> None:
+    """The lookup cache is a plain PutItem under LOOKUP#<number>: allowed for ValidateNumber
+    with CarrierLookup on, and for nothing else or when it is off."""
+    lookup_key = "LOOKUP#+12065550100"
+    for parameters, expected in (({"CarrierLookup": "true"}, True), ({}, False)):
+        stack = _stack(transformed, parameters)
+        statements = stack.statements(stack.role_of("ValidateNumberFunction"))
+        allowed = any(
+            _allows(s, "dynamodb:PutItem", lookup_key, transaction=False) for s in statements
+        )
+        assert allowed is expected, parameters
+        # The cache grant does not reach contact or ledger items.
+        assert not any(
+            _allows(s, "dynamodb:PutItem", CONTACT_KEY, transaction=False) for s in statements
+        )
+
+
 # -- tests of the tests ------------------------------------------------------------------
 
 
