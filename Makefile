@@ -20,7 +20,7 @@ SAM := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE SAM_CLI_TELEMETRY=0 \
 SAM_REGION ?= us-east-1
 
 .PHONY: run test setup sam-setup browser lint build typecheck unit workflow integration \
-	browser-tests conformance bench clean
+	browser-tests conformance bench clean deploy-web smoke
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,11 @@ browser:
 
 # SFN_ENDPOINT=http://127.0.0.1:8083 uses Step Functions Local (Docker) instead of the
 # embedded engine: see docs/local-runtime.md.
+# DYNAMODB_ENDPOINT=http://127.0.0.1:5000 keeps contacts in DynamoDB there (moto_server or
+# DynamoDB Local) instead of SQLite: the deployed code path.
 run: setup
-	$(PY) -m local --port $(PORT) $(if $(SFN_ENDPOINT),--stepfunctions-endpoint $(SFN_ENDPOINT))
+	$(PY) -m local --port $(PORT) $(if $(SFN_ENDPOINT),--stepfunctions-endpoint $(SFN_ENDPOINT)) \
+	  $(if $(DYNAMODB_ENDPOINT),--dynamodb-endpoint $(DYNAMODB_ENDPOINT))
 
 lint: setup sam-setup
 	$(VENV)/bin/ruff check .
@@ -86,6 +89,24 @@ conformance: setup
 
 bench: setup
 	$(PY) -m bench
+
+# --- a deployed stack (your AWS credentials; see docs/deploy.md) ---
+STACK ?= sms-optin
+STACK_OUTPUT = $$($(VENV)/bin/aws cloudformation describe-stacks --stack-name $(STACK) \
+	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue" --output text)
+
+# The form's pages to the stack's bucket; the phone simulator is local-only and stays out.
+deploy-web: setup
+	$(VENV)/bin/aws s3 sync web/ "s3://$(call STACK_OUTPUT,WebBucketName)/" --delete \
+	  --exclude simulator.html --exclude js/simulator.js
+	$(VENV)/bin/aws cloudfront create-invalidation \
+	  --distribution-id "$(call STACK_OUTPUT,WebDistributionId)" --paths '/*'
+
+# One sign-up against the deployed stack with AWS's SMS simulator number; ✗ on any failed
+# step, exit 1 (tools/smoke.py; your credentials, not the offline SAM settings above).
+REGION ?= us-east-1
+smoke: setup
+	$(PY) tools/smoke.py --stack-name $(STACK) --region $(REGION)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .mypy_cache
