@@ -62,6 +62,7 @@ class Evidence:
     api_client: str | None
     disclosure_text: str
     disclosure_version: str
+    forwarded_for: str | None = None  # X-Forwarded-For as received (CDN and proxies)
 
     @property
     def channel(self) -> str:
@@ -72,6 +73,7 @@ class Evidence:
             "capturedAt": to_iso(self.captured_at),
             "channel": self.channel,
             "ip": self.ip,
+            "forwardedFor": self.forwarded_for,
             "userAgent": self.user_agent,
             "page": self.page,
             "apiClient": self.api_client,

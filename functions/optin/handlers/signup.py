@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -41,7 +42,24 @@ from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 MAX_BODY_BYTES = 16 * 1024
 _REGISTRATION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
-app = APIGatewayRestResolver()
+
+def _cors() -> CORSConfig | None:
+    """CORS for the origins the stack names (AllowedOrigins), never "*". The form itself is
+    served by CloudFront on the API's own origin and needs none. A Lambda's environment is
+    fixed for its lifetime, so this is read once."""
+    origins = [
+        origin.strip()
+        for origin in os.environ.get("ALLOWED_ORIGINS", "").split(",")
+        if origin.strip() and origin.strip() != "*"
+    ]
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0], extra_origins=origins[1:], allow_headers=[], max_age=600
+    )
+
+
+app = APIGatewayRestResolver(cors=_cors())
 add_error_handlers(app)
 
 
@@ -198,6 +216,9 @@ def create_signup() -> Response:
             user_agent=_header("User-Agent") or (identity.user_agent if identity else None),
             page=body.page or _header("Referer"),
             api_client=_header("X-Api-Client"),
+            # Behind CloudFront the source IP is CloudFront's: the viewer is in this header
+            # (kept as received, since a client can prepend to it).
+            forwarded_for=_header("X-Forwarded-For"),
         )
     )
     logger.info(

@@ -42,6 +42,7 @@ class SignupRequest:
     user_agent: str | None
     page: str | None
     api_client: str | None
+    forwarded_for: str | None = None
 
 
 class SignupKind(StrEnum):
@@ -102,6 +103,7 @@ class Signups(UseCase):
             user_agent=request.user_agent,
             page=request.page,
             api_client=request.api_client,
+            forwarded_for=request.forwarded_for,
             disclosure_text=disclosure.text,
             disclosure_version=disclosure.version,
         ).as_dict()

@@ -518,3 +518,50 @@ def test_an_unknown_or_replaced_registration_is_404(world, post, get_signup) -> 
     assert again["registrationId"] != answer["registrationId"]
     assert get_signup(answer["registrationId"])[0] == 404
     assert get_signup(again["registrationId"])[1]["status"] == "PENDING"
+
+
+# --- CORS and the viewer behind CloudFront -----------------------------------------------
+
+
+def test_forwarded_for_is_kept_as_evidence(world, post) -> None:
+    status, _, _ = post(body(), headers={"X-Forwarded-For": "198.51.100.9, 130.176.0.1"})
+    assert status == 202
+    evidence = requested_evidence(world)
+    assert evidence["forwardedFor"] == "198.51.100.9, 130.176.0.1"
+    assert evidence["ip"] == "203.0.113.7"
+
+
+@pytest.fixture
+def cors_signup(monkeypatch):
+    """The signup module as a Lambda with ALLOWED_ORIGINS in its environment loads it."""
+    import importlib
+
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://partner.example")
+    module = importlib.reload(signup)
+    yield module
+    monkeypatch.delenv("ALLOWED_ORIGINS")
+    importlib.reload(signup)
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("https://partner.example", True), ("https://evil.example", False), ("null", False)],
+)
+def test_cors_answers_only_the_configured_origin(
+    world, load_event, lambda_context, cors_signup, origin, allowed
+) -> None:
+    event = load_event("apigw_post_signup.json")
+    event["headers"]["Origin"] = origin
+    event["multiValueHeaders"]["Origin"] = [origin]
+    response = cors_signup.handler(event, lambda_context)
+    headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+    headers.update(response.get("headers") or {})
+    assert response["statusCode"] == 202
+    assert (headers.get("Access-Control-Allow-Origin") == origin) is allowed
+    if not allowed:
+        assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_a_wildcard_origin_is_never_configured(monkeypatch) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", "*")
+    assert signup._cors() is None
