@@ -32,6 +32,7 @@ from optin.usecases.support import Support
 from optin.usecases.workflow_steps import WorkflowSteps
 
 U = TypeVar("U", bound=UseCase)
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,11 +90,12 @@ _AWS_ENV = (
 )
 
 
-def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+def _cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
     with _lock:
         if key not in _cache:
             _cache[key] = build()
-        return _cache[key]
+        built: T = _cache[key]
+        return built
 
 
 def _aws_key(env: Mapping[str, str], *extra: str) -> tuple[str | None, ...]:

@@ -107,13 +107,13 @@ def check_number(raw: object, allowed_countries: tuple[str, ...] = ("US", "CA"))
 
     # Country first: a foreign number is "not allowed" even where our copy of the plan
     # thinks it is invalid (e.g. UK drama numbers), which is the more useful answer.
-    regions = phonenumbers.region_codes_for_country_code(number.country_code)
+    regions = phonenumbers.region_codes_for_country_code(number.country_code or 0)
     if regions and not any(region in allowed for region in regions):
-        region = phonenumbers.region_code_for_number(number) or regions[0]
+        foreign = phonenumbers.region_code_for_number(number) or regions[0]
         return _reject(
             "country_not_allowed",
-            f"That is a {_country_name(region)} number. {_allowed_sentence(allowed)}",
-            country=region,
+            f"That is a {_country_name(foreign)} number. {_allowed_sentence(allowed)}",
+            country=foreign,
         )
     if not phonenumbers.is_valid_number(number):
         return _reject("invalid_phone_number", invalid)

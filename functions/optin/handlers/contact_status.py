@@ -24,7 +24,7 @@ add_error_handlers(app)
 
 
 @app.get("/contacts/<phone_number>")
-def get_contact(phone_number: str) -> Response:
+def get_contact(phone_number: str) -> Response[str]:
     metrics.add_metric(name="ContactLookup", unit=MetricUnit.Count, value=1)
     raw = unquote(phone_number)
     # Look-ups are not limited to the allowed countries: the contact may predate a change.

@@ -16,7 +16,7 @@ from optin.observability import logger, metrics
 
 def json_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> Response:
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -27,7 +27,7 @@ def json_response(
 
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
+) -> Response[str]:
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
 
@@ -35,19 +35,19 @@ def add_error_handlers(app: APIGatewayRestResolver) -> None:
     """What every API function answers for an unknown route or an error nothing else caught."""
 
     @app.not_found
-    def not_found(_error: NotFoundError) -> Response:
+    def not_found(_error: NotFoundError) -> Response[str]:
         metrics.add_metric(name="RouteNotFound", unit=MetricUnit.Count, value=1)
         return error_response(404, "not_found", "There is nothing at this address.")
 
     @app.exception_handler(ConfigError)
-    def config_error(error: ConfigError) -> Response:
+    def config_error(error: ConfigError) -> Response[str]:
         logger.error("configuration error", extra={"error": error.message})
         return error_response(
             500, "configuration_error", "The service is not configured correctly."
         )
 
     @app.exception_handler(Exception)
-    def unexpected(_error: Exception) -> Response:
+    def unexpected(_error: Exception) -> Response[str]:
         # Logged with its traceback; the caller gets a sentence, never the trace.
         logger.exception("unexpected error")
         return error_response(500, "internal_error", "Something went wrong on our side.")

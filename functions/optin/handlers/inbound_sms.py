@@ -49,6 +49,8 @@ def _describe(record: object) -> dict[str, Any]:
 
 
 def _read(record: object) -> InboundSms:
+    if not isinstance(record, dict):
+        raise MalformedRecord("the record is not an object")
     try:
         sns = parse(event=record, model=SnsRecord).Sns
         payload = json.loads(sns.Message)

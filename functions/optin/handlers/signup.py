@@ -124,7 +124,7 @@ def _read_body() -> SignupBody:
 
 
 @app.get("/disclosure")
-def get_disclosure() -> Response:
+def get_disclosure() -> Response[str]:
     settings = wiring.settings()
 
     text = disclosure(settings)
@@ -135,22 +135,22 @@ def get_disclosure() -> Response:
 
 
 @app.exception_handler(BadRequest)
-def bad_request(error: BadRequest) -> Response:
+def bad_request(error: BadRequest) -> Response[str]:
     return _bad_request(error.status, error.code, error.message)
 
 
 @app.exception_handler(PhoneRejected)
-def phone_rejected(error: PhoneRejected) -> Response:
+def phone_rejected(error: PhoneRejected) -> Response[str]:
     return _bad_request(400, error.check.code or "invalid_phone_number", str(error))
 
 
 @app.exception_handler(DisclosureOutdated)
-def disclosure_outdated(error: DisclosureOutdated) -> Response:
+def disclosure_outdated(error: DisclosureOutdated) -> Response[str]:
     return _bad_request(409, error.code, error.message)
 
 
 @app.exception_handler(ResendCooldown)
-def resend_cooldown(error: ResendCooldown) -> Response:
+def resend_cooldown(error: ResendCooldown) -> Response[str]:
     metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
     return error_response(
         429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
@@ -158,30 +158,30 @@ def resend_cooldown(error: ResendCooldown) -> Response:
 
 
 @app.exception_handler(ResendLimit)
-def resend_limit(error: ResendLimit) -> Response:
+def resend_limit(error: ResendLimit) -> Response[str]:
     metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
     return error_response(429, error.code, error.message)
 
 
 @app.exception_handler(SmsRejected)
-def undeliverable(_error: SmsRejected) -> Response:
+def undeliverable(_error: SmsRejected) -> Response[str]:
     return error_response(422, "undeliverable", "We can't send text messages to this number.")
 
 
 @app.exception_handler(SmsConfigurationError)
-def sms_misconfigured(error: SmsConfigurationError) -> Response:
+def sms_misconfigured(error: SmsConfigurationError) -> Response[str]:
     # The account, not the person: the operator's alarm counts this metric.
     count_configuration_error(error)
     return _unavailable()
 
 
 @app.exception_handler([SmsUnavailable, WorkflowUnavailable, StoreUnavailable, TransitionConflict])
-def unavailable(error: Exception) -> Response:
+def unavailable(error: Exception) -> Response[str]:
     logger.error("sign-up failed for now", extra={"error": type(error).__name__})
     return _unavailable()
 
 
-def _unavailable() -> Response:
+def _unavailable() -> Response[str]:
     return error_response(
         503,
         "service_unavailable",
@@ -191,7 +191,7 @@ def _unavailable() -> Response:
 
 
 @app.post("/signups")
-def create_signup() -> Response:
+def create_signup() -> Response[str]:
     metrics.add_metric(name="SignupRequest", unit=MetricUnit.Count, value=1)
     body = _read_body()
     service = wiring.dependencies().signups
@@ -260,7 +260,7 @@ def create_signup() -> Response:
 
 
 @app.get("/signups/<registration_id>")
-def get_signup(registration_id: str) -> Response:
+def get_signup(registration_id: str) -> Response[str]:
     """A sign-up's own status, by the registrationId its 202 answer gave. The number comes
     back masked: whoever holds the id learns no more than the form already showed."""
     if not _REGISTRATION_ID.fullmatch(registration_id):
@@ -285,7 +285,7 @@ def get_signup(registration_id: str) -> Response:
     )
 
 
-def _bad_request(status: int, code: str, message: str) -> Response:
+def _bad_request(status: int, code: str, message: str) -> Response[str]:
     logger.info("sign-up refused", extra={"code": code, "status": status})
     metrics.add_metric(name="SignupRefused", unit=MetricUnit.Count, value=1)
     return error_response(status, code, message)
