@@ -20,7 +20,7 @@ SAM := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE SAM_CLI_TELEMETRY=0 \
 SAM_REGION ?= us-east-1
 
 .PHONY: run test setup sam-setup browser lint build typecheck unit workflow integration \
-	browser-tests conformance bench clean deploy-web smoke
+	browser-tests conformance bench clean deploy-web smoke dynamodb-paths
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,15 @@ typecheck: setup
 
 test: setup browser lint build
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory dynamodb-paths
+
+# The deployed code path (CONTACT_STORE=dynamodb) end to end: the workflow paths, kill -9
+# durability, the sign-up API and the log privacy check again, with the runtime's contacts in
+# DynamoDB (moto's server, started by the tests) instead of SQLite.
+dynamodb-paths: setup
+	TEST_DYNAMODB=moto $(PY) -m pytest -q tests/workflow/test_registration_paths.py \
+	  tests/integration/test_durability.py tests/integration/test_signup_api.py \
+	  tests/integration/test_privacy.py
 
 unit workflow integration: setup
 	$(PY) -m pytest -q tests/$@
