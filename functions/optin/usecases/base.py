@@ -66,20 +66,24 @@ class UseCase:
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self.store.get(phone_number)
             change = transition(current)
-            if not change.changed:
+            if not change.changed or self.save(change):
                 return change
-            assert change.after is not None
-            try:
-                self.store.save(
-                    change.after,
-                    expected_version=current.version if current else None,
-                    events=change.events,
-                )
-            except TransitionConflict:
-                log.info("write conflict, recomputing", extra={"phone": mask(phone_number)})
-                continue
-            return change
+            log.info("write conflict, recomputing", extra={"phone": mask(phone_number)})
         raise TransitionConflict("The contact kept changing; giving up after several tries.")
+
+    def save(self, change: Change) -> bool:
+        """Write a change conditionally on the version it was computed from; False when
+        another writer got there first (nothing written)."""
+        assert change.after is not None
+        try:
+            self.store.save(
+                change.after,
+                expected_version=change.before.version if change.before else None,
+                events=change.events,
+            )
+        except TransitionConflict:
+            return False
+        return True
 
     def text(self, to: str, message: messages.Message, dedup_key: str) -> str:
         """Send one text at most once per dedup key; return its message id."""

@@ -130,13 +130,7 @@ class Signups(UseCase):
                 now=self.clock(),
             )
             assert change.after is not None
-            try:
-                self.store.save(
-                    change.after,
-                    expected_version=current.version if current else None,
-                    events=change.events,
-                )
-            except TransitionConflict:
+            if not self.save(change):
                 continue  # another sign-up reserved it first: answer with that one
             self._start(change.after)
             log.info(
