@@ -132,3 +132,30 @@ def test_text_from_a_stranger_changes_nothing(runtime: LocalRuntime, page: Page)
     expect(page.locator("#conversation-list")).to_contain_text("+1 (206) 340-0199")
     expect(page.locator("#status-badge")).to_have_attribute("data-status", "NONE")
     assert runtime.contact(STRANGER_NUMBER) is None
+
+
+def test_the_deployed_form_shows_no_simulator_link(page, tmp_path) -> None:
+    """On AWS the pages are plain files behind CloudFront with no SMS sandbox: the simulator
+    (not deployed) must not be offered. A static file server stands in for that origin."""
+    import functools
+    import http.server
+    import threading
+
+    from tests.support.runtime import REPO_ROOT
+
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(REPO_ROOT / "web")
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        # Give the sandbox probe its answer (a 404 here) before looking.
+        page.wait_for_load_state("networkidle")
+        expect(page.get_by_role("link", name="Phone simulator")).to_have_count(0)
+        expect(page.locator("#simulator-link")).to_be_hidden()
+    finally:
+        server.shutdown()
