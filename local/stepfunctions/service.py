@@ -55,6 +55,26 @@ def _require(req: dict[str, Any], key: str) -> Any:
     return req[key]
 
 
+# Length limits of the Step Functions API reference (characters), checked by the service
+# itself: botocore checks some client-side, but a raw HTTP caller skips botocore.
+MAX_TASK_TOKEN = 2048
+MAX_TASK_OUTPUT = 262144
+MAX_ERROR = 256
+MAX_CAUSE = 32768
+MAX_DEFINITION = 1048576
+
+
+def _limit(req: dict[str, Any], key: str, maximum: int) -> None:
+    """AWS's ValidationException for a member longer than the API allows."""
+    value = req.get(key)
+    if isinstance(value, str) and len(value) > maximum:
+        raise ApiError(
+            "ValidationException",
+            f"1 validation error detected: Value at '{key}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {maximum}",
+        )
+
+
 class StepFunctionsService:
     def __init__(
         self,
@@ -294,6 +314,7 @@ class StepFunctionsService:
 
     def create_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         name = arns.check_name(_require(req, "name"))
+        _limit(req, "definition", MAX_DEFINITION)
         definition = _require(req, "definition")
         role = arns.check_role_arn(_require(req, "roleArn"))
         parse_definition(definition)
@@ -372,6 +393,7 @@ class StepFunctionsService:
 
     def update_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _require(req, "stateMachineArn")
+        _limit(req, "definition", MAX_DEFINITION)
         definition = req.get("definition")
         role = req.get("roleArn")
         if (
@@ -593,6 +615,8 @@ class StepFunctionsService:
 
     def stop_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _plain_execution_arn(_require(req, "executionArn"))
+        _limit(req, "error", MAX_ERROR)
+        _limit(req, "cause", MAX_CAUSE)
         with self.store.tx() as conn:
             row = self._exec_row(conn, arn)
             if row["status"] != "RUNNING":
@@ -605,7 +629,9 @@ class StepFunctionsService:
 
     def send_task_success(self, req: dict[str, Any]) -> dict[str, Any]:
         token = _require(req, "taskToken")
+        _limit(req, "taskToken", MAX_TASK_TOKEN)
         raw = _require(req, "output")
+        _limit(req, "output", MAX_TASK_OUTPUT)
         try:
             output = json.loads(raw)
         except (TypeError, ValueError) as e:
@@ -615,10 +641,14 @@ class StepFunctionsService:
 
     def send_task_failure(self, req: dict[str, Any]) -> dict[str, Any]:
         token = _require(req, "taskToken")
+        for key, maximum in (("taskToken", MAX_TASK_TOKEN), ("error", MAX_ERROR)):
+            _limit(req, key, maximum)
+        _limit(req, "cause", MAX_CAUSE)
         self.engine.task_response(token, error=StatesError(req.get("error"), req.get("cause")))
         return {}
 
     def send_task_heartbeat(self, req: dict[str, Any]) -> dict[str, Any]:
+        _limit(req, "taskToken", MAX_TASK_TOKEN)
         self.engine.heartbeat(_require(req, "taskToken"))
         return {}
 
