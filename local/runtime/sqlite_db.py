@@ -21,7 +21,8 @@ class Database:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: an acknowledged message must survive a kill -9 and a power cut alike.
-            conn.execute("PRAGMA synchronous=FULL")
+            # NORMAL, as the engine's and the contact store's databases: in WAL mode a commit
+            # survives the process being killed (docs/local-runtime.md, "Durability").
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
