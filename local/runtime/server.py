@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from local.runtime.banner import banner_lines, export_line, template_parameters
 from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
 from local.runtime.http_api import Runtime, make_server
 from local.runtime.lambdas import LambdaRunner
@@ -164,19 +165,16 @@ def run(config: RuntimeConfig) -> None:
     stepfunctions.start()
     sandbox.start()
 
-    print(f"Local runtime ready: {endpoint}/", flush=True)
-    print(f"  sign-up form     {endpoint}/", flush=True)
-    print(f"  phone simulator  {endpoint}/simulator.html", flush=True)
-    for route in app.routes:
-        print(f"  API {route.method:6} {route.path:28} → {route.function_id}", flush=True)
-    for machine in app.state_machines.values():
-        print(f"  state machine    {machine.arn}", flush=True)
-    if stepfunctions.endpoint:
-        print(f"  Step Functions   {stepfunctions.endpoint} (external)", flush=True)
-    print(f"  Lambda invoke    {endpoint}/2015-03-31/functions/<name>/invocations", flush=True)
-    for store in contact_stores(app, config.dynamodb_endpoint):
-        print(f"  contacts         {store}", flush=True)
-    print(f"  data             {data_dir}", flush=True)
+    lines = banner_lines(
+        endpoint=endpoint,
+        app=app,
+        parameters=template_parameters(config.template, config.parameter_overrides),
+        stores=contact_stores(app, config.dynamodb_endpoint),
+        data_dir=data_dir,
+        export=export_line(REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY),
+        external_stepfunctions=stepfunctions.endpoint,
+    )
+    print("\n".join(lines), flush=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
