@@ -1,4 +1,5 @@
-"""python -m local.stepfunctions --port 8083 --db PATH [--mock-config FILE]"""
+"""python -m local.stepfunctions --port 8083 --db PATH [--mock-config FILE]
+[--lambda-endpoint URL]"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import sys
 import threading
 
+from .lambda_endpoint import LambdaEndpointInvoker
 from .mocks import MockConfigError
 from .server import Server
 
@@ -42,12 +44,25 @@ def main(argv: list[str] | None = None) -> int:
         help="Step Functions Local MockConfigFile; start executions on <stateMachineArn>#<Case>"
         " (default: $SFN_MOCK_CONFIG, else ./MockConfigFile.json if it exists)",
     )
+    ap.add_argument(
+        "--lambda-endpoint",
+        default=os.environ.get("LAMBDA_ENDPOINT") or None,
+        metavar="URL",
+        help="call Lambda tasks through Lambda's Invoke API at URL, as the Step Functions Local "
+        "container does with LAMBDA_ENDPOINT (default: $LAMBDA_ENDPOINT; without it, Lambda "
+        "tasks fail unless a test case mocks them)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     mocks = mock_config_path(args.mock_config)
     try:
         server = Server(
-            args.db, port=args.port, host=args.host, workers=args.workers, mock_config=mocks
+            args.db,
+            port=args.port,
+            host=args.host,
+            workers=args.workers,
+            mock_config=mocks,
+            invoker=LambdaEndpointInvoker(args.lambda_endpoint) if args.lambda_endpoint else None,
         ).start()
     except MockConfigError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -55,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Step Functions API on {server.url} (db {args.db})", flush=True)
     if mocks is not None:
         print(f"Mocked test cases from {mocks}", flush=True)
+    if args.lambda_endpoint:
+        print(f"Lambda tasks through the Invoke API at {args.lambda_endpoint}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -8,6 +8,8 @@ runtime's port), and the runtime deploys the template's state machine to it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,17 +17,38 @@ from typing import Any
 import boto3
 import pytest
 
-from local.stepfunctions.lambda_endpoint import LambdaEndpointInvoker
-from local.stepfunctions.server import Server
 from tests.support.numbers import new_us_number
-from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.runtime import REPO_ROOT, LocalRuntime, free_port, wait_for
+
+
+class EngineProcess:
+    """The standalone engine started from its command line, as a user would start it."""
+
+    def __init__(self, db: Path, lambda_endpoint: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = db.with_suffix(".log")
+        command = [sys.executable, "-m", "local.stepfunctions", "--port", str(self.port)]
+        command += ["--db", str(db), "--lambda-endpoint", lambda_endpoint]
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: "Step Functions API on" in self.log.read_text(), what="the engine")
+        assert "Lambda tasks through the Invoke API at" in self.log.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 @pytest.fixture
-def external(tmp_path: Path) -> Iterator[tuple[LocalRuntime, Server]]:
+def external(tmp_path: Path) -> Iterator[tuple[LocalRuntime, EngineProcess]]:
     runtime = LocalRuntime(tmp_path / "rt")
     # The runtime's port is chosen before it starts, so the engine can be told where Lambda is.
-    engine = Server(tmp_path / "sfn.db", invoker=LambdaEndpointInvoker(runtime.base_url)).start()
+    engine = EngineProcess(tmp_path / "sfn.db", runtime.base_url)
     runtime.env["LOCAL_STEPFUNCTIONS_ENDPOINT"] = engine.url
     runtime.start()
     try:
@@ -36,7 +59,7 @@ def external(tmp_path: Path) -> Iterator[tuple[LocalRuntime, Server]]:
 
 
 def test_double_opt_in_runs_on_an_external_step_functions(
-    external: tuple[LocalRuntime, Server],
+    external: tuple[LocalRuntime, EngineProcess],
 ) -> None:
     rt, engine = external
     phone = new_us_number()
