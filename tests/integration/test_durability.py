@@ -5,8 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.numbers import new_us_number
 from tests.support.runtime import LocalRuntime, wait_for
+
+
+# Each test starts, kills and restarts a runtime: seconds apiece (`-m "not slow"` skips them).
+pytestmark = pytest.mark.slow
 
 
 def status_of(rt: LocalRuntime, phone: str) -> str | None:

@@ -131,10 +131,39 @@ def test_override_nesting() -> None:
         assert wiring.dependencies() is outer
 
 
-def test_nothing_is_read_at_import_time() -> None:
+def test_every_handler_imports_with_no_environment_at_all() -> None:
+    """Settings and adapters are built per call, so a module imports (a Lambda cold start,
+    a test) with nothing set; only the sign-up's CORS origins are read at import, and their
+    absence means no CORS."""
     import importlib
+    import os
+    from unittest import mock
 
-    import optin.handlers.signup as signup
+    from optin.handlers import (
+        contact_status,
+        create_contact,
+        expire,
+        inbound_sms,
+        opt_in,
+        send_confirmation,
+        signup,
+        validate_number,
+    )
 
-    # Re-importing with no environment at all must work: config is read per call.
-    importlib.reload(signup)
+    modules = (
+        contact_status,
+        create_contact,
+        expire,
+        inbound_sms,
+        opt_in,
+        send_confirmation,
+        signup,
+        validate_number,
+    )
+    with mock.patch.dict(os.environ, {}, clear=True):
+        assert os.environ.get("CONTACT_STORE") is None and not os.environ
+        for module in modules:
+            importlib.reload(module)
+        assert signup._cors() is None
+    for module in modules:
+        importlib.reload(module)
