@@ -10,7 +10,6 @@ import pytest
 from tests.support.numbers import new_us_number
 from tests.support.runtime import LocalRuntime, wait_for
 
-
 # Each test starts, kills and restarts a runtime: seconds apiece (`-m "not slow"` skips them).
 pytestmark = pytest.mark.slow
 
