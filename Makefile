@@ -19,7 +19,7 @@ SAM := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE SAM_CLI_TELEMETRY=0 \
 	$(SAM_VENV)/bin/sam
 SAM_REGION ?= us-east-1
 
-.PHONY: run test setup sam-setup browser lint build typecheck unit workflow integration \
+.PHONY: run invoke test setup sam-setup browser lint build typecheck unit workflow integration \
 	browser-tests conformance bench clean deploy-web smoke dynamodb-paths
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
@@ -50,9 +50,19 @@ browser:
 # embedded engine: see docs/local-runtime.md.
 # DYNAMODB_ENDPOINT=http://127.0.0.1:5000 keeps contacts in DynamoDB there (moto_server or
 # DynamoDB Local) instead of SQLite: the deployed code path.
+# ARGS passes any other option through, e.g.
+#   make run ARGS="--parameter-overrides ConfirmationWindowSeconds=120 ProgramName='Beta Club'"
 run: setup
 	$(PY) -m local --port $(PORT) $(if $(SFN_ENDPOINT),--stepfunctions-endpoint $(SFN_ENDPOINT)) \
-	  $(if $(DYNAMODB_ENDPOINT),--dynamodb-endpoint $(DYNAMODB_ENDPOINT))
+	  $(if $(DYNAMODB_ENDPOINT),--dynamodb-endpoint $(DYNAMODB_ENDPOINT)) $(ARGS)
+
+# One function once, as `sam local invoke`: make invoke FN=ValidateNumberFunction
+# EVENT=events/validate-number.json [ARGS="--parameter-overrides K=V"]. Its AWS calls (Step
+# Functions, SMS) go to the runtime `make run` started on PORT.
+invoke: setup
+	@test -n "$(FN)" || { echo "usage: make invoke FN=FunctionName EVENT=events/<file>.json" >&2; exit 2; }
+	PORT=$(PORT) $(PY) -m local invoke $(FN) $(if $(EVENT),-e $(EVENT)) \
+	  $(if $(DYNAMODB_ENDPOINT),--dynamodb-endpoint $(DYNAMODB_ENDPOINT)) $(ARGS)
 
 lint: setup sam-setup
 	$(VENV)/bin/ruff check .
