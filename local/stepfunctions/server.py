@@ -1,16 +1,225 @@
-"""A standalone HTTP server for the Step Functions JSON API (no Lambda functions behind it)."""
+"""HTTP serving for the local APIs: uvicorn on h11, run on a background thread.
+
+`ThreadedServer` is what both the standalone Step Functions server (below) and the local
+runtime's port (local/runtime/http_api.py) run on. uvicorn's h11 protocol does RFC 9112
+framing (chunked bodies decoded, bad or conflicting Content-Length refused); the subclass adds
+what it lacks here: a header timeout and an idle-body timeout (uvicorn only times out idle
+keep-alive connections), and JSON bodies for the errors the server answers itself.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import pathlib
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import h11
+import uvicorn
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from local.runtime.security import HostPolicy, security_headers
 
 from .api import handle_request
 from .invoker import LambdaServiceError
 from .service import StepFunctionsService
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# From the first byte of a request to the end of its headers (a slow-headers client holds a
+# connection otherwise); between two reads of a body; between requests on a kept-alive socket.
+HEADER_TIMEOUT_SECONDS = 10.0
+BODY_IDLE_TIMEOUT_SECONDS = 30.0
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024
+
+# uvicorn logs every start and stop at INFO; the runtime's banner says what matters.
+logging.getLogger("uvicorn").setLevel(logging.WARNING)
+logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
+_CODES = {
+    400: "bad_request",
+    408: "request_timeout",
+    431: "request_header_fields_too_large",
+    501: "not_implemented",
+}
+
+
+def raw_json_error(status: int, message: str) -> bytes:
+    """A complete HTTP/1.1 error response that closes the connection, as bytes: for the
+    errors found before there is a request for h11 to answer."""
+    body = json.dumps({"error": {"code": _CODES.get(status, "bad_request"), "message": message}})
+    data = body.encode()
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
+    head += ["content-type: application/json", f"content-length: {len(data)}"]
+    head += [f"{k.lower()}: {v}" for k, v in security_headers(page=False).items()]
+    head += ["connection: close", "", ""]
+    return "\r\n".join(head).encode() + data
+
+
+class LocalH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with header and body timeouts and JSON error answers."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._last_error: h11.RemoteProtocolError | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        next_event = self.conn.next_event
+
+        def remembering_next_event() -> Any:
+            # uvicorn turns every protocol error into a text 400; keep h11's status hint
+            # (431 for oversized headers, 501 for an unknown Transfer-Encoding).
+            try:
+                return next_event()
+            except h11.RemoteProtocolError as error:
+                self._last_error = error
+                raise
+
+        self.conn.next_event = remembering_next_event  # type: ignore[method-assign]
+        # A connection that never sends a byte is timed out like one that sends too slowly.
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._header_timer is None:
+            self._arm_header_timer()
+        try:
+            super().data_received(data)
+        except UnicodeDecodeError:
+            # A request target h11 accepts but that is not ASCII: answer rather than drop.
+            self._reply_and_close(400, "The request target is not ASCII.")
+            return
+        state = self.conn.their_state
+        if state is not h11.IDLE:
+            self._cancel("_header_timer")
+        if state is h11.SEND_BODY:
+            self._cancel("_body_timer")
+            self._body_timer = self.loop.call_later(BODY_IDLE_TIMEOUT_SECONDS, self._timed_out)
+        else:
+            self._cancel("_body_timer")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel("_header_timer")
+        self._cancel("_body_timer")
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        error = self._last_error
+        status = error.error_status_hint if error is not None else 400
+        detail = str(error) if error is not None else msg
+        self._reply_and_close(status if status in (400, 431, 501) else 400, detail)
+
+    def _arm_header_timer(self) -> None:
+        self._cancel("_header_timer")
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._timed_out)
+
+    def _cancel(self, name: str) -> None:
+        timer: asyncio.TimerHandle | None = getattr(self, name, None)
+        if timer is not None:
+            timer.cancel()
+            setattr(self, name, None)
+
+    def _timed_out(self) -> None:
+        if self.transport.is_closing():
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE and not self.conn.trailing_data[0]:
+            # Nothing of a request arrived: an idle socket is closed without a word.
+            self.transport.close()
+        elif state in (h11.IDLE, h11.SEND_BODY) and (self.cycle is None or self.cycle.more_body):
+            if self.cycle is not None and self.cycle.response_started:
+                self.transport.close()
+            else:
+                self._reply_and_close(408, "The request did not arrive in time.")
+
+    def _reply_and_close(self, status: int, message: str) -> None:
+        if self.cycle is not None:
+            # The application sees a disconnect: nothing half-received is acted on.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        if not self.transport.is_closing():
+            self.transport.write(raw_json_error(status, message))
+            self.transport.close()
+
+
+class ThreadedServer:
+    """An ASGI app behind uvicorn on a background thread, on a socket bound at construction
+    (so port 0 is resolved before serving), with the `http.server` surface callers used:
+    server_address, serve_forever(), shutdown(), server_close()."""
+
+    def __init__(self, app: AsgiApp, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((host, port))
+        # The kernel's own ceiling (net.core.somaxconn caps it further): a burst of
+        # connections waits in the queue instead of being reset.
+        self.backlog = socket.SOMAXCONN
+        self.socket.listen(self.backlog)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.config = uvicorn.Config(
+            app,
+            http=LocalH11Protocol,
+            loop="asyncio",
+            lifespan="off",
+            backlog=self.backlog,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=5,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+        self.server = uvicorn.Server(self.config)
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def serve_forever(self) -> None:
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self._done.set()
+
+    def start(self) -> ThreadedServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        while not self.server.started and not self._done.is_set():
+            deadline.wait(0.01)
+        return self
+
+    def shutdown(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None or self.server.started:
+            self._done.wait(10)
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+
+def json_response_messages(
+    status: int, payload: Any, content_type: str, extra: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    data = json.dumps(payload).encode()
+    headers = {"content-type": content_type, "content-length": str(len(data))}
+    headers.update({k.lower(): v for k, v in security_headers(page=False).items()})
+    headers.update({k.lower(): v for k, v in (extra or {}).items()})
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    return start, {"type": "http.response.body", "body": data}
 
 
 class NoLambdas:
@@ -22,28 +231,71 @@ class NoLambdas:
         )
 
 
-def make_handler(svc: StepFunctionsService) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body are two writes: with Nagle on, each keep-alive call waits ~40 ms.
-        disable_nagle_algorithm = True
+AWS_JSON = "application/x-amz-json-1.0"
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            target = self.headers.get("X-Amz-Target", "")
-            status, payload = handle_request(svc, target, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+class StepFunctionsApp:
+    """The Step Functions JSON API as an ASGI app: POST / with X-Amz-Target, from a loopback
+    Host (or the bound address), in AWS's JSON content type. A browser page on another
+    origin cannot send that content type or X-Amz-Target without a preflight, which is
+    refused; a DNS-rebound name is refused by the Host check."""
 
-    return Handler
+    def __init__(self, service: StepFunctionsService, bind_host: str) -> None:
+        self.service = service
+        self.hosts = HostPolicy(bind_host)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            status, payload, extra = await self._answer(request)
+        except ClientDisconnect:
+            return
+        for message in json_response_messages(status, payload, AWS_JSON, extra):
+            await send(message)
+
+    async def _answer(self, request: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
+        headers = request.headers
+        if "transfer-encoding" in headers and "content-length" in headers:
+            return _aws_error(
+                400, "SerializationException", "Transfer-Encoding and Content-Length.", close=True
+            )
+        if not self.hosts.allows(headers.get("host")):
+            return _aws_error(421, "MisdirectedRequest", "This server answers loopback names only.")
+        if request.url.path != "/":
+            return _aws_error(404, "UnknownOperationException", "The API is at /.")
+        if request.method != "POST":
+            return _aws_error(405, "MethodNotAllowed", "POST only.", extra={"Allow": "POST"})
+        if headers.get("content-type", "").split(";")[0].strip().lower() != AWS_JSON:
+            return _aws_error(415, "UnsupportedMediaTypeException", f"Send {AWS_JSON}.")
+        length = headers.get("content-length")
+        if length is not None and int(length) > MAX_BODY_BYTES:
+            return _aws_error(413, "RequestEntityTooLargeException", "Over 10 MB.", close=True)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _aws_error(413, "RequestEntityTooLargeException", "Over 10 MB.", close=True)
+        target = headers.get("x-amz-target", "")
+        status, payload = await run_in_threadpool(handle_request, self.service, target, bytes(body))
+        return status, payload, {"x-amzn-RequestId": _request_id()}
+
+
+def _request_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _aws_error(
+    status: int, kind: str, message: str, extra: dict[str, str] | None = None, close: bool = False
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    headers = dict(extra or {})
+    if close:
+        headers["Connection"] = "close"
+    return status, {"__type": kind, "message": message}, headers
 
 
 class Server:
@@ -61,16 +313,13 @@ class Server:
         self.service = StepFunctionsService(
             db_path, invoker or NoLambdas(), workers=workers, mock_config=mock_config
         )
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.service))
-        self.httpd.daemon_threads = True
+        self.httpd = ThreadedServer(StepFunctionsApp(self.service, host), host, port)
         self.port = self.httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
-        self._thread: threading.Thread | None = None
 
     def start(self) -> Server:
         self.service.start()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self.httpd.start()
         return self
 
     def stop(self) -> None:
