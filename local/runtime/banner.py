@@ -61,12 +61,14 @@ def banner_lines(
     data_dir: Path,
     export: str,
     external_stepfunctions: str | None = None,
+    warnings: Iterable[str] = (),
 ) -> list[str]:
     """The lines printed at start, without trailing newlines.
 
     The first line starts with "Local runtime ready", which tests and scripts wait for.
     The Lambda Invoke API is listed only with an external Step Functions, the one case in
-    which the runtime serves it (its only caller is that Step Functions).
+    which the runtime serves it (its only caller is that Step Functions). Warnings (e.g. a
+    listening address other than loopback) come last, where the terminal leaves them in view.
     """
     lines = [
         f"Local runtime ready: {endpoint}/",
@@ -90,4 +92,5 @@ def banner_lines(
             lines.append(f"  {'*' if p.overridden else ' '} {p.name:{width}} = {value}")
     lines.append("For the aws CLI and boto3 (any credentials work locally), paste:")
     lines.append(f"  {export}")
+    lines += [f"WARNING: {warning}" for warning in warnings]
     return lines

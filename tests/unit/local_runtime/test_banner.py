@@ -123,3 +123,18 @@ def test_routes_and_state_machines_come_from_the_template() -> None:
     assert "API POST   /signups" in text
     assert "stateMachine:RegistrationStateMachine" in text
     assert "contacts         SQLite /tmp/x/contacts.db" in text
+
+
+def test_warnings_come_last_where_they_stay_in_view() -> None:
+    app = load_application(TEMPLATE, {}, {})
+    lines = banner_lines(
+        endpoint="http://0.0.0.0:8000",
+        app=app,
+        parameters=[],
+        stores=[],
+        data_dir=Path("/tmp/x"),
+        export="export X=1",
+        warnings=["listening on 0.0.0.0: reachable from other machines"],
+    )
+    assert lines[-1] == "WARNING: listening on 0.0.0.0: reachable from other machines"
+    assert not any(line.startswith("WARNING") for line in _lines({}))
