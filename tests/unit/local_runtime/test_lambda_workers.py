@@ -402,3 +402,62 @@ def test_close_stops_every_worker_and_refuses_later_invocations(
     with pytest.raises(LambdaServiceError) as caught:
         runner.invoke("A", {})
     assert caught.value.error == "Lambda.ServiceException"
+
+
+FLAKY = """
+import pathlib, time
+
+
+def handler(event, context):
+    marker = pathlib.Path(event["marker"])
+    if not marker.exists():
+        marker.write_text("slow once")
+        time.sleep(30)
+    return {"ok": True}
+"""
+
+
+def _machine(retry: bool) -> str:
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "Flaky", "Payload.$": "$"},
+        "ResultSelector": {"ok.$": "$.Payload.ok"},
+        "End": True,
+    }
+    if retry:
+        task["Retry"] = [{"ErrorEquals": ["Lambda.Unknown"], "IntervalSeconds": 1}]
+    return json.dumps({"StartAt": "Call", "States": {"Call": task}})
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_step_functions_sees_a_timeout_as_lambda_unknown(
+    code: Path, tmp_path: Path, make_runner: Callable[..., LambdaRunner], retry: bool
+) -> None:
+    from local.stepfunctions import StepFunctionsService
+
+    (code / "app" / "flaky.py").write_text(FLAKY)
+    runner = make_runner(_function(code, "Flaky", "app.flaky.handler", timeout=1))
+    service = StepFunctionsService(tmp_path / "sfn.db", runner)
+    arn = service.upsert_state_machine("M", _machine(retry), "arn:aws:iam::123456789012:role/local")
+    service.start()
+    try:
+        started = service.start_execution(
+            {"stateMachineArn": arn, "input": json.dumps({"marker": str(tmp_path / "m")})}
+        )
+        result = service.wait_for(started["executionArn"], timeout=20)
+        history = service.get_execution_history({"executionArn": started["executionArn"]})
+    finally:
+        service.stop()
+
+    failed = [e for e in history["events"] if e["type"] == "TaskFailed"]
+    assert failed[0]["taskFailedEventDetails"]["error"] == "Lambda.Unknown"
+    cause = json.loads(failed[0]["taskFailedEventDetails"]["cause"])
+    assert cause["errorType"] == "Sandbox.Timedout"
+    assert cause["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    if retry:
+        assert result["status"] == "SUCCEEDED"
+        assert json.loads(result["output"]) == {"ok": True}
+    else:
+        assert result["status"] == "FAILED"
+        assert result["error"] == "Lambda.Unknown"
