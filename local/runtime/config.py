@@ -25,6 +25,7 @@ class RuntimeConfig:
     sms_send_delay: float = 0.0
     stepfunctions_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
+    secret: str | None = None
 
 
 def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
@@ -59,7 +60,19 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         prog="python -m local",
         description="Run template.yaml on this machine: Step Functions, Lambda, SMS sandbox, web.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; beyond loopback (e.g. 0.0.0.0) every name is served and all "
+        "but the sign-up form and its API need the shared secret (--secret)",
+    )
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("LOCAL_SECRET") or None,
+        help="shared secret for a port bound beyond loopback (default: one made per run and "
+        "printed in the banner); send it as X-Local-Secret, as AWS_ACCESS_KEY_ID, or open "
+        "a page with ?local_secret=…",
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--template", type=Path, default=RuntimeConfig.template)
     parser.add_argument(
@@ -115,6 +128,7 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         stepfunctions_endpoint=args.stepfunctions_endpoint,
         # argparse applies endpoint_url to a string default too, so the variable is checked.
         dynamodb_endpoint=args.dynamodb_endpoint,
+        secret=args.secret,
     )
 
 

@@ -1,4 +1,22 @@
-"""The runtime's one HTTP port: AWS JSON APIs, the template's API routes, the sandbox, web pages."""
+"""The runtime's one HTTP port: AWS JSON APIs, the template's API routes, the sandbox, web pages.
+
+Served by uvicorn (h11) through `ThreadedServer`; this module is the ASGI application. Every
+request passes the same gates before anything acts on it, in this order:
+
+1. framing: Transfer-Encoding with Content-Length, or oversized headers, are refused and the
+   connection closed (h11 has already refused malformed Content-Length values);
+2. Host: loopback names and the bound address only (DNS rebinding), see security.HostPolicy;
+3. the route: 404, or 405 with Allow;
+4. the shared secret, when the port is bound beyond loopback, except for the public form;
+5. Origin: a state-changing request from a browser must come from this origin (the public
+   sign-up API also from the template's AllowedOrigins); non-public routes refuse any
+   cross-site browser request;
+6. the AWS APIs: SigV4 Authorization for the right service, AWS's content type;
+7. the whole body: a client that stops mid-body triggers nothing.
+
+Handlers are blocking (LambdaRunner.invoke, the engine, SQLite) and run in a thread pool, so
+the event loop keeps accepting and reading while functions run.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +24,33 @@ import base64
 import json
 import logging
 import mimetypes
+import re
 import threading
 import time
 import uuid
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
+import anyio
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+
+from local.runtime import security
 from local.runtime.lambdas import LambdaRunner
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
 from local.runtime.stepfunctions_backend import StepFunctionsBackend
 from local.runtime.template import ACCOUNT_ID, Application
 from local.stepfunctions import LambdaFunctionError, LambdaServiceError
+from local.stepfunctions.server import (
+    MAX_HEADER_BYTES,
+    Receive,
+    Scope,
+    Send,
+    ThreadedServer,
+)
 
 # Read by the simulator's badge through /sandbox/contacts/{phoneNumber}.
 CONTACT_STATUS_FUNCTION = "ContactStatusFunction"
@@ -27,7 +58,24 @@ CONTACT_STATUS_FUNCTION = "ContactStatusFunction"
 log = logging.getLogger("local.http")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_TARGET_BYTES = 8 * 1024
 LAMBDA_INVOKE_PREFIX = "/2015-03-31/functions/"
+_LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+AWS_JSON = "application/x-amz-json-1.0"
+# boto3 sends the Invoke API's payload with no Content-Type; other SDKs send these.
+LAMBDA_CONTENT_TYPES = frozenset(
+    {"", "application/json", "application/octet-stream", "binary/octet-stream"}
+)
+AWS_JSON_SERVICES = {
+    "AWSStepFunctions": security.SERVICE_STEP_FUNCTIONS,
+    "PinpointSMSVoiceV2": security.SERVICE_SMS,
+}
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Enough for Lambda calls that wait on their function while others are served.
+HANDLER_THREADS = 64
+# The static files of the public form; everything else under web/ needs the shared secret
+# when the port is exposed.
+PRIVATE_PAGES = frozenset({"simulator.html", "js/simulator.js"})
 
 
 class Runtime:
@@ -40,163 +88,460 @@ class Runtime:
         stepfunctions: StepFunctionsBackend,
         sandbox: SmsSandbox,
         web_root: Path,
+        *,
+        bind_host: str = "127.0.0.1",
+        secret: str | None = None,
+        serve_lambda_invoke: bool | None = None,
     ) -> None:
         self.app = app
         self.runner = runner
         self.stepfunctions = stepfunctions
         self.sandbox = sandbox
         self.web_root = web_root.resolve()
+        self.bind_host = bind_host
+        self.secret = secret
+        # Lambda's Invoke API is for an external Step Functions (LAMBDA_ENDPOINT); the embedded
+        # engine calls the runner directly, so without one the API is not served at all.
+        self.serve_lambda_invoke = (
+            getattr(stepfunctions, "endpoint", None) is not None
+            if serve_lambda_invoke is None
+            else serve_lambda_invoke
+        )
 
 
-def make_server(runtime: Runtime, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (RequestHandler,), {"runtime": runtime})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+def make_server(runtime: Runtime, host: str, port: int) -> ThreadedServer:
+    return ThreadedServer(FrontDoor(runtime, host), host, port)
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    runtime: Runtime
-    server_version = "sms-optin-local/0.1"
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, keep-alive clients wait ~40 ms for
-    # the delayed ACK on every call.
-    disable_nagle_algorithm = True
+# --- requests and replies, independent of the server ---
 
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines carry phone numbers in paths and queries: keep them out of the log.
-        log.debug("%s %s", self.command, urlsplit(self.path).path.split("/")[1:2])
 
-    # --- dispatch ---
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+    client: str
+    http_version: str
 
-    def do_GET(self) -> None:
-        self._dispatch()
 
-    def do_POST(self) -> None:
-        self._dispatch()
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    page: bool = False
+    close: bool = False
 
-    def do_PUT(self) -> None:
-        self._dispatch()
 
-    def do_DELETE(self) -> None:
-        self._dispatch()
+def json_reply(
+    status: int,
+    payload: Any,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    return Reply(
+        status, json.dumps(payload).encode(), {"Content-Type": content_type, **(headers or {})}
+    )
 
-    def do_PATCH(self) -> None:
-        self._dispatch()
 
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
+def error_reply(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, close: bool = False
+) -> Reply:
+    reply = json_reply(status, {"error": {"code": code, "message": message}}, headers=headers)
+    reply.close = close
+    return reply
 
-    def _dispatch(self) -> None:
+
+def aws_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return json_reply(
+        status,
+        {"__type": kind, "message": message},
+        AWS_JSON,
+        {"x-amzn-ErrorType": kind, "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})},
+    )
+
+
+Handler = Callable[[Call, dict[str, str]], Reply]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    handler: Handler
+    params: dict[str, str] = field(default_factory=dict)
+    public: bool = False
+    aws: bool = False
+    allowed_origins: frozenset[str] = frozenset()
+
+
+def _allow(methods: set[str]) -> str:
+    if "GET" in methods:
+        methods = methods | {"HEAD"}
+    return ", ".join(sorted(methods))
+
+
+def _method_not_allowed(method: str, path: str, methods: set[str]) -> Reply:
+    return error_reply(
+        405,
+        "method_not_allowed",
+        f"{method} is not allowed on {path}.",
+        {"Allow": _allow(methods)},
+    )
+
+
+class FrontDoor:
+    """The ASGI application on the runtime's port."""
+
+    def __init__(self, runtime: Runtime, bind_host: str) -> None:
+        self.runtime = runtime
+        self.hosts = security.HostPolicy(bind_host)
+        self.secret = runtime.secret
+        self.handlers = Handlers(runtime)
+        self.limiter = anyio.CapacityLimiter(HANDLER_THREADS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
         try:
-            body = self._read_body()
-            if body is None:
-                return
-            target = self.headers.get("X-Amz-Target")
-            url = urlsplit(self.path)
-            if target and self.command == "POST":
-                self._aws_json(target, body)
-            elif url.path.startswith(LAMBDA_INVOKE_PREFIX) and url.path.endswith("/invocations"):
-                self._lambda_invoke(url.path, body)
-            elif url.path.startswith("/sandbox/"):
-                self._sandbox(url.path, parse_qs(url.query), body)
-            elif (found := self.runtime.app.route_for(self.command, url.path)) is not None:
-                route, params = found
-                self._api_route(route.function_id, route.path, params, url.query, body)
-            elif self.command in ("GET", "HEAD"):
-                self._static(url.path)
-            else:
-                self._error(404, "not_found", f"No route for {self.command} {url.path}.")
+            reply = await self._answer(request)
+        except ClientDisconnect:
+            return  # the client left mid-body: nothing was done, nobody to answer
         except Exception:
             log.exception("unhandled error in the local runtime")
-            self._error(500, "internal_error", "The local runtime failed; see its log.")
+            reply = error_reply(500, "internal_error", "The local runtime failed; see its log.")
+        await self._send(send, reply)
 
-    def _read_body(self) -> bytes | None:
-        length_header = self.headers.get("Content-Length") or "0"
-        try:
-            length = int(length_header)
-        except ValueError:
-            self._error(400, "bad_request", "Content-Length is not a number.")
+    async def _send(self, send: Send, reply: Reply) -> None:
+        headers = {k.lower(): v for k, v in security.security_headers(reply.page).items()}
+        headers.update({k.lower(): v for k, v in reply.headers.items()})
+        headers["content-length"] = str(len(reply.body))
+        if reply.close:
+            headers["connection"] = "close"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            }
+        )
+        # uvicorn leaves the body out for HEAD and keeps the Content-Length of the GET.
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def _answer(self, request: Request) -> Reply:
+        scope = request.scope
+        headers = request.headers
+        method = request.method
+        if "transfer-encoding" in headers and "content-length" in headers:
+            # RFC 9112 §6.1: a request with both may be a smuggling attempt; refuse and close.
+            return error_reply(
+                400, "conflicting_framing", "Transfer-Encoding with Content-Length.", close=True
+            )
+        if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            return error_reply(
+                431, "request_header_fields_too_large", "Headers over 16 KB.", close=True
+            )
+        if len(scope.get("raw_path", b"")) + len(scope["query_string"]) > MAX_TARGET_BYTES:
+            return error_reply(414, "uri_too_long", "The request target is over 8 KB.")
+        if not self.hosts.allows(headers.get("host")):
+            return error_reply(
+                421,
+                "misdirected_request",
+                "This port answers loopback names only (start with --host to serve others).",
+            )
+
+        raw_path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+        resolved = self.resolve(method, raw_path, headers)
+        if isinstance(resolved, Reply):
+            return resolved
+        endpoint = resolved
+
+        if refused := self._refuse_without_secret(request, endpoint, raw_path):
+            return refused
+        if refused := self._refuse_cross_origin(method, headers, endpoint):
+            return refused
+        if endpoint.aws and (refused := self._refuse_unsigned(raw_path, headers)):
+            return refused
+
+        body = await self._read_body(request)
+        if isinstance(body, Reply):
+            return body
+        call = Call(
+            method=method,
+            path=raw_path,
+            query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=body,
+            client=(scope.get("client") or ("127.0.0.1", 0))[0],
+            http_version=f"HTTP/{scope['http_version']}",
+        )
+        return await anyio.to_thread.run_sync(
+            endpoint.handler, call, endpoint.params, limiter=self.limiter
+        )
+
+    # --- routing ---
+
+    def resolve(self, method: str, path: str, headers: Headers) -> Endpoint | Reply:
+        h = self.handlers
+        if path == "/" and method == "POST":
+            return Endpoint(h.aws_json, aws=True)
+        if path.startswith(LAMBDA_INVOKE_PREFIX):
+            found = _LAMBDA_INVOKE.match(path)
+            if found is None or not self.runtime.serve_lambda_invoke:
+                return error_reply(
+                    404,
+                    "not_found",
+                    "Lambda's Invoke API is served only with --stepfunctions-endpoint.",
+                )
+            if method != "POST":
+                return _method_not_allowed(method, path, {"POST"})
+            return Endpoint(h.lambda_invoke, {"name": unquote(found["name"])}, aws=True)
+        if path.startswith("/sandbox/"):
+            return self._sandbox_route(method, path)
+        api = self._api_route(method, path)
+        if api is not None:
+            return api
+        return self._static_route(method, path)
+
+    def _sandbox_route(self, method: str, path: str) -> Endpoint | Reply:
+        h = self.handlers
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", r"/sandbox/conversations", h.conversations),
+            ("GET", r"/sandbox/messages", h.messages),
+            ("GET", r"/sandbox/contacts/(?P<phone>[^/]*)", h.contact),
+            ("POST", r"/sandbox/inbound", h.inbound),
+            ("POST", r"/sandbox/inbound/(?P<id>[^/]+)/redeliver", h.redeliver),
+        ]
+        methods: set[str] = set()
+        for route_method, pattern, handler in routes:
+            found = re.fullmatch(pattern, path)
+            if found is None:
+                continue
+            if method == route_method or (method == "HEAD" and route_method == "GET"):
+                return Endpoint(handler, {k: unquote(v) for k, v in found.groupdict().items()})
+            methods.add(route_method)
+        if methods:
+            return _method_not_allowed(method, path, methods)
+        return error_reply(404, "not_found", f"No sandbox route for {method} {path}.")
+
+    def _api_route(self, method: str, path: str) -> Endpoint | Reply | None:
+        routes = self.runtime.app.routes
+        matching = [
+            r for r in routes if r.match(r.method if r.method != "ANY" else "GET", path) is not None
+        ]
+        if not matching:
             return None
-        if length > MAX_REQUEST_BYTES:
-            self._error(413, "request_too_large", "The request body exceeds 10 MB.")
+        origins = frozenset(
+            origin.strip()
+            for r in matching
+            if r.function_id in self.runtime.app.functions
+            for origin in self.runtime.app.functions[r.function_id]
+            .environment.get("ALLOWED_ORIGINS", "")
+            .split(",")
+            if origin.strip()
+        )
+        # API Gateway answers HEAD for a GET method; the function sees the GET.
+        as_method = "GET" if method == "HEAD" else method
+        for route in matching:
+            params = route.match(as_method, path)
+            if params is not None:
+                handler = self.handlers.api_route_handler(route.function_id, route.path)
+                return Endpoint(handler, params, public=True, allowed_origins=origins)
+        if method == "OPTIONS":
+            methods = {r.method for r in matching}
+            return Endpoint(
+                self.handlers.preflight_handler(methods, origins),
+                public=True,
+                allowed_origins=origins,
+            )
+        return _method_not_allowed(method, path, {r.method for r in matching} | {"OPTIONS"})
+
+    def _static_route(self, method: str, path: str) -> Endpoint | Reply:
+        target = self.handlers.static_file(path)
+        if target is None:
+            return error_reply(404, "not_found", f"Nothing at {path}.")
+        if method not in ("GET", "HEAD"):
+            return _method_not_allowed(method, path, {"GET"})
+        relative = target.relative_to(self.runtime.web_root).as_posix()
+        return Endpoint(
+            self.handlers.static, {"file": str(target)}, public=relative not in PRIVATE_PAGES
+        )
+
+    # --- gates ---
+
+    def _refuse_without_secret(
+        self, request: Request, endpoint: Endpoint, path: str
+    ) -> Reply | None:
+        if self.secret is None or endpoint.public:
             return None
-        return self.rfile.read(length) if length else b""
+        headers = request.headers
+        client = (request.scope.get("client") or ("", 0))[0]
+        if security.is_loopback_address(client) and security.is_loopback_name(
+            security.host_name(headers.get("host"))
+        ):
+            # This machine's own processes (the functions' boto3, a local browser): a page on
+            # another origin is stopped by the Origin gate, a rebound name by the Host gate.
+            return None
+        signed = security.parse_sigv4(headers.get("authorization"))
+        offered = [
+            headers.get(security.SECRET_HEADER),
+            request.cookies.get(security.SECRET_COOKIE),
+            signed.access_key if signed else None,
+        ]
+        if any(security.secret_matches(value, self.secret) for value in offered):
+            return None
+        query = parse_qs(request.scope["query_string"].decode("latin-1"))
+        given = (query.pop(security.SECRET_QUERY, None) or [""])[-1]
+        if request.method == "GET" and security.secret_matches(given, self.secret):
+            # A link from the banner: keep the secret in a cookie this origin alone sends.
+            rest = urlencode(query, doseq=True)
+            return Reply(
+                303,
+                headers={
+                    "Location": quote(path, safe="/%+") + (f"?{rest}" if rest else ""),
+                    "Set-Cookie": f"{security.SECRET_COOKIE}={self.secret}; Path=/; HttpOnly; "
+                    "SameSite=Strict",
+                },
+            )
+        return error_reply(
+            401,
+            "secret_required",
+            "This port is served beyond this machine: give the shared secret the banner shows.",
+        )
 
-    # --- responses ---
+    def _refuse_cross_origin(
+        self, method: str, headers: Headers, endpoint: Endpoint
+    ) -> Reply | None:
+        origin = headers.get("origin")
+        if method in STATE_CHANGING and origin is not None:
+            if security.same_origin(origin, headers.get("host")):
+                return None
+            if endpoint.public and origin in endpoint.allowed_origins:
+                return None
+            return error_reply(
+                403, "cross_origin_refused", "Requests from another origin are refused here."
+            )
+        fetch_site = headers.get("sec-fetch-site", "")
+        if (
+            not endpoint.public
+            and fetch_site in ("cross-site", "same-site")
+            and headers.get("sec-fetch-mode") != "navigate"
+        ):
+            # A page on another origin (another port counts) may not even read the sandbox.
+            return error_reply(
+                403, "cross_origin_refused", "Requests from another origin are refused here."
+            )
+        return None
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def _refuse_unsigned(self, path: str, headers: Headers) -> Reply | None:
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if path == "/":
+            target = headers.get("x-amz-target", "")
+            prefix = target.partition(".")[0]
+            service = AWS_JSON_SERVICES.get(prefix)
+            if service is None:
+                return aws_error(400, "UnknownOperationException", f"Unknown operation {target!r}.")
+            if content_type != AWS_JSON:
+                return aws_error(415, "UnsupportedMediaTypeException", f"Send {AWS_JSON}.")
+        else:
+            service = security.SERVICE_LAMBDA
+            if content_type not in LAMBDA_CONTENT_TYPES:
+                return lambda_error(
+                    415, "UnsupportedMediaTypeException", "The payload must be JSON."
+                )
+        authorization = headers.get("authorization")
+        if not authorization:
+            return aws_error(
+                403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
+        signed = security.parse_sigv4(authorization)
+        if signed is None:
+            return aws_error(
+                403, "IncompleteSignatureException", "The Authorization header is not SigV4."
+            )
+        if signed.service != service:
+            return aws_error(
+                403,
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: '{service}'.",
+            )
+        return None
 
-    def _json(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        self._send(status, json.dumps(payload).encode(), {"Content-Type": content_type})
+    async def _read_body(self, request: Request) -> bytes | Reply:
+        declared = request.headers.get("content-length")
+        if declared is not None and int(declared) > MAX_REQUEST_BYTES:
+            return error_reply(
+                413, "request_too_large", "The request body exceeds 10 MB.", close=True
+            )
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_REQUEST_BYTES:
+                return error_reply(
+                    413, "request_too_large", "The request body exceeds 10 MB.", close=True
+                )
+        return bytes(body)
 
-    def _error(self, status: int, code: str, message: str) -> None:
-        self._json(status, {"error": {"code": code, "message": message}})
+
+def lambda_error(status: int, kind: str, message: str) -> Reply:
+    return Reply(
+        status,
+        json.dumps({"Type": "User", "message": message}).encode(),
+        {"Content-Type": "application/json", "x-amzn-ErrorType": kind},
+    )
+
+
+class Handlers:
+    """The blocking work behind each route; each runs on a worker thread."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     # --- AWS JSON protocol (Step Functions, End User Messaging SMS) ---
 
-    def _aws_json(self, target: str, body: bytes) -> None:
+    def aws_json(self, call: Call, params: dict[str, str]) -> Reply:
+        target = call.headers.get("x-amz-target", "")
         service, _, operation = target.partition(".")
-        content_type = "application/x-amz-json-1.0"
-        request_id = str(uuid.uuid4())
         if service == "AWSStepFunctions":
-            status, payload = self.runtime.stepfunctions.handle(target, body)
-        elif service == "PinpointSMSVoiceV2":
+            status, payload = self.runtime.stepfunctions.handle(target, call.body)
+        else:
             try:
-                request = json.loads(body or b"{}")
+                request = json.loads(call.body or b"{}")
                 if not isinstance(request, dict):
                     raise ValueError
             except ValueError:
                 status, payload = 400, {"__type": "SerializationException", "Message": "Bad JSON."}
             else:
                 status, payload = self.runtime.sandbox.handle_api(operation, request)
-        else:
-            status = 400
-            payload = {"__type": "UnknownOperationException", "message": f"Unknown {target}"}
-        self._send(
-            status,
-            json.dumps(payload).encode(),
-            {"Content-Type": content_type, "x-amzn-RequestId": request_id},
-        )
+        return json_reply(status, payload, AWS_JSON, {"x-amzn-RequestId": str(uuid.uuid4())})
 
     # --- Lambda's Invoke API (what Step Functions Local calls through LAMBDA_ENDPOINT) ---
 
-    def _lambda_invoke(self, path: str, body: bytes) -> None:
-        name = unquote(path.removeprefix(LAMBDA_INVOKE_PREFIX).removesuffix("/invocations"))
-        invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    def lambda_invoke(self, call: Call, params: dict[str, str]) -> Reply:
+        invocation_type = call.headers.get("x-amz-invocation-type") or "RequestResponse"
         try:
-            payload = json.loads(body) if body else {}
+            payload = json.loads(call.body) if call.body else {}
         except ValueError:
-            self._lambda_error(400, "InvalidRequestContentException", "Could not parse JSON.")
-            return
+            return lambda_error(400, "InvalidRequestContentException", "Could not parse JSON.")
         try:
-            function = self.runtime.runner.function(name)
+            function = self.runtime.runner.function(params["name"])
         except LambdaServiceError as error:
-            self._lambda_error(404, "ResourceNotFoundException", error.cause)
-            return
+            return lambda_error(404, "ResourceNotFoundException", error.cause)
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
         if invocation_type == "DryRun":
-            self._send(204, b"", headers)
-            return
+            return Reply(204, b"", headers)
         if invocation_type == "Event":
             # Not queued durably: nothing in this system invokes asynchronously.
             threading.Thread(
                 target=self._invoke_quietly, args=(function.logical_id, payload), daemon=True
             ).start()
-            self._send(202, b"", headers)
-            return
+            return Reply(202, b"", headers)
         if invocation_type != "RequestResponse":
-            self._lambda_error(
+            return lambda_error(
                 400, "InvalidParameterValueException", f"Unknown invocation type {invocation_type}."
             )
-            return
         try:
             result = self.runtime.runner.invoke(function.logical_id, payload)
         except LambdaFunctionError as error:
@@ -207,7 +552,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 "errorType": error.error_type,
                 "stackTrace": error.stack_trace,
             }
-        self._send(200, json.dumps(result).encode(), headers)
+        return Reply(200, json.dumps(result).encode(), headers)
 
     def _invoke_quietly(self, function_id: str, payload: Any) -> None:
         try:
@@ -215,38 +560,59 @@ class RequestHandler(BaseHTTPRequestHandler):
         except (LambdaFunctionError, LambdaServiceError) as error:
             log.error("asynchronous invocation of %s failed: %s", function_id, error)
 
-    def _lambda_error(self, status: int, kind: str, message: str) -> None:
-        self._send(
-            status,
-            json.dumps({"Type": "User", "message": message}).encode(),
-            {"Content-Type": "application/json", "x-amzn-ErrorType": kind},
-        )
-
     # --- the template's API routes, as API Gateway's Lambda proxy integration ---
 
-    def _api_route(
+    def api_route_handler(self, function_id: str, resource: str) -> Handler:
+        def handle(call: Call, params: dict[str, str]) -> Reply:
+            return self.api_route(call, function_id, resource, params, call.query, call.body)
+
+        return handle
+
+    def preflight_handler(self, methods: set[str], origins: frozenset[str]) -> Handler:
+        def handle(call: Call, params: dict[str, str]) -> Reply:
+            # API Gateway's CORS preflight (the template's Globals.Api.Cors): only the
+            # configured AllowedOrigins is told it may call; anyone else gets no grant.
+            origin = call.headers.get("origin", "")
+            headers = {"Allow": _allow(methods | {"OPTIONS"})}
+            if origin in origins:
+                headers.update(
+                    {
+                        "Access-Control-Allow-Origin": origin,
+                        "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+                        "Access-Control-Allow-Headers": "Content-Type",
+                        "Access-Control-Max-Age": "600",
+                        "Vary": "Origin",
+                    }
+                )
+            return Reply(204, b"", headers)
+
+        return handle
+
+    def api_route(
         self,
+        call: Call,
         function_id: str,
         resource: str,
         params: dict[str, str],
         query: str,
         body: bytes,
         path: str | None = None,
-    ) -> None:
-        headers = {k: v for k, v in self.headers.items()}
+    ) -> Reply:
+        method = "GET" if call.method == "HEAD" else call.method
+        headers = {k: v for k, v in call.headers.items()}
         multi_headers: dict[str, list[str]] = {}
-        for k, v in self.headers.items():
+        for k, v in call.headers.items():
             multi_headers.setdefault(k, []).append(v)
         multi_query = {k: v for k, v in parse_qs(query, keep_blank_values=True).items()}
         try:
             text, is_base64 = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, is_base64 = base64.b64encode(body).decode(), True
-        path = path or urlsplit(self.path).path
+        path = path or call.path
         event = {
             "resource": resource,
             "path": path,
-            "httpMethod": self.command,
+            "httpMethod": method,
             "headers": headers or None,
             "multiValueHeaders": multi_headers or None,
             "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
@@ -256,17 +622,17 @@ class RequestHandler(BaseHTTPRequestHandler):
             "requestContext": {
                 "accountId": ACCOUNT_ID,
                 "apiId": "local",
-                "domainName": self.headers.get("Host", "127.0.0.1"),
-                "httpMethod": self.command,
+                "domainName": call.headers.get("host", "127.0.0.1"),
+                "httpMethod": method,
                 "path": "/Prod" + path,
-                "protocol": self.request_version,
+                "protocol": call.http_version,
                 "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000),
                 "resourcePath": resource,
                 "stage": "Prod",
                 "identity": {
-                    "sourceIp": self.client_address[0],
-                    "userAgent": self.headers.get("User-Agent"),
+                    "sourceIp": call.client,
+                    "userAgent": call.headers.get("user-agent"),
                 },
             },
             "body": text if body else None,
@@ -275,16 +641,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             response = self.runtime.runner.invoke(function_id, event)
         except (LambdaFunctionError, LambdaServiceError) as error:
-            log.error("%s failed behind %s %s: %s", function_id, self.command, resource, error)
-            self._json(502, {"message": "Internal server error"})
-            return
-        self._proxy_response(function_id, response)
+            log.error("%s failed behind %s %s: %s", function_id, method, resource, error)
+            return json_reply(502, {"message": "Internal server error"})
+        return self._proxy_response(function_id, response)
 
-    def _proxy_response(self, function_id: str, response: Any) -> None:
+    def _proxy_response(self, function_id: str, response: Any) -> Reply:
         if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):
             log.error("%s returned a malformed proxy response", function_id)
-            self._json(502, {"message": "Internal server error"})
-            return
+            return json_reply(502, {"message": "Internal server error"})
         headers: dict[str, str] = {
             str(k): str(v) for k, v in (response.get("headers") or {}).items()
         }
@@ -292,65 +656,54 @@ class RequestHandler(BaseHTTPRequestHandler):
             headers[str(key)] = ", ".join(str(v) for v in values)
         raw = response.get("body") or ""
         body = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode()
-        headers.setdefault("Content-Type", "application/json")
-        self._send(response["statusCode"], body, headers)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        return Reply(response["statusCode"], body, headers)
 
     # --- the SMS sandbox's HTTP interface (phone simulator, tests) ---
 
-    def _sandbox(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
-        sandbox = self.runtime.sandbox
-        if path == "/sandbox/conversations" and self.command == "GET":
-            self._json(200, {"conversations": sandbox.conversations()})
-        elif path == "/sandbox/messages" and self.command == "GET":
-            phone = (query.get("phoneNumber") or [""])[-1]
-            if not phone:
-                self._error(400, "missing_phone_number", "Give ?phoneNumber=+12065550123.")
-                return
-            self._json(200, {"messages": sandbox.messages(phone)})
-        elif path.startswith("/sandbox/contacts/") and self.command == "GET":
-            self._contact(path.removeprefix("/sandbox/contacts/"))
-        elif path == "/sandbox/inbound" and self.command == "POST":
-            try:
-                request = json.loads(body or b"null")
-            except ValueError:
-                self._error(400, "invalid_json", "The body is not valid JSON.")
-                return
-            if not isinstance(request, dict):
-                self._error(400, "body_not_object", 'Send a JSON object: {"from", "body"}.')
-                return
-            try:
-                inbound_id = sandbox.inject_inbound(
-                    request.get("from"), request.get("body"), request.get("to")
-                )
-            except SandboxError as error:
-                self._error(error.status, error.code, error.message)
-                return
-            self._json(202, {"inboundMessageId": inbound_id})
-        elif (
-            path.startswith("/sandbox/inbound/")
-            and path.endswith("/redeliver")
-            and self.command == "POST"
-        ):
-            try:
-                sandbox.redeliver(path.removeprefix("/sandbox/inbound/").removesuffix("/redeliver"))
-            except SandboxError as error:
-                self._error(error.status, error.code, error.message)
-                return
-            self._json(202, {})
-        else:
-            self._error(404, "not_found", f"No sandbox route for {self.command} {path}.")
+    def conversations(self, call: Call, params: dict[str, str]) -> Reply:
+        return json_reply(200, {"conversations": self.runtime.sandbox.conversations()})
 
-    def _contact(self, phone: str) -> None:
+    def messages(self, call: Call, params: dict[str, str]) -> Reply:
+        phone = (parse_qs(call.query).get("phoneNumber") or [""])[-1]
+        if not phone:
+            return error_reply(400, "missing_phone_number", "Give ?phoneNumber=+12065550123.")
+        return json_reply(200, {"messages": self.runtime.sandbox.messages(phone)})
+
+    def inbound(self, call: Call, params: dict[str, str]) -> Reply:
+        try:
+            request = json.loads(call.body or b"null")
+        except ValueError:
+            return error_reply(400, "invalid_json", "The body is not valid JSON.")
+        if not isinstance(request, dict):
+            return error_reply(400, "body_not_object", 'Send a JSON object: {"from", "body"}.')
+        try:
+            inbound_id = self.runtime.sandbox.inject_inbound(
+                request.get("from"), request.get("body"), request.get("to")
+            )
+        except SandboxError as error:
+            return error_reply(error.status, error.code, error.message)
+        return json_reply(202, {"inboundMessageId": inbound_id})
+
+    def redeliver(self, call: Call, params: dict[str, str]) -> Reply:
+        try:
+            self.runtime.sandbox.redeliver(params["id"])
+        except SandboxError as error:
+            return error_reply(error.status, error.code, error.message)
+        return json_reply(202, {})
+
+    def contact(self, call: Call, params: dict[str, str]) -> Reply:
         """A contact and its ledger for the phone simulator's badge. The template keeps this
         function off the public API (it shows evidence: IP, user agent, texts); locally the
         developer reads it here, through the same handler."""
+        phone = params["phone"]
         if CONTACT_STATUS_FUNCTION not in self.runtime.app.functions:
-            self._error(404, "not_found", f"The template has no {CONTACT_STATUS_FUNCTION}.")
-            return
+            return error_reply(404, "not_found", f"The template has no {CONTACT_STATUS_FUNCTION}.")
         if not phone or "/" in phone:
-            self._error(400, "invalid_phone_number", "Give /sandbox/contacts/+12065550123.")
-            return
-        self._api_route(
+            return error_reply(400, "invalid_phone_number", "Give /sandbox/contacts/+12065550123.")
+        return self.api_route(
+            call,
             CONTACT_STATUS_FUNCTION,
             "/contacts/{phoneNumber}",
             {"phoneNumber": phone},
@@ -361,19 +714,30 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # --- static web pages ---
 
-    def _static(self, path: str) -> None:
+    def static_file(self, path: str) -> Path | None:
+        """The file under web/ for a URL path, or None: never outside web/, never an error."""
         relative = unquote(path).lstrip("/") or "index.html"
-        target = (self.runtime.web_root / relative).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        if not target.is_relative_to(self.runtime.web_root) or not target.is_file():
-            self._error(404, "not_found", f"Nothing at {path}.")
-            return
+        if any(ord(c) < 32 for c in relative) or "\\" in relative:
+            return None
+        try:
+            target = (self.runtime.web_root / relative).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_relative_to(self.runtime.web_root) or not target.is_file():
+                return None
+        except (OSError, ValueError):
+            # A name too long for the file system, and the like: there is nothing there.
+            return None
+        return target
+
+    def static(self, call: Call, params: dict[str, str]) -> Reply:
+        target = Path(params["file"])
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             content_type += "; charset=utf-8"
-        self._send(
-            HTTPStatus.OK,
+        return Reply(
+            200,
             target.read_bytes(),
             {"Content-Type": content_type, "Cache-Control": "no-cache"},
+            page=content_type.startswith("text/html"),
         )

@@ -13,6 +13,8 @@ from local.runtime.banner import banner_lines, export_line, template_parameters
 from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
 from local.runtime.http_api import Runtime, make_server
 from local.runtime.lambdas import LambdaRunner
+from local.runtime.security import WILDCARD_HOSTS, binds_beyond_loopback, generate_secret
+from local.runtime.security import banner_lines as security_banner_lines
 from local.runtime.sms_sandbox import SmsSandbox
 from local.runtime.sns import SnsPublisher
 from local.runtime.stepfunctions_backend import (
@@ -150,10 +152,20 @@ def run(config: RuntimeConfig) -> None:
         SnsPublisher(app, runner, topic_id),
         send_delay_seconds=config.sms_send_delay,
     )
-    runtime = Runtime(app, runner, stepfunctions, sandbox, config.web_root)
+    exposed = binds_beyond_loopback(config.host)
+    # Beyond loopback, everything but the public form needs a secret: the one given, or one
+    # made for this run and shown in the banner.
+    secret = config.secret or (generate_secret() if exposed else None)
+    runtime = Runtime(
+        app, runner, stepfunctions, sandbox, config.web_root, bind_host=config.host, secret=secret
+    )
     server = make_server(runtime, config.host, config.port)
     host, port = server.server_address[:2]
-    endpoint = f"http://{host}:{port}"
+    # The functions call back over loopback: a wildcard address is not one to connect to.
+    local_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    endpoint = (
+        f"http://{local_host}:{port}" if ":" not in local_host else f"http://[{local_host}]:{port}"
+    )
     base_env.update(aws_environment(endpoint, config.dynamodb_endpoint))
     if stepfunctions.endpoint:
         base_env["AWS_ENDPOINT_URL_SFN"] = stepfunctions.endpoint
@@ -175,6 +187,9 @@ def run(config: RuntimeConfig) -> None:
         external_stepfunctions=stepfunctions.endpoint,
     )
     print("\n".join(lines), flush=True)
+    if exposed:
+        log.warning("--host %s: this port is reachable from other machines", config.host)
+        print("\n".join(security_banner_lines(config.host, endpoint, secret)), flush=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,6 +4,7 @@ does with its LAMBDA_ENDPOINT setting (the local runtime serves that API)."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -17,6 +18,29 @@ class LambdaEndpointInvoker:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
 
+    def _sign(self, request: urllib.request.Request) -> None:
+        """SigV4 as Step Functions Local's SDK signs: the runtime serves only signed calls
+        (any credentials, as AWS's local tools accept)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        credentials = Credentials(
+            os.environ.get("AWS_ACCESS_KEY_ID") or "local",
+            os.environ.get("AWS_SECRET_ACCESS_KEY") or "local",
+            os.environ.get("AWS_SESSION_TOKEN") or None,
+        )
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        aws = AWSRequest(
+            method=request.get_method(),
+            url=request.full_url,
+            data=request.data,
+            headers=dict(request.header_items()),
+        )
+        SigV4Auth(credentials, "lambda", region).add_auth(aws)
+        for key, value in aws.headers.items():
+            request.add_header(key, value)
+
     def invoke(self, function_name: str, payload: Any) -> Any:
         url = f"{self.endpoint}/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
         request = urllib.request.Request(
@@ -28,6 +52,7 @@ class LambdaEndpointInvoker:
                 "X-Amz-Invocation-Type": "RequestResponse",
             },
         )
+        self._sign(request)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = json.loads(response.read() or b"null")

@@ -87,10 +87,13 @@ def test_double_opt_in_runs_on_an_external_step_functions(
     )
 
 
-def test_lambda_invoke_api_serves_the_template_functions(shared_runtime: LocalRuntime) -> None:
+def test_lambda_invoke_api_serves_the_template_functions(
+    external: tuple[LocalRuntime, EngineProcess],
+) -> None:
+    rt, _ = external
     client: Any = boto3.client(
         "lambda",
-        endpoint_url=shared_runtime.base_url,
+        endpoint_url=rt.base_url,
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
