@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -99,18 +100,32 @@ def test_each_function_runs_in_its_own_process_with_its_own_environment(
 
 
 def test_inbound_text_is_answered_while_sign_ups_queue(tmp_path: Path) -> None:
-    rt = LocalRuntime(tmp_path / "rt").start()
+    # Every text the sandbox takes stalls 2 s before SendTextMessage answers: each sign-up's
+    # SendConfirmation holds a worker that long, and a dozen of them queue behind the pool's cap.
+    rt = LocalRuntime(tmp_path / "rt", env={"LOCAL_SMS_SEND_DELAY": "2"}).start()
     try:
         phone = new_us_number()
         assert rt.signup(phone)[0] == 202
         wait_for(lambda: rt.messages(phone), what="the confirmation text")
-        for _ in range(40):
-            assert rt.signup(new_us_number())[0] == 202
+        rt.text_in(phone, "HELP")  # the inbound function is warm, as in a running system
+        wait_for(lambda: len(rt.messages(phone, "outbound")) == 2, what="the first HELP reply")
+        signups = [
+            threading.Thread(target=rt.signup, args=(new_us_number(),), daemon=True)
+            for _ in range(12)
+        ]
+        for thread in signups:
+            thread.start()
+        conversations = lambda: len(rt.get("/sandbox/conversations")[1]["conversations"])  # noqa: E731
+        # Confirmation texts are going out now, each holding its SendConfirmation for 2 s.
+        wait_for(lambda: conversations() >= 3, what="sign-ups texted", interval=0.05)
 
         started = time.monotonic()
         rt.text_in(phone, "HELP")
-        wait_for(lambda: len(rt.messages(phone, "outbound")) == 2, what="the HELP reply")
+        wait_for(lambda: len(rt.messages(phone, "outbound")) == 3, what="the HELP reply")
 
-        assert time.monotonic() - started < 5
+        # Behind the queue, as when all functions shared one lock, it waited for the sends.
+        assert time.monotonic() - started < 2
+        for thread in signups:
+            thread.join(30)
     finally:
         rt.stop()
