@@ -1,9 +1,10 @@
 """Composition root: Settings and adapters from the environment, at call time.
 
-The local runtime runs every function in one process and swaps os.environ for each
-invocation, so nothing here runs at import time. Built objects are cached on the values
-of the environment variables they depend on: a warm Lambda builds them once, and two
-functions with different settings in one process each get their own.
+Nothing here runs at import time: tests change the environment between invocations in one
+process. Built objects are cached on the values of the environment variables they depend on:
+a warm Lambda (or a warm worker of the local runtime, which runs each function in its own
+processes with its own environment, as Lambda does) builds them once, and a test that changes
+a variable gets new ones.
 
 Tests replace everything with `with wiring.override(Dependencies(...)):`.
 """
