@@ -149,8 +149,8 @@ def test_two_slow_invocations_of_one_function_overlap(
     runner.invoke("Slow", {})  # one warm worker; the second must be started on demand
 
     first, second = _in_parallel(
-        lambda: runner.invoke("Slow", {"seconds": 1.5}),
-        lambda: runner.invoke("Slow", {"seconds": 1.5}),
+        lambda: runner.invoke("Slow", {"seconds": 3}),
+        lambda: runner.invoke("Slow", {"seconds": 3}),
     )
 
     assert first["pid"] != second["pid"]
