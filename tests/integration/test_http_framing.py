@@ -291,3 +291,27 @@ def test_a_body_that_stops_coming_is_408_and_triggers_nothing(quick_timeouts: Do
     assert status == 408
     assert closed(sock)
     assert not quick_timeouts.acted()
+
+
+def test_accepted_connections_are_not_delayed_by_nagle() -> None:
+    """The servers bind their own socket, so asyncio does not set TCP_NODELAY for them: the
+    protocol must, or every keep-alive call waits ~40 ms for a delayed ACK."""
+    from unittest import mock
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda key, default=None: (
+            accepted if key == "socket" else default
+        )
+        serving.enable_nodelay(transport)
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert serving.LocalH11Protocol.connection_made.__code__.co_names.count("enable_nodelay")
+    finally:
+        for sock in (client, accepted, listener):
+            sock.close()
