@@ -118,7 +118,7 @@ def stdout_to_stderr() -> Iterator[TextIO]:
 
 def invoke(args: argparse.Namespace, out: TextIO) -> int:
     """Runs the invocation; writes the result or the error JSON to `out`; returns the status."""
-    from local.runtime.lambdas import LambdaRunner
+    from local.runtime.lambdas import LambdaRunner, LambdaSandboxError
     from local.runtime.server import aws_environment
     from local.runtime.template import TemplateError, load_application
     from local.stepfunctions import LambdaFunctionError, LambdaServiceError
@@ -154,22 +154,17 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
         }
         out.write(json.dumps(body) + "\n")
         return 1
+    except LambdaSandboxError as error:
+        # Timed out or died: Lambda's own body (errorType Sandbox.Timedout, Runtime.ExitError).
+        out.write(json.dumps(error.payload) + "\n")
+        return 1
     except LambdaServiceError as error:
         out.write(json.dumps({"errorType": error.error, "errorMessage": error.cause}) + "\n")
         return 1
     finally:
-        _close(runner)
+        runner.close()
     out.write(json.dumps(result) + "\n")
     return 0
-
-
-def _close(runner: object) -> None:
-    # Worker processes, if the runner has them, end with the command rather than linger.
-    for name in ("close", "shutdown", "stop"):
-        method = getattr(runner, name, None)
-        if callable(method):
-            method()
-            return
 
 
 def main(argv: list[str]) -> int:

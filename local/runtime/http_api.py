@@ -39,7 +39,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
 from local.runtime import security
-from local.runtime.lambdas import LambdaRunner
+from local.runtime.lambdas import LambdaRunner, LambdaSandboxError
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
 from local.runtime.stepfunctions_backend import StepFunctionsBackend
 from local.runtime.template import ACCOUNT_ID, Application
@@ -552,6 +552,10 @@ class Handlers:
                 "errorType": error.error_type,
                 "stackTrace": error.stack_trace,
             }
+        except LambdaSandboxError as error:
+            # A timeout or a dead worker: Lambda answers it the same way, with its own errorType.
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            result = error.payload
         return Reply(200, json.dumps(result).encode(), headers)
 
     def _invoke_quietly(self, function_id: str, payload: Any) -> None:

@@ -185,11 +185,11 @@ def run(config: RuntimeConfig) -> None:
         data_dir=data_dir,
         export=export_line(REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY),
         external_stepfunctions=stepfunctions.endpoint,
+        warnings=security_banner_lines(config.host, endpoint, secret),
     )
     print("\n".join(lines), flush=True)
     if exposed:
         log.warning("--host %s: this port is reachable from other machines", config.host)
-        print("\n".join(security_banner_lines(config.host, endpoint, secret)), flush=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,6 +199,8 @@ def run(config: RuntimeConfig) -> None:
     server.shutdown()
     sandbox.stop()
     stepfunctions.stop()
+    # Last: the engine and the sandbox may be finishing an invocation until they stop.
+    runner.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,9 @@ from urllib.parse import quote
 
 from .invoker import LambdaFunctionError, LambdaServiceError
 
+# Lambda's errorTypes for failures outside the handler.
+SANDBOX_ERRORS = frozenset({"Sandbox.Timedout", "Runtime.ExitError"})
+
 
 class LambdaEndpointInvoker:
     def __init__(self, endpoint: str, timeout: float = 900.0) -> None:
@@ -67,6 +70,10 @@ class LambdaEndpointInvoker:
             raise LambdaServiceError(f"Lambda.{kind.split(':')[0]}", detail) from error
         except (urllib.error.URLError, OSError) as error:
             raise LambdaServiceError("Lambda.SdkClientException", str(error)) from error
+        if function_error and body.get("errorType") in SANDBOX_ERRORS:
+            # Outside the handler (timed out, process died): Step Functions reports these as
+            # Lambda.Unknown, with Lambda's answer as the cause, as the embedded runtime does.
+            raise LambdaServiceError("Lambda.Unknown", json.dumps(body))
         if function_error:
             raise LambdaFunctionError(
                 str(body.get("errorType", "Unhandled")),

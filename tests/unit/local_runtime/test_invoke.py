@@ -199,3 +199,40 @@ def test_python_m_local_without_invoke_still_starts_the_runtime_options() -> Non
     )
     assert done.returncode == 0
     assert "--parameter-overrides" in done.stdout and "--dynamodb-endpoint" in done.stdout
+
+
+def test_a_timeout_is_lambdas_own_error_json(tmp_path: Path) -> None:
+    """A handler past its Timeout: the body Lambda (and sam local invoke) gives, exit 1."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "slow.py").write_text(
+        "import time\n\ndef handler(event, context):\n    time.sleep(30)\n"
+    )
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  SlowFunction:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        f"      CodeUri: {code}\n"
+        "      Handler: slow.handler\n"
+        "      Runtime: python3.11\n"
+        "      Timeout: 1\n"
+    )
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    done = invoke(
+        "SlowFunction",
+        "-e",
+        str(event),
+        "--template",
+        str(template),
+        "--env-vars",
+        str(tmp_path / "none.json"),
+        data_dir=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    error = result(done)
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
