@@ -2,15 +2,22 @@
 
 import argparse
 
-from bench import engine_vs_moto, signup_throughput
+from bench import baseline, engine_vs_moto, signup_throughput, yes_latency
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer iterations, for a smoke run")
+    parser.add_argument(
+        "--baseline",
+        default=baseline.DEFAULT_BASELINE,
+        metavar="REV",
+        help="the commit the runtime benchmarks compare against (default: %(default)s)",
+    )
     args = parser.parse_args()
     engine_vs_moto.main(quick=args.quick)
-    signup_throughput.main(quick=args.quick)
+    signup_throughput.main(quick=args.quick, baseline_ref=args.baseline)
+    yes_latency.main(quick=args.quick, baseline_ref=args.baseline)
 
 
 main()

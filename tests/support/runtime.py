@@ -47,8 +47,11 @@ class LocalRuntime:
         parameters: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         dynamodb: str | None = None,
+        root: Path = REPO_ROOT,
     ) -> None:
         self.data_dir = data_dir
+        # The checkout whose runtime runs (benchmarks start an older one beside this one).
+        self.root = root
         self.parameters = parameters or {}
         self.env = env or {}
         self.dynamodb = dynamodb if dynamodb is not None else os.environ.get("TEST_DYNAMODB")
@@ -90,7 +93,7 @@ class LocalRuntime:
         log.flush()
         self.process = subprocess.Popen(
             command,
-            cwd=REPO_ROOT,
+            cwd=self.root,
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env, **(env or {})},
