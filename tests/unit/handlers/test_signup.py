@@ -170,7 +170,7 @@ def test_pending_number_gets_the_text_again(world, post, lambda_context) -> None
         "phoneNumber": NUMBER,
         "registrationId": registration_id,
         "resent": True,
-        "message": answer["message"],
+        "message": "We sent the confirmation text again. Reply YES to it to confirm.",
     }
     assert len(world.workflow.started) == 1  # no second workflow
     assert [m.dedup_key for m in world.sms.sent] == [
