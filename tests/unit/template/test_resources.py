@@ -631,3 +631,22 @@ def test_each_check_catches_a_broken_template(
     problems = check(broken)
 
     assert any(message in p for p in problems), problems
+
+
+def test_the_deployed_pages_send_the_local_runtimes_security_headers(template: Template) -> None:
+    """No open doors on AWS either: CloudFront adds to every answer the CSP (no framing, own
+    scripts only), nosniff and no-referrer that the local runtime sends."""
+    from local.runtime.security import PAGE_CSP, security_headers
+
+    found = resources(template)
+    policy = found["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    headers = policy["SecurityHeadersConfig"]
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == PAGE_CSP
+    assert headers["FrameOptions"]["FrameOption"] == security_headers(True)["X-Frame-Options"]
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == security_headers(True)["Referrer-Policy"]
+    assert "ContentTypeOptions" in headers
+    config = found["WebDistribution"]["Properties"]["DistributionConfig"]
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
+    assert all(
+        b.get("ResponseHeadersPolicyId") == {"Ref": "WebSecurityHeaders"} for b in behaviours
+    )
