@@ -26,6 +26,9 @@ class RuntimeConfig:
     stepfunctions_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
     secret: str | None = None
+    # The terminal shows one line per event; verbose also echoes the structured log lines.
+    verbose: bool = False
+    log_level: str = "INFO"
 
 
 def parse_parameter_overrides(tokens: list[str]) -> dict[str, str]:
@@ -110,12 +113,23 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         "CONTACT_STORE=dynamodb",
     )
     parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also echo the structured log lines (the functions' JSON logs and metrics, the "
+        "runtime's logging) to stderr; they always go to <data-dir>/runtime.log. "
+        "LOCAL_LOG_LEVEL=DEBUG does the same",
+    )
+    parser.add_argument(
         "--sms-send-delay",
         type=float,
         default=float(os.environ.get("LOCAL_SMS_SEND_DELAY", "0")),
         help=argparse.SUPPRESS,  # widens a crash window for the durability tests
     )
     args = parser.parse_args(argv)
+    log_level = (os.environ.get("LOCAL_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        parser.error(f"LOCAL_LOG_LEVEL={log_level!r} is not DEBUG, INFO, WARNING or ERROR")
     return RuntimeConfig(
         host=args.host,
         port=args.port,
@@ -129,6 +143,8 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         # argparse applies endpoint_url to a string default too, so the variable is checked.
         dynamodb_endpoint=args.dynamodb_endpoint,
         secret=args.secret,
+        verbose=args.verbose or log_level == "DEBUG",
+        log_level=log_level,
     )
 
 

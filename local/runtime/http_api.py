@@ -38,7 +38,7 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
-from local.runtime import security
+from local.runtime import console, security
 from local.runtime.lambdas import LambdaRunner, LambdaSandboxError
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
 from local.runtime.stepfunctions_backend import StepFunctionsBackend
@@ -646,8 +646,11 @@ class Handlers:
             response = self.runtime.runner.invoke(function_id, event)
         except (LambdaFunctionError, LambdaServiceError) as error:
             log.error("%s failed behind %s %s: %s", function_id, method, resource, error)
-            return json_reply(502, {"message": "Internal server error"})
-        return self._proxy_response(function_id, response)
+            reply = json_reply(502, {"message": "Internal server error"})
+        else:
+            reply = self._proxy_response(function_id, response)
+        console.api_answered(method, resource, body, reply.status, reply.body)
+        return reply
 
     def _proxy_response(self, function_id: str, response: Any) -> Reply:
         if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -11,8 +10,8 @@ from pathlib import Path
 
 from local.runtime.banner import banner_lines, export_line, template_parameters
 from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
+from local.runtime.console import ExecutionWatcher, ReportingLambdaRunner, Session
 from local.runtime.http_api import Runtime, make_server
-from local.runtime.lambdas import LambdaRunner
 from local.runtime.security import WILDCARD_HOSTS, binds_beyond_loopback, generate_secret
 from local.runtime.security import banner_lines as security_banner_lines
 from local.runtime.sms_sandbox import SmsSandbox
@@ -116,9 +115,32 @@ def contact_stores(app: Application, dynamodb_endpoint: str | None) -> list[str]
     return stores
 
 
+def confirm_keywords(app: Application) -> list[str]:
+    """The words the functions take as YES (their CONFIRM_KEYWORDS), for the terminal's lines."""
+    for fn in app.functions.values():
+        if words := fn.environment.get("CONFIRM_KEYWORDS"):
+            return [w.strip() for w in words.split(",") if w.strip()]
+    return []
+
+
+def with_log_line(lines: list[str], log_path: Path) -> list[str]:
+    """The banner with the log file's line after the data directory's (or at the end)."""
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("  data ")), len(lines))
+    return [*lines[:at], f"  log              {log_path}", *lines[at:]]
+
+
 def run(config: RuntimeConfig) -> None:
     data_dir = config.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # First: from here on, the runtime's logging goes to the log file, not the terminal.
+    session = Session(data_dir, verbose=config.verbose, level=config.log_level)
+    try:
+        _run(config, data_dir, session)
+    finally:
+        session.close()
+
+
+def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     env_vars = load_env_vars(config.env_vars, data_dir)
     if config.dynamodb_endpoint:
         env_vars = with_dynamodb_store(env_vars)
@@ -133,9 +155,13 @@ def run(config: RuntimeConfig) -> None:
     if not app.topics:
         raise SystemExit("the template declares no SNS topic for inbound texts")
     topic_id = config.two_way_topic or next(iter(app.topics))
+    if keywords := confirm_keywords(app):
+        session.console.confirm_keywords = tuple(keywords)
 
     base_env: dict[str, str] = {}
-    runner = LambdaRunner(app, base_env)
+    runner = ReportingLambdaRunner(
+        app, base_env, console=session.console, output=session.function_output
+    )
     stepfunctions: StepFunctionsBackend = (
         ExternalStepFunctions(config.stepfunctions_endpoint)
         if config.stepfunctions_endpoint
@@ -176,6 +202,13 @@ def run(config: RuntimeConfig) -> None:
     # Only now: resumed executions call handlers, which call back into the server.
     stepfunctions.start()
     sandbox.start()
+    watcher = (
+        None
+        if stepfunctions.endpoint
+        else ExecutionWatcher(data_dir / "stepfunctions.db", session.console)
+    )
+    if watcher:
+        watcher.start()
 
     lines = banner_lines(
         endpoint=endpoint,
@@ -187,15 +220,18 @@ def run(config: RuntimeConfig) -> None:
         external_stepfunctions=stepfunctions.endpoint,
         warnings=security_banner_lines(config.host, endpoint, secret),
     )
-    print("\n".join(lines), flush=True)
+    print("\n".join(with_log_line(lines, session.log_path)), flush=True)
     if exposed:
-        log.warning("--host %s: this port is reachable from other machines", config.host)
+        # The banner's warning says it on the terminal; this records it in the log file.
+        log.info("--host %s: this port is reachable from other machines", config.host)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     print("Stopping…", flush=True)
+    if watcher:
+        watcher.stop()
     server.shutdown()
     sandbox.stop()
     stepfunctions.stop()
@@ -206,8 +242,9 @@ def run(config: RuntimeConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     from local.runtime.config import parse_args
 
+    # Until run() sends logging to <data-dir>/runtime.log, problems go to the terminal.
     logging.basicConfig(
-        level=os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

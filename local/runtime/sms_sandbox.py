@@ -38,6 +38,7 @@ from typing import Any
 
 import phonenumbers
 
+from local.runtime import console
 from local.runtime.sqlite_db import Database
 from local.runtime.template import ACCOUNT_ID, REGION
 
@@ -271,6 +272,7 @@ class SmsSandbox:
                 ),
             )
         log.info("text to %s stored (%d chars)", mask(destination), len(body))
+        console.text_sent(destination, dedup_key, body)
         if self.send_delay_seconds:
             # Widens the window between "sent" and "the caller knows", for the durability tests.
             time.sleep(self.send_delay_seconds)
@@ -414,6 +416,7 @@ class SmsSandbox:
                 (inbound_id, json.dumps(payload), time.time()),
             )
         self._wake.set()
+        console.reply_received(sender, body)
         return inbound_id
 
     def redeliver(self, inbound_id: str) -> None:
