@@ -125,8 +125,13 @@ class Run:
         return self.id
 
     def save(self, conn: sqlite3.Connection) -> None:
-        cols = _RUN_COLUMNS[1:]
-        conn.execute(
-            f"UPDATE runs SET {', '.join(f'{c}=?' for c in cols)} WHERE id=?",
-            [*self._values(), self.id],
-        )
+        values = dict(zip(_RUN_COLUMNS[1:], self._values(), strict=True))
+        conn.execute(_SAVE_RUN, [*(values[c] for c in _MUTABLE_RUN_COLUMNS), self.id])
+
+
+# What a run is a part of never changes after insert. Leaving those columns out of the UPDATE
+# matters: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
+# not, so saving them wrote two index pages (runs_by_exec, runs_by_parent) per transition.
+_IMMUTABLE_RUN_COLUMNS = {"exec_arn", "parent_id", "parent_seq", "idx", "branch"}
+_MUTABLE_RUN_COLUMNS = tuple(c for c in _RUN_COLUMNS[1:] if c not in _IMMUTABLE_RUN_COLUMNS)
+_SAVE_RUN = f"UPDATE runs SET {', '.join(f'{c}=?' for c in _MUTABLE_RUN_COLUMNS)} WHERE id=?"

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS executions (
   arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, sm_name TEXT NOT NULL, name TEXT NOT NULL,
   status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT,
   start REAL NOT NULL, stop REAL, definition TEXT NOT NULL, role_arn TEXT NOT NULL,
-  next_event INTEGER NOT NULL DEFAULT 1, seqno INTEGER
+  next_event INTEGER NOT NULL DEFAULT 1, seqno INTEGER  -- unused: ids come from events
 );
 CREATE INDEX IF NOT EXISTS executions_by_sm ON executions (sm_arn, start);
 CREATE TABLE IF NOT EXISTS runs (
@@ -116,9 +116,14 @@ class Store:
         details: dict[str, Any] | None = None,
         prev: int | None = None,
     ) -> int:
-        row = conn.execute("SELECT next_event FROM executions WHERE arn=?", (exec_arn,)).fetchone()
-        event_id = int(row["next_event"])
-        conn.execute("UPDATE executions SET next_event=? WHERE arn=?", (event_id + 1, exec_arn))
+        # The next id comes from the events' own primary key, not from a counter in the
+        # executions row: updating that row rewrote it whole (definition and input, several
+        # overflow pages) into the WAL for every event, most of a sign-up's disk writes.
+        # Callers hold the store's write transaction, so no other event can take this id.
+        row = conn.execute(
+            "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
+        ).fetchone()
+        event_id = int(row["last"]) + 1
         conn.execute(
             "INSERT INTO events (exec_arn, id, type, ts, prev, details) VALUES (?,?,?,?,?,?)",
             (
