@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 MAX_INPUT_BYTES = 256 * 1024
 STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
+# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
+# which StartExecution and callbacks wait for, is never held long.
+STEPS_PER_COMMIT = 8
 
 
 def _page_token(offset: int) -> str:
@@ -199,8 +202,8 @@ class StepFunctionsService:
                 self._inflight.add(run_id)
             again = False
             try:
-                for _ in range(STEPS_PER_TURN):
-                    if self._stopping or not self.engine.step(run_id):
+                for _ in range(STEPS_PER_TURN // STEPS_PER_COMMIT):
+                    if self._stopping or not self.engine.step(run_id, STEPS_PER_COMMIT):
                         break
                 else:
                     again = True
