@@ -23,12 +23,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import queue
+import select
 import signal
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -95,22 +96,34 @@ def _invoke(handler: Any, request: dict[str, Any]) -> bytes:
         return json.dumps(marshal_error).encode() + b"\n"
 
 
-def _read_requests(fd: int, requests: queue.Queue[dict[str, Any]]) -> None:
-    """Feed requests to the main thread; exit the process when the runtime's end closes."""
-    with os.fdopen(fd, "rb", buffering=0) as pipe:
-        pending: list[bytes] = []
-        while True:
-            chunk = pipe.read(1 << 20)
-            if not chunk:
+def _requests(fd: int) -> Iterator[dict[str, Any]]:
+    """The runtime's requests, read by the thread that runs them: a hand-over from a reader
+    thread cost a thread switch per invocation. End of file: the runtime has gone."""
+    pending: list[bytes] = []  # a large event arrives in many reads: joined once, at its end
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            os._exit(0)
+        while b"\n" in chunk:
+            end, chunk = chunk.split(b"\n", 1)
+            yield json.loads(b"".join([*pending, end]))
+            pending = []
+        if chunk:
+            pending.append(chunk)
+
+
+def _exit_on_hangup(fd: int) -> None:
+    """Exit the process when the runtime's end of the request pipe closes, even while a handler
+    runs. The runtime sends nothing else during an invocation, so waiting for the hang-up alone
+    (no read) takes no request away from the main thread."""
+    watcher = select.poll()
+    watcher.register(fd, 0)  # POLLHUP and POLLERR are always reported
+    while True:
+        for _, event in watcher.poll():
+            if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
                 # os._exit: no atexit, no flush of a handler's half-done work; the runtime that
                 # asked for it is gone, as a Lambda environment is when it is reclaimed.
                 os._exit(0)
-            while b"\n" in chunk:
-                end, chunk = chunk.split(b"\n", 1)
-                requests.put(json.loads(b"".join([*pending, end])))
-                pending = []
-            if chunk:
-                pending.append(chunk)
 
 
 def main(argv: list[str]) -> None:
@@ -123,8 +136,7 @@ def main(argv: list[str]) -> None:
         sys.path.pop(0)
     sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
 
-    requests: queue.Queue[dict[str, Any]] = queue.Queue()
-    threading.Thread(target=_read_requests, args=(request_fd, requests), daemon=True).start()
+    threading.Thread(target=_exit_on_hangup, args=(request_fd,), daemon=True).start()
     # Buffered, flushed per line: a raw pipe write may take only part of a large response.
     responses = os.fdopen(response_fd, "wb")
 
@@ -132,8 +144,7 @@ def main(argv: list[str]) -> None:
     # Init is over: the runtime starts the invocation's clock only now, as Lambda's does.
     responses.write(b'{"ready": true}\n')
     responses.flush()
-    while True:
-        request = requests.get()
+    for request in _requests(request_fd):
         if init_error is not None:
             responses.write(json.dumps(init_error).encode() + b"\n")
             responses.flush()
