@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS executions (
   next_event INTEGER NOT NULL DEFAULT 1, seqno INTEGER  -- unused: ids come from events
 );
 CREATE INDEX IF NOT EXISTS executions_by_sm ON executions (sm_arn, start);
+-- The runtime's terminal asks once a second which executions ended since it last looked.
+CREATE INDEX IF NOT EXISTS executions_by_stop ON executions (stop);
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, exec_arn TEXT NOT NULL, parent_id INTEGER,
   parent_seq INTEGER, idx INTEGER, branch TEXT NOT NULL, state TEXT NOT NULL,
