@@ -544,6 +544,14 @@ class Handlers:
             )
         try:
             result = self.runtime.runner.invoke(function.logical_id, payload)
+        except LambdaSandboxError as error:
+            # A timeout or a dead worker: Lambda answers it the same way, with its own errorType.
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            return Reply(200, json.dumps(error.payload).encode(), headers)
+        except LambdaServiceError as error:
+            if error.error == "Lambda.RequestTooLargeException":
+                return lambda_error(413, "RequestTooLargeException", error.cause)
+            raise
         except LambdaFunctionError as error:
             # Lambda answers 200 for a function error; the header is what tells it apart.
             headers["X-Amz-Function-Error"] = "Unhandled"
@@ -552,10 +560,6 @@ class Handlers:
                 "errorType": error.error_type,
                 "stackTrace": error.stack_trace,
             }
-        except LambdaSandboxError as error:
-            # A timeout or a dead worker: Lambda answers it the same way, with its own errorType.
-            headers["X-Amz-Function-Error"] = "Unhandled"
-            result = error.payload
         return Reply(200, json.dumps(result).encode(), headers)
 
     def _invoke_quietly(self, function_id: str, payload: Any) -> None:

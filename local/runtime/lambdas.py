@@ -61,6 +61,10 @@ _SKIPPED_DIRS = {"__pycache__", "node_modules"}
 CodeSignature = tuple[int, int, int]
 
 
+# Lambda's limit on a synchronous invocation's request and response payloads: 6 MB.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
 class LambdaSandboxError(LambdaServiceError):
     """The invocation failed outside the handler: it timed out, or its process died.
 
@@ -332,6 +336,12 @@ class LambdaRunner:
         }
         # Serialised before a worker is taken: an event that is not JSON is the caller's bug.
         line = json.dumps(request).encode() + b"\n"
+        if len(line) > MAX_PAYLOAD_BYTES and len(json.dumps(payload).encode()) > MAX_PAYLOAD_BYTES:
+            raise LambdaServiceError(
+                "Lambda.RequestTooLargeException",
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction "
+                "operation",
+            )
         generation, worker, cold = pool.acquire(lambda: self._start_worker(fn))
         healthy = False
         try:
@@ -357,7 +367,15 @@ class LambdaRunner:
                 str(response.get("errorMessage", "")),
                 list(response.get("stackTrace") or []),
             )
-        return response.get("result")
+        result = response.get("result")
+        if len(json.dumps(result).encode()) > MAX_PAYLOAD_BYTES:
+            # Lambda's own words, its odd figure included.
+            raise LambdaFunctionError(
+                "Function.ResponseSizeTooLarge",
+                "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                [],
+            )
+        return result
 
     def close(self) -> None:
         """Stop every worker; invocations after this fail with Lambda.ServiceException."""

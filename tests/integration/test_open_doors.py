@@ -48,6 +48,12 @@ class RecordingRunner:
         return Fn(name)
 
     def invoke(self, name: str, payload: Any) -> Any:
+        if payload == {"too": "big"}:
+            # What the real runner raises for a request over Lambda's 6 MB.
+            raise LambdaServiceError(
+                "Lambda.RequestTooLargeException",
+                "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+            )
         self.calls.append((name, payload))
         if isinstance(payload, dict) and "httpMethod" in payload:
             return {"statusCode": 202, "body": json.dumps({"ok": True})}
@@ -178,6 +184,10 @@ def test_a_signed_sdk_call_invokes_the_function(door: Door) -> None:
     result = client.invoke(FunctionName="OptInFunction", Payload=b'{"a": 1}')
     assert json.loads(result["Payload"].read()) == {"ok": True}
     assert door.runner.calls == [("OptInFunction", {"a": 1})]
+    # Over Lambda's 6 MB: AWS's 413 and error type, as the SDK reads them.
+    with pytest.raises(client.exceptions.RequestTooLargeException) as refused:
+        client.invoke(FunctionName="OptInFunction", Payload=b'{"too": "big"}')
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
 def test_the_invoke_api_is_not_served_without_an_external_step_functions(tmp_path: Path) -> None:

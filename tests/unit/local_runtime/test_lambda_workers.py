@@ -64,6 +64,14 @@ def unmarshallable(event, context):
 
 def pid(event, context):
     return os.getpid()
+
+
+def echo_size(event, context):
+    return {"size": len(json.dumps(event))}
+
+
+def big(event, context):
+    return "x" * (6 * 1024 * 1024)
 """
 
 
@@ -461,3 +469,24 @@ def test_step_functions_sees_a_timeout_as_lambda_unknown(
     else:
         assert result["status"] == "FAILED"
         assert result["error"] == "Lambda.Unknown"
+
+
+def test_lambdas_six_megabyte_limits_both_ways(
+    code: Path, make_runner: Callable[..., LambdaRunner]
+) -> None:
+    """Lambda refuses a synchronous request over 6 MB before running anything, and turns a
+    result over 6 MB into its own function error; just under the limit works."""
+    runner = make_runner(
+        _function(code, "Echo", "app.handlers.echo_size"),
+        _function(code, "Big", "app.handlers.big"),
+    )
+    limit = 6 * 1024 * 1024
+    under = {"data": "x" * (limit - 100)}
+    assert runner.invoke("Echo", under)["size"] == len(json.dumps(under))
+    with pytest.raises(LambdaServiceError) as refused:
+        runner.invoke("Echo", {"data": "x" * limit})
+    assert refused.value.error == "Lambda.RequestTooLargeException"
+    assert "6291456 bytes" in refused.value.cause
+    with pytest.raises(LambdaFunctionError) as too_big:
+        runner.invoke("Big", {})
+    assert too_big.value.error_type == "Function.ResponseSizeTooLarge"
