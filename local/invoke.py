@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.runtime.config import (
-    RuntimeConfig,
+    add_dynamodb_argument,
+    add_template_arguments,
     endpoint_url,
     load_env_vars,
     parse_parameter_overrides,
@@ -51,22 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="PATH",
         help="JSON event file ('-' reads stdin); default: an empty event {}",
     )
-    parser.add_argument("-t", "--template", type=Path, default=RuntimeConfig.template)
-    parser.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        default=[],
-        metavar="Key=Value",
-        help="template parameters, e.g. ConfirmationWindowSeconds=120",
-    )
-    parser.add_argument(
-        "-n",
-        "--env-vars",
-        type=Path,
-        default=RuntimeConfig.env_vars,
-        help="sam local --env-vars JSON; relative *_PATH values resolve against --data-dir",
-    )
-    parser.add_argument("--data-dir", type=Path, default=RuntimeConfig.data_dir)
+    add_template_arguments(parser)
     parser.add_argument(
         "--endpoint-url",
         type=endpoint_url,
@@ -75,12 +61,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the running local runtime that the function's Step Functions and End User "
         "Messaging calls go to (default: http://127.0.0.1:$PORT, port 8000 unless PORT is set)",
     )
-    parser.add_argument(
-        "--dynamodb-endpoint",
-        type=endpoint_url,
-        default=os.environ.get("LOCAL_DYNAMODB_ENDPOINT") or None,
-        metavar="URL",
-        help="contacts in DynamoDB at URL instead of SQLite (tables must exist: "
+    add_dynamodb_argument(
+        parser,
+        "contacts in DynamoDB at URL instead of SQLite (tables must exist: "
         "`python -m local --dynamodb-endpoint URL` creates them)",
     )
     return parser.parse_args(argv)

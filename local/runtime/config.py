@@ -58,6 +58,37 @@ def endpoint_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
+def add_template_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `python -m local` and `python -m local invoke` share, in sam local's forms:
+    which template, its parameters, the per-function environment and the data folder."""
+    parser.add_argument("-t", "--template", type=Path, default=RuntimeConfig.template)
+    parser.add_argument(
+        "-n",
+        "--env-vars",
+        type=Path,
+        default=RuntimeConfig.env_vars,
+        help="sam local --env-vars JSON; relative *_PATH values resolve against --data-dir",
+    )
+    parser.add_argument("--data-dir", type=Path, default=RuntimeConfig.data_dir)
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="Key=Value",
+        help="template parameters, e.g. ConfirmationWindowSeconds=120",
+    )
+
+
+def add_dynamodb_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        type=endpoint_url,
+        default=os.environ.get("LOCAL_DYNAMODB_ENDPOINT") or None,
+        metavar="URL",
+        help=help_text,
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
     parser = argparse.ArgumentParser(
         prog="python -m local",
@@ -77,21 +108,7 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         "a page with ?local_secret=…",
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--template", type=Path, default=RuntimeConfig.template)
-    parser.add_argument(
-        "--env-vars",
-        type=Path,
-        default=RuntimeConfig.env_vars,
-        help="sam local --env-vars JSON; relative *_PATH values resolve against --data-dir",
-    )
-    parser.add_argument("--data-dir", type=Path, default=RuntimeConfig.data_dir)
-    parser.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        default=[],
-        metavar="Key=Value",
-        help="template parameters, e.g. ConfirmationWindowSeconds=120",
-    )
+    add_template_arguments(parser)
     parser.add_argument(
         "--two-way-topic",
         help="SNS topic (logical id) that inbound texts go to; default: the template's only topic",
@@ -103,12 +120,9 @@ def parse_args(argv: list[str] | None = None) -> RuntimeConfig:
         help="use the Step Functions at URL (e.g. the Step Functions Local container) instead "
         "of the embedded engine; start it with LAMBDA_ENDPOINT pointing at this runtime",
     )
-    parser.add_argument(
-        "--dynamodb-endpoint",
-        type=endpoint_url,
-        default=os.environ.get("LOCAL_DYNAMODB_ENDPOINT") or None,
-        metavar="URL",
-        help="keep contacts in DynamoDB at URL (DynamoDB Local, moto_server) instead of SQLite: "
+    add_dynamodb_argument(
+        parser,
+        "keep contacts in DynamoDB at URL (DynamoDB Local, moto_server) instead of SQLite: "
         "creates the template's tables there if absent, runs the functions with "
         "CONTACT_STORE=dynamodb",
     )
