@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.support.aws import local_client
 from tests.support.numbers import new_us_number
 from tests.support.runtime import REPO_ROOT, LocalRuntime, free_port, wait_for
 
@@ -70,13 +70,7 @@ def test_double_opt_in_runs_on_an_external_step_functions(
     rt.text_in(phone, "yes")
     wait_for(lambda: (c := rt.contact(phone)) and c["status"] == "CONFIRMED", what="CONFIRMED")
 
-    sfn: Any = boto3.client(
-        "stepfunctions",
-        endpoint_url=engine.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    sfn: Any = local_client("stepfunctions", engine.url)
     machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [e["name"] for e in executions] == [body["registrationId"]]
@@ -91,13 +85,7 @@ def test_lambda_invoke_api_serves_the_template_functions(
     external: tuple[LocalRuntime, EngineProcess],
 ) -> None:
     rt, _ = external
-    client: Any = boto3.client(
-        "lambda",
-        endpoint_url=rt.base_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    client: Any = local_client("lambda", rt.base_url)
 
     ok = client.invoke(
         FunctionName="ValidateNumberFunction", Payload=json.dumps({"phoneNumber": "+18005550100"})

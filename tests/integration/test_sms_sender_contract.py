@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -26,6 +25,7 @@ from optin.ports.number_lookup import LineType, NumberLookup
 from optin.ports.sms_sender import SmsSender
 from tests.fakes.number_lookup import MemoryNumberLookup
 from tests.fakes.sms_sender import MemorySmsSender
+from tests.support.aws import local_client
 
 REPO = Path(__file__).resolve().parents[2]
 PHONE = "+12064865555"
@@ -48,13 +48,7 @@ def sandbox_endpoint(tmp_path: Path) -> Iterator[tuple[SmsSandbox, Callable[[], 
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
 
     def client() -> Any:
-        return boto3.client(
-            "pinpoint-sms-voice-v2",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return local_client("pinpoint-sms-voice-v2", endpoint)
 
     try:
         yield sandbox, client

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from local.stepfunctions.server import Server
@@ -18,6 +17,7 @@ from optin.adapters.sfn_workflow import SfnWorkflow
 from optin.domain.errors import TaskTokenGone
 from optin.ports.workflow import Workflow
 from tests.fakes.workflow import MemoryWorkflow
+from tests.support.aws import local_client
 from tests.unit.asl.conftest import ROLE, FakeLambdas
 
 # One task that waits for its token, as SendConfirmation does.
@@ -52,13 +52,7 @@ def step_functions(tmp_path: Path) -> Iterator[Subject]:
     lambdas = FakeLambdas()
     lambdas.add("issue", lambda payload: tokens.put(payload["token"]) or {})
     server = Server(tmp_path / "sfn.db", invoker=lambdas).start()
-    client = boto3.client(
-        "stepfunctions",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_client("stepfunctions", server.url)
     machine = client.create_state_machine(
         name="Registration", definition=json.dumps(WAITS_FOR_A_TOKEN), roleArn=ROLE
     )["stateMachineArn"]

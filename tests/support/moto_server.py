@@ -17,9 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
+from tests.support.aws import local_client
 from tests.support.runtime import free_port
 
 
@@ -71,14 +69,7 @@ class MotoServer:
 
     def dynamodb(self) -> Any:
         """A client on this server, with the runtime's region and dummy credentials."""
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return local_client("dynamodb", self.endpoint)
 
     def __enter__(self) -> MotoServer:
         return self.start()

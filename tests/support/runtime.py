@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
+from tests.support.aws import local_client
 
 if TYPE_CHECKING:
     from tests.support.moto_server import MotoServer
@@ -210,24 +209,10 @@ class LocalRuntime:
         return dict(body)
 
     def sfn(self) -> Any:
-        return boto3.client(
-            "stepfunctions",
-            endpoint_url=self.base_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return local_client("stepfunctions", self.base_url)
 
     def sms(self) -> Any:
-        return boto3.client(
-            "pinpoint-sms-voice-v2",
-            endpoint_url=self.base_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return local_client("pinpoint-sms-voice-v2", self.base_url)
 
 
 def wait_for(
