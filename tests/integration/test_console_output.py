@@ -145,11 +145,15 @@ def test_verbose_also_echoes_the_structured_lines(tmp_path: Path) -> None:
     try:
         phone = new_us_number()
         assert rt.signup(phone)[0] == 202
+        # The metric line is printed after the handler's own lines, so wait for both.
         wait_for(
-            lambda: '"function_name":"SignupFunction"' in terminal(rt), what="echoed JSON lines"
+            lambda: (
+                '"function_name":"SignupFunction"' in terminal(rt)
+                and '"CloudWatchMetrics"' in terminal(rt)
+            ),
+            what="echoed JSON and metric lines",
         )
         text = terminal(rt)
-        assert '"CloudWatchMetrics"' in text  # metric lines too
         assert f"sign-up {phone[:5]}***{phone[-4:]} → 202" in text  # and the readable line
         # The log file gets the same lines in verbose mode.
         logged = (rt.data_dir / "runtime.log").read_text("utf-8")
