@@ -1,7 +1,7 @@
 """What `python -m local` prints to its terminal, and what it keeps in <data-dir>/runtime.log.
 
-The runtime's stdout and stderr are captured in a file of their own here (the shared harness
-points them at runtime.log itself), so that the terminal and the log file can be told apart.
+The harness keeps the runtime's stdout and stderr in a file of their own (terminal.log), so
+the terminal and the log file can be told apart.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from tests.support.runtime import LocalRuntime, wait_for
 
 
 def start(data_dir: Path, env: dict[str, str] | None = None) -> LocalRuntime:
-    rt = LocalRuntime(data_dir, env=env)
-    rt.log_path = data_dir.parent / f"{data_dir.name}-terminal.txt"
-    return rt.start()
+    return LocalRuntime(data_dir, env=env).start()
 
 
 def terminal(rt: LocalRuntime) -> str:
-    return rt.log()
+    return rt.terminal()
 
 
 def after_banner(rt: LocalRuntime) -> list[str]:

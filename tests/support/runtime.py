@@ -58,7 +58,9 @@ class LocalRuntime:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "runtime.log"
+        # What the runtime prints to its terminal; it writes its own runtime.log beside it, so
+        # the two streams never interleave in one file.
+        self.log_path = data_dir / "terminal.log"
         self.starts = 0
 
     # --- lifecycle ---
@@ -133,8 +135,14 @@ class LocalRuntime:
         self.kill()
         return self.start(env)
 
-    def log(self) -> str:
+    def terminal(self) -> str:
+        """What the runtime printed to its terminal."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log(self) -> str:
+        """The terminal output, then the runtime's own structured log file."""
+        parts = [self.log_path, self.data_dir / "runtime.log"]
+        return "\n".join(p.read_text(errors="replace") for p in parts if p.exists())
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
