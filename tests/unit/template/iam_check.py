@@ -79,6 +79,12 @@ WILDCARD_RESOURCE_ALLOWED = {
     "sms-voice:CarrierLookup": "SAR: no resource type (a lookup touches no account resource)",
 }
 
+# Actions on resources named per call (an execution's name is the registration's id): the
+# policy names the one parent (our state machine) and leaves only the last part open.
+NAME_WILDCARD_ALLOWED = {
+    "states:DescribeExecution": "SAR: execution* is one ARN per execution of a state machine",
+}
+
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
 # (AWSLambdaBasicExecutionRole) and X-Ray (Tracing: Active). Their "*" is AWS's, reviewed
 # once here.
@@ -129,6 +135,7 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "dynamodb:ConditionCheckItem": _table,
     "dynamodb:Query": _query,  # SAR: table, or index (…/index/<name>) when IndexName is set
     "states:StartExecution": lambda _: {"state_machine"},  # SAR: statemachine*
+    "states:DescribeExecution": lambda _: {"executions"},  # SAR: execution*
     "states:SendTaskSuccess": lambda _: {"*"},
     "states:SendTaskFailure": lambda _: {"*"},
     "sms-voice:SendTextMessage": _send_text,
@@ -330,6 +337,17 @@ def resource_value(key: str, environment: Mapping[str, str]) -> str:
         return "*"
     if key.startswith("index:"):
         return f"{resource_value('table', environment)}/index/{key[len('index:') :]}"
+    if key == "executions":
+        # The executions of the state machine the function is configured with:
+        # arn:<partition>:states:<region>:<account>:execution:<state machine name>:<name>.
+        machine = resource_value("state_machine", environment)
+        if machine.startswith("${") and machine.endswith("}"):
+            machine_name = machine[:-1] + ".Name}"
+            return (
+                "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                f"{machine_name}:*"
+            )
+        return f"<executions of {machine}>"
     variable, attribute = RESOURCE_ENV[key]
     value = environment.get(variable)
     if value is None:
@@ -864,7 +882,16 @@ def compare(
     for action, resource in sorted(granted):
         if "*" in action or "?" in action:
             problems.append(f"{name}: wildcard action {action}")
-        if "*" in resource and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED):
+        only_the_name_open = (
+            action in NAME_WILDCARD_ALLOWED
+            and resource.endswith(":*")
+            and "*" not in resource[: -len(":*")]
+        )
+        if (
+            "*" in resource
+            and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)
+            and not only_the_name_open
+        ):
             problems.append(f"{name}: wildcard resource {resource} for {action}")
         for forbidden in FORBIDDEN_ACTIONS:
             if _matches(action, forbidden) or _matches(forbidden, action):
