@@ -171,3 +171,12 @@ def test_a_malformed_failure_is_refused(world, lambda_context, failure) -> None:
     with pytest.raises(ValidationError):
         clean_up.handler(event, lambda_context)
     assert world.store.get(NUMBER).status == Status.PENDING
+
+
+def test_each_clean_up_is_counted_for_the_operator(world, lambda_context, capsys) -> None:
+    from tests.unit.handlers.test_workflow_steps import _metric_names
+
+    create_contact.handler(create_event(), lambda_context)
+    capsys.readouterr()
+    clean_up.handler(clean_up_event(), lambda_context)
+    assert "RegistrationWorkflowFailed" in _metric_names(capsys.readouterr().out)

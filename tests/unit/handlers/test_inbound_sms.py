@@ -405,10 +405,12 @@ def test_a_crash_after_the_expiry_sends_the_same_one_reply_on_redelivery(
 
 
 def test_an_odd_reply_after_the_execution_ended_gets_the_same_answer(
-    pending, sns_event, lambda_context
+    pending, sns_event, lambda_context, capsys
 ) -> None:
     pending.workflow.end(REG, "ABORTED")
+    capsys.readouterr()
     result = inbound_sms.handler(sns_event("what is this"), lambda_context)
+    assert '"Inbound_closed_reply"' in capsys.readouterr().out  # the operator sees repairs
     assert result["actions"] == ["closed_reply"]
     assert pending.store.get(NUMBER).status == Status.EXPIRED
     details = pending.store.events(NUMBER)[-1].details

@@ -40,6 +40,7 @@ import copy
 import fnmatch
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -81,8 +82,10 @@ WILDCARD_RESOURCE_ALLOWED = {
 
 # Actions on resources named per call (an execution's name is the registration's id): the
 # policy names the one parent (our state machine) and leaves only the last part open.
+# The value is the only shape allowed: everything named but the last part.
 NAME_WILDCARD_ALLOWED = {
-    "states:DescribeExecution": "SAR: execution* is one ARN per execution of a state machine",
+    # SAR: execution* is one ARN per execution, under its state machine's name.
+    "states:DescribeExecution": re.compile(r"^arn:[^*]+:states:[^*]+:execution:[^*:]+:\*$"),
 }
 
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
@@ -882,11 +885,8 @@ def compare(
     for action, resource in sorted(granted):
         if "*" in action or "?" in action:
             problems.append(f"{name}: wildcard action {action}")
-        only_the_name_open = (
-            action in NAME_WILDCARD_ALLOWED
-            and resource.endswith(":*")
-            and "*" not in resource[: -len(":*")]
-        )
+        shape = NAME_WILDCARD_ALLOWED.get(action)
+        only_the_name_open = shape is not None and shape.match(resource) is not None
         if (
             "*" in resource
             and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)

@@ -424,3 +424,28 @@ def test_the_template_reader_is_the_local_runtime_s() -> None:
     assert iam_check.load_sam(Path(iam_check.TEMPLATE))["Transform"] == (
         "AWS::Serverless-2016-10-31"
     )
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*",
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*:*",
+        "*",
+    ],
+)
+def test_executions_of_any_state_machine_are_a_wildcard(
+    transformed: dict[str, Any], package: Package, resource: str
+) -> None:
+    broken = copy.deepcopy(transformed)
+    for policy in _policies(broken, "InboundSmsFunctionRole"):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "DescribeRegistrations":
+                statement["Resource"] = {"Fn::Sub": resource}
+    problems = _problems(broken, package)
+    assert f"InboundSmsFunction: wildcard resource {resource} for states:DescribeExecution" in (
+        problems
+    )
+    assert any(
+        p.startswith("InboundSmsFunction: missing states:DescribeExecution") for p in problems
+    )
