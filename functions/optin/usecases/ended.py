@@ -50,7 +50,7 @@ def expire_if_execution_over(
     if error:
         details["error"] = error
     log.info(
-        "execution over, pending contact expired",
+        "execution over, expiring the pending contact",
         extra={
             "phone": mask(contact.phone_number),
             "registrationId": registration_id,
