@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from optin.domain.errors import TaskTokenGone
+from optin.domain.errors import ExecutionAlreadyExists, TaskTokenGone
 
 
 @dataclass
@@ -27,15 +27,51 @@ class MemoryWorkflow:
     gone_tokens: dict[str, str] = field(default_factory=dict)
     # Tests set this to make StartExecution fail (e.g. WorkflowUnavailable).
     fail_start_with: Exception | None = None
+    # Execution name -> its status once over (ABORTED, FAILED, ...); `end` sets it.
+    ended: dict[str, str] = field(default_factory=dict)
+    # Tests set this to make DescribeExecution fail (e.g. WorkflowUnavailable).
+    fail_status_with: Exception | None = None
+    status_calls: list[str] = field(default_factory=list)
+    # Unit tests make PENDING contacts without starting their executions here: those are
+    # taken to be running unless a test ends them. The contract test turns this off to hold
+    # the fake to Step Functions' answer for an execution nobody started (None).
+    assume_running: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         with self._lock:
             if self.fail_start_with is not None:
                 raise self.fail_start_with
+            if name in self.ended:
+                # Step Functions' rule: a name is reused only while its execution runs.
+                raise ExecutionAlreadyExists(f"Execution {name} already exists.")
             self.started.append((name, payload))
+        return self.execution_arn(name)
+
+    def execution_arn(self, name: str) -> str:
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:")
         return f"{arn}:{name}"
+
+    def end(self, name: str, status: str = "ABORTED") -> None:
+        """What StopExecution (or a failure, a timeout) does to an execution: it is over.
+        (Its waiting task token is refused only once a test puts it in `gone_tokens`: the
+        fake does not know which token belongs to which execution.)"""
+        with self._lock:
+            self.ended[name] = status
+
+    def status(self, execution: str) -> str | None:
+        with self._lock:
+            self.status_calls.append(execution)
+            if self.fail_status_with is not None:
+                raise self.fail_status_with
+            name = execution.rsplit(":", 1)[-1] if execution.startswith("arn:") else execution
+            if execution.startswith("arn:") and execution != self.execution_arn(name):
+                return None  # another state machine's execution
+            if name in self.ended:
+                return self.ended[name]
+            if self.assume_running or any(started == name for started, _ in self.started):
+                return "RUNNING"
+            return None
 
     def _check(self, task_token: str) -> None:
         if task_token in self.gone_tokens:

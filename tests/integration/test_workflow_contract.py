@@ -14,7 +14,7 @@ import pytest
 
 from local.stepfunctions.server import Server
 from optin.adapters.sfn_workflow import SfnWorkflow
-from optin.domain.errors import TaskTokenGone
+from optin.domain.errors import ExecutionAlreadyExists, TaskTokenGone
 from optin.ports.workflow import Workflow
 from tests.fakes.workflow import MemoryWorkflow
 from tests.support.aws import local_client
@@ -37,14 +37,21 @@ WAITS_FOR_A_TOKEN = {
 class Subject:
     """A Workflow implementation and a way to get a live task token from it."""
 
-    def __init__(self, workflow: Workflow, live_token: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        live_token: Callable[[], str],
+        stop: Callable[[str], None],
+    ) -> None:
         self.workflow = workflow
         self.live_token = live_token
+        # StopExecution by execution name (not part of the port: an operator or a test does it).
+        self.stop = stop
 
 
 def memory() -> Iterator[Subject]:
-    fake = MemoryWorkflow()
-    yield Subject(fake, lambda: uuid.uuid4().hex)
+    fake = MemoryWorkflow(assume_running=False)
+    yield Subject(fake, lambda: uuid.uuid4().hex, fake.end)
 
 
 def step_functions(tmp_path: Path) -> Iterator[Subject]:
@@ -62,8 +69,12 @@ def step_functions(tmp_path: Path) -> Iterator[Subject]:
         workflow.start(uuid.uuid4().hex, {"for": "a token"})
         return tokens.get(timeout=10)
 
+    def stop(name: str) -> None:
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        client.stop_execution(executionArn=arn)
+
     try:
-        yield Subject(workflow, live_token)
+        yield Subject(workflow, live_token, stop)
     finally:
         server.stop()
 
@@ -102,3 +113,19 @@ def test_a_failure_closes_the_task_too(subject: Subject) -> None:
         subject.workflow.succeed(token, {"reply": "YES"})
     with pytest.raises(TaskTokenGone):
         subject.workflow.fail(token, error="OptedOut", cause="STOP again")
+
+
+def test_status_of_a_running_then_stopped_execution(subject: Subject) -> None:
+    payload = {"registrationId": "reg-3"}
+    arn = subject.workflow.start("reg-3", payload)
+    assert subject.workflow.status(arn) == "RUNNING"
+    assert subject.workflow.status("reg-3") == "RUNNING"  # by name, within this machine
+    subject.stop("reg-3")
+    assert subject.workflow.status(arn) == "ABORTED"
+    # The name cannot start a new execution once its execution is over: the sign-up sees it.
+    with pytest.raises(ExecutionAlreadyExists):
+        subject.workflow.start("reg-3", payload)
+
+
+def test_status_of_an_execution_nobody_started_is_none(subject: Subject) -> None:
+    assert subject.workflow.status("never-started") is None

@@ -75,6 +75,9 @@ CASES = (
     "RetriesExhausted",
     "SmsUnavailableRetried",
     "Undeliverable",
+    "CreateContactFailed",
+    "OptInFailedAfterConfirmed",
+    "ExpireFailed",
 )
 
 
@@ -291,7 +294,25 @@ def test_transient_lambda_errors_are_retried(suite: Suite) -> None:
 def test_retries_exhausted_fail_the_execution(suite: Suite) -> None:
     desc = suite.finished("RetriesExhausted")
     assert (desc["status"], desc["error"]) == ("FAILED", "Lambda.TooManyRequestsException")
-    assert suite.states_entered("RetriesExhausted") == ["LoadSettings", "ValidateNumber"]
+    assert desc["cause"] == "Rate Exceeded. (Service: Lambda, Status Code: 429)"
+    assert suite.states_entered("RetriesExhausted") == [
+        "LoadSettings",
+        "ValidateNumber",
+        "CleanUp",
+        "Failed",
+    ]
+    # No $.validation yet: CleanUp gets the input's number, and the caught error by state.
+    assert clean_up_payload(suite, "RetriesExhausted") == {
+        "registrationId": "RetriesExhausted",
+        "phoneNumber": phone_of("RetriesExhausted"),
+        "failure": {
+            "ValidateNumber": {
+                "Error": "Lambda.TooManyRequestsException",
+                "Cause": "Rate Exceeded. (Service: Lambda, Status Code: 429)",
+            }
+        },
+        "executionArn": suite.executions["RetriesExhausted"],
+    }
     events = suite.task_events("RetriesExhausted", "ValidateNumber")
     assert [e["type"] for e in events].count("TaskFailed") == 4  # first attempt + 3 retries
     gaps = seconds_between(events, "TaskScheduled")
@@ -315,7 +336,75 @@ def test_undeliverable_fails_the_execution(suite: Suite) -> None:
     desc = suite.finished("Undeliverable")
     assert (desc["status"], desc["error"]) == ("FAILED", "Undeliverable")
     assert "cannot receive texts" in json.loads(desc["cause"])["errorMessage"]
-    assert suite.states_entered("Undeliverable") == ACCEPTED_PATH
+    # SendConfirmation made the contact REJECTED; the catch-all runs and leaves it so.
+    assert suite.states_entered("Undeliverable") == [*ACCEPTED_PATH, "CleanUp", "Failed"]
+    (caught,) = clean_up_payload(suite, "Undeliverable")["failure"].items()
+    assert caught[0] == "SendConfirmation" and caught[1]["Error"] == "Undeliverable"
+    assert output_of_state(suite, "Undeliverable", "CleanUp")["cleanUp"]["status"] == "REJECTED"
+
+
+# ---------------------------------------------------------------- the catch-all
+
+
+def clean_up_payload(suite: Suite, case: str) -> dict[str, Any]:
+    """What CleanUp was invoked with (its first TaskScheduled; a retry sends the same)."""
+    scheduled = [e for e in suite.task_events(case, "CleanUp") if e["type"] == "TaskScheduled"]
+    assert scheduled, f"{case}: CleanUp was not scheduled"
+    return dict(json.loads(scheduled[0]["taskScheduledEventDetails"]["parameters"])["Payload"])
+
+
+def output_of_state(suite: Suite, case: str, state: str) -> dict[str, Any]:
+    for e in suite.history(case):
+        details = e.get("stateExitedEventDetails")
+        if details and details["name"] == state:
+            return dict(json.loads(details["output"]))
+    raise AssertionError(f"{case}: {state} never exited")
+
+
+def test_create_contact_failing_is_cleaned_up_with_retries_on_the_clean_up(suite: Suite) -> None:
+    desc = suite.finished("CreateContactFailed")
+    assert (desc["status"], desc["error"]) == ("FAILED", "TransitionConflict")
+    assert json.loads(desc["cause"])["errorType"] == "TransitionConflict"
+    assert suite.states_entered("CreateContactFailed") == [
+        "LoadSettings",
+        "ValidateNumber",
+        "Acceptable?",
+        "CreateContact",
+        "CleanUp",
+        "Failed",
+    ]
+    payload = clean_up_payload(suite, "CreateContactFailed")
+    assert payload["failure"]["CreateContact"]["Error"] == "TransitionConflict"
+    assert payload["phoneNumber"] == phone_of("CreateContactFailed")
+    events = suite.task_events("CreateContactFailed", "CleanUp")
+    failed = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+    assert failed == ["Lambda.ServiceException"]  # retried like every other task
+    assert [e["type"] for e in events][-1] == "TaskSucceeded"
+
+
+def test_opt_in_failing_after_the_confirmation_ends_failed_through_the_clean_up(
+    suite: Suite,
+) -> None:
+    desc = suite.finished("OptInFailedAfterConfirmed")
+    assert (desc["status"], desc["error"]) == ("FAILED", "TransitionConflict")
+    assert suite.states_entered("OptInFailedAfterConfirmed") == [
+        *ACCEPTED_PATH,
+        "OptIn",
+        "CleanUp",
+        "Failed",
+    ]
+    assert list(clean_up_payload(suite, "OptInFailedAfterConfirmed")["failure"]) == ["OptIn"]
+    state = output_of_state(suite, "OptInFailedAfterConfirmed", "CleanUp")
+    assert state["cleanUp"]["status"] == "CONFIRMED"
+    assert state["confirmation"] == YES  # the reply is still in the record
+
+
+def test_expire_failing_is_cleaned_up(suite: Suite) -> None:
+    desc = suite.finished("ExpireFailed")
+    assert (desc["status"], desc["error"]) == ("FAILED", "TransitionConflict")
+    assert suite.states_entered("ExpireFailed") == [*ACCEPTED_PATH, "Expire", "CleanUp", "Failed"]
+    failure = clean_up_payload(suite, "ExpireFailed")["failure"]
+    assert list(failure) == ["Expire"]
 
 
 def test_no_lambda_was_invoked(suite: Suite) -> None:

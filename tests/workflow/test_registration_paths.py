@@ -252,3 +252,70 @@ def test_two_quick_yeses_confirm_once_and_never_say_expired(shared_runtime: Loca
     texts = [m["body"] for m in rt.messages(phone, "outbound")]
     assert len(texts) == 2, texts
     assert not any("expired" in t.lower() for t in texts)
+
+
+def stop_waiting_execution(rt: LocalRuntime, registration: str) -> str:
+    """An operator stops the execution while it waits for the reply (StopExecution, boto3)."""
+    arn = str(execution_of(rt, registration)["executionArn"])
+    assert execution_of(rt, registration)["status"] == "RUNNING"
+    rt.sfn().stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    assert execution_of(rt, registration)["status"] == "ABORTED"
+    return arn
+
+
+def test_yes_after_the_execution_was_stopped_expires_and_says_so_once(
+    shared_runtime: LocalRuntime,
+) -> None:
+    rt, phone = shared_runtime, new_us_number()
+    registration = pending_with_text(rt, phone)
+    arn = stop_waiting_execution(rt, registration)
+    # Nothing ran after the stop: the contact would wait forever.
+    assert states_entered(rt, arn)[-1] == "SendConfirmation"
+    assert (rt.contact(phone) or {})["status"] == "PENDING"
+
+    inbound_id = rt.text_in(phone, "YES")
+
+    reply = wait_for(lambda: rt.messages(phone, "outbound")[1:], what="the closed answer")[0]
+    assert reply["body"] == (
+        "Acme Alerts: This sign-up is no longer open, so your reply could not confirm it. "
+        "Sign up again at https://example.com/sms"
+    )
+    contact = rt.contact(phone)
+    assert contact is not None
+    assert (contact["status"], contact["optedIn"]) == ("EXPIRED", False)
+    expired = [e for e in contact["events"] if e["type"] == "expired"]
+    assert len(expired) == 1
+    assert expired[0]["registrationId"] == registration
+    assert expired[0]["details"]["reason"] == "execution_ended"
+    assert expired[0]["details"]["executionStatus"] == "ABORTED"
+    assert expired[0]["details"]["executionArn"] == arn
+    assert expired[0]["details"]["error"] in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+    # SNS delivers the same message again: no second text, no second event.
+    assert rt.post(f"/sandbox/inbound/{inbound_id}/redeliver", {})[0] == 202
+    wait_for(lambda: len(rt.messages(phone, "inbound")) >= 1)
+    contact = rt.contact(phone)
+    assert contact is not None
+    assert [e["type"] for e in contact["events"]].count("expired") == 1
+    assert len(rt.messages(phone, "outbound")) == 2
+
+
+def test_signing_up_again_after_a_stopped_execution_starts_a_new_one(
+    shared_runtime: LocalRuntime,
+) -> None:
+    rt, phone = shared_runtime, new_us_number()
+    first = pending_with_text(rt, phone)
+    stop_waiting_execution(rt, first)
+
+    status, body = rt.signup(phone)
+
+    assert status == 202, body
+    second = str(body["registrationId"])
+    assert second != first
+    assert execution_of(rt, second)["status"] == "RUNNING"
+    wait_for(lambda: len(rt.messages(phone, "outbound")) == 2, what="the new confirmation text")
+    contact = rt.contact(phone)
+    assert contact is not None
+    assert (contact["status"], contact["registrationId"]) == ("PENDING", second)
+    expired = next(e for e in contact["events"] if e["type"] == "expired")
+    assert (expired["registrationId"], expired["details"]["reason"]) == (first, "execution_ended")

@@ -13,7 +13,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from optin.adapters.lazy_client import LazyClient, session_client
-from optin.domain.errors import ConfigError, TaskTokenGone, WorkflowUnavailable
+from optin.domain.errors import (
+    ConfigError,
+    ExecutionAlreadyExists,
+    TaskTokenGone,
+    WorkflowUnavailable,
+)
 
 # The task is over (answered, timed out, execution ended): nothing to retry.
 _TOKEN_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
@@ -44,9 +49,32 @@ class SfnWorkflow:
             response = self._client().start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if _error_code(error) == "ExecutionAlreadyExists":
+                raise ExecutionAlreadyExists(f"Execution {name} already exists.") from error
+            raise WorkflowUnavailable(f"StartExecution failed: {_describe(error)}") from error
+        except BotoCoreError as error:
             raise WorkflowUnavailable(f"StartExecution failed: {_describe(error)}") from error
         return str(response["executionArn"])
+
+    def status(self, execution: str) -> str | None:
+        arn = execution if execution.startswith("arn:") else self._execution_arn(execution)
+        try:
+            response = self._client().describe_execution(executionArn=arn)
+        except ClientError as error:
+            if _error_code(error) == "ExecutionDoesNotExist":
+                return None
+            raise WorkflowUnavailable(f"DescribeExecution failed: {_describe(error)}") from error
+        except BotoCoreError as error:
+            raise WorkflowUnavailable(f"DescribeExecution failed: {_describe(error)}") from error
+        return str(response["status"])
+
+    def _execution_arn(self, name: str) -> str:
+        # An execution's ARN is its state machine's with "execution" for "stateMachine" and
+        # the execution's name appended (the form StartExecution answers with).
+        if not self._state_machine_arn:
+            raise ConfigError("STATE_MACHINE_ARN is not set for this function.")
+        return self._state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
     def succeed(self, task_token: str, output: dict[str, Any]) -> None:
         self._callback("send_task_success", taskToken=task_token, output=json.dumps(output))

@@ -17,10 +17,32 @@ class EventType(StrEnum):
     CONFIRMATION_SENT = "confirmation_sent"  # the exact text, its version, message id
     CONFIRMED = "confirmed"  # raw reply + inbound message id
     WELCOME_SENT = "welcome_sent"
-    EXPIRED = "expired"
+    EXPIRED = "expired"  # the registration closed unconfirmed; details.reason says why
     OPTED_OUT = "opted_out"  # raw reply + inbound message id (or the SMS service's list)
     RESUBSCRIBED = "resubscribed"  # START / UNSTOP from an opted-out number
     REJECTED = "rejected"  # confirmation text permanently refused
+
+
+class ExpiryReason(StrEnum):
+    """Why an `expired` event closed a registration (its `details.reason`). The console
+    turns these into words, so each value, and the details that come with it, is a contract:
+
+    * ``no_reply``: the confirmation window passed in silence (the workflow's Expire step).
+      Details: ``sendCount``, ``lastSentAt``.
+    * ``workflow_failed``: the workflow's catch-all clean-up after an error no other path
+      handles (retries exhausted, an unexpected error). Details: ``error`` and ``cause`` (as
+      Step Functions caught them) and ``state`` (the state that failed), ``executionArn``.
+    * ``execution_ended``: something found the contact PENDING while its execution no longer
+      runs (stopped, timed out, failed outside any catch): a reply whose task token was
+      refused, or a new sign-up whose StartExecution found the old execution closed.
+      Details: ``executionStatus`` (DescribeExecution's status when it answered, else the
+      name of the error that gave the end away), ``error`` (that error's name),
+      ``executionArn``.
+    """
+
+    NO_REPLY = "no_reply"
+    WORKFLOW_FAILED = "workflow_failed"
+    EXECUTION_ENDED = "execution_ended"
 
 
 @dataclass(frozen=True)

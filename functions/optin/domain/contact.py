@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from optin.domain.clock import to_iso
-from optin.domain.consent import ConsentEvent, EventType
+from optin.domain.consent import ConsentEvent, EventType, ExpiryReason
 from optin.domain.errors import (
     AlreadyRegistered,
     ContactNotFound,
@@ -309,8 +309,17 @@ def record_welcome(
     return Change(before=current, after=after, events=(event,))
 
 
-def expire(current: Contact | None, *, registration_id: str, now: datetime) -> Change:
-    """The confirmation window closed: PENDING becomes EXPIRED and stays opted out."""
+def expire(
+    current: Contact | None,
+    *,
+    registration_id: str,
+    now: datetime,
+    reason: ExpiryReason = ExpiryReason.NO_REPLY,
+    details: dict[str, Any] | None = None,
+) -> Change:
+    """The registration closed unconfirmed (see ExpiryReason for why it can): PENDING
+    becomes EXPIRED and stays opted out. A contact that moved on (CONFIRMED, OPTED_OUT,
+    REJECTED, or another registration) is left as it is."""
     if not _belongs(current, registration_id) or current is None:
         return _unchanged(current)
     if current.status != Status.PENDING:
@@ -320,7 +329,13 @@ def expire(current: Contact | None, *, registration_id: str, now: datetime) -> C
         EventType.EXPIRED,
         now,
         registration_id,
-        {"sendCount": current.send_count, "lastSentAt": _iso(current.last_sent_at)},
+        {
+            # What it cost: how many texts went unanswered, the last one when.
+            "sendCount": current.send_count,
+            "lastSentAt": _iso(current.last_sent_at),
+            **(details or {}),
+            "reason": str(reason),
+        },
     )
     return Change(before=current, after=after, events=(event,))
 

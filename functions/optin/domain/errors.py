@@ -133,5 +133,12 @@ class TaskTokenGone(WorkflowError):
         self.reason = reason
 
 
+class ExecutionAlreadyExists(WorkflowError):
+    """StartExecution refused the name: an execution of that name exists and is closed (a
+    RUNNING one with the same input is answered as a success)."""
+
+    code = "execution_already_exists"
+
+
 class WorkflowUnavailable(WorkflowError):
     code = "workflow_unavailable"

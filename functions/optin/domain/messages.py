@@ -146,6 +146,17 @@ def expired(settings: Settings) -> Message:
     return Message("expired", text, settings.disclosure_version)
 
 
+def registration_closed(settings: Settings) -> Message:
+    """The answer to a reply whose sign-up can no longer be confirmed because its workflow
+    ended without it (stopped, failed): it is not the person's fault, so it says how to
+    start over rather than that they were too late."""
+    text = (
+        f"{settings.program_name}: This sign-up is no longer open, so your reply could not "
+        f"confirm it. Sign up again at {settings.signup_url}"
+    )
+    return Message("registration_closed", text, settings.disclosure_version)
+
+
 def clarify(settings: Settings) -> Message:
     text = (
         f"{settings.program_name}: Sorry, we didn't get that. Reply YES to confirm your "
@@ -163,6 +174,7 @@ def sent_texts(settings: Settings, first_name: str | None = None) -> list[Messag
         opted_out(settings),
         resubscribed(settings),
         expired(settings),
+        registration_closed(settings),
         clarify(settings),
     ]
 

@@ -108,6 +108,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             },
         )
         metrics.add_metric(name="InboundHandled", unit=MetricUnit.Count, value=1)
-        if action in ("confirmed", "opted_out", "resubscribed", "duplicate"):
+        # closed_reply: a sign-up whose execution was over was expired (execution_ended).
+        if action in ("confirmed", "opted_out", "resubscribed", "duplicate", "closed_reply"):
             metrics.add_metric(name=f"Inbound_{action}", unit=MetricUnit.Count, value=1)
     return {"processed": len(actions), "dropped": dropped, "actions": actions}

@@ -7,7 +7,16 @@ from typing import Any, Protocol
 
 class Workflow(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str:
-        """Start an execution named `name` with `payload` as input; return its ARN."""
+        """Start an execution named `name` with `payload` as input; return its ARN.
+
+        Starting again while that execution runs with the same input returns the same ARN.
+        Raises ExecutionAlreadyExists when the name belongs to an execution that is over."""
+        ...
+
+    def status(self, execution: str) -> str | None:
+        """DescribeExecution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, …) of
+        an execution given by ARN, or by name within this state machine; None when Step
+        Functions knows no such execution. Raises WorkflowUnavailable when it cannot say."""
         ...
 
     def succeed(self, task_token: str, output: dict[str, Any]) -> None:

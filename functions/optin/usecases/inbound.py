@@ -16,11 +16,13 @@ import phonenumbers
 from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.clock import to_iso
+from optin.domain.consent import EventType, ExpiryReason
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import SmsRejected, TaskTokenGone, WorkflowUnavailable
 from optin.domain.keywords import Intent, classify, normalise
 from optin.domain.phone import mask
 from optin.usecases.base import UseCase, log
+from optin.usecases.ended import expire_if_execution_over
 
 OPTED_OUT_ERROR = "OptedOut"
 
@@ -135,8 +137,7 @@ class InboundTexts(UseCase):
                 return "resubscribed"
             return "ignored"
         if contact.status == Status.EXPIRED:
-            self.reply(phone_number, messages.expired(self.settings), sms.inbound_message_id)
-            return "expired_reply"
+            return self._expired_reply(phone_number, sms)
         if contact.status == Status.PENDING:
             return self._inbound_other(phone_number, contact, sms)
         return "ignored"
@@ -147,11 +148,14 @@ class InboundTexts(UseCase):
         if contact is None:
             return "ignored_unknown_number"
         if contact.status == Status.EXPIRED:
-            self.reply(phone_number, messages.expired(self.settings), sms.inbound_message_id)
-            return "expired_reply"
+            return self._expired_reply(phone_number, sms)
         if contact.status != Status.PENDING:
             return "ignored"
         if not contact.task_token:
+            # Normally the text is on its way; but the execution may have died before it.
+            closed = self._close_if_execution_over(phone_number, contact, sms, error=None)
+            if closed:
+                return closed
             log.warning(
                 "YES before the confirmation text went out", extra={"phone": mask(phone_number)}
             )
@@ -166,21 +170,62 @@ class InboundTexts(UseCase):
                 },
             )
         except TaskTokenGone as error:
-            # The wait is over. Step Functions says TaskTimedOut both when the window closed
-            # and when an earlier YES already closed the task, so only the contact tells them
-            # apart. A YES in the milliseconds between the timeout and Expire gets no answer;
-            # a quick second YES from someone just confirmed must not be told "expired".
-            latest = self.store.get(phone_number)
+            # The wait is over. Step Functions says TaskTimedOut when the window closed, when
+            # an earlier YES already closed the task, and when the execution was stopped, so
+            # only the contact and the execution tell them apart. A quick second YES from
+            # someone being confirmed must not be told anything.
             log.info("task token gone", extra={"reason": error.reason})
+            latest = self.store.get(phone_number)
             if latest is not None and latest.status == Status.EXPIRED:
-                self.reply(phone_number, messages.expired(self.settings), sms.inbound_message_id)
-                return "expired_reply"
+                return self._expired_reply(phone_number, sms)
+            if latest is not None and latest.status == Status.PENDING:
+                closed = self._close_if_execution_over(
+                    phone_number, latest, sms, error=error.reason
+                )
+                if closed:
+                    return closed
             return "ignored_token_gone"
         return "confirmed"
+
+    def _close_if_execution_over(
+        self, phone_number: str, contact: Contact, sms: InboundSms, *, error: str | None
+    ) -> str | None:
+        """A reply to a PENDING contact whose execution is over: expire it (execution_ended)
+        and tell the person once, by the reply's dedup key, that the sign-up is closed.
+        None when the execution runs (or never recorded itself: CreateContact has not run,
+        and the sign-up may be starting it this very moment)."""
+        if contact.execution_arn is None:
+            return None
+        change = expire_if_execution_over(self, contact, error=error)
+        if change is None or change.after is None or change.after.status != Status.EXPIRED:
+            return None
+        return self._expired_reply(phone_number, sms)
+
+    def _expired_reply(self, phone_number: str, sms: InboundSms) -> str:
+        """The answer to a reply from an EXPIRED number, by why it expired: a window that
+        passed in silence ("expired"), or a sign-up that ended without the person's doing
+        ("no longer open"). Chosen from the ledger, so a redelivery after a crash picks the
+        same text under the same dedup key and it goes out at most once."""
+        last = next(
+            (e for e in reversed(self.store.events(phone_number)) if e.type == EventType.EXPIRED),
+            None,
+        )
+        reason = last.details.get("reason") if last else None
+        if reason in (ExpiryReason.EXECUTION_ENDED, ExpiryReason.WORKFLOW_FAILED):
+            self.reply(
+                phone_number, messages.registration_closed(self.settings), sms.inbound_message_id
+            )
+            return "closed_reply"
+        self.reply(phone_number, messages.expired(self.settings), sms.inbound_message_id)
+        return "expired_reply"
 
     def _inbound_other(self, phone_number: str, contact: Contact | None, sms: InboundSms) -> str:
         if contact is None or contact.status != Status.PENDING:
             return "ignored"
+        # "Reply YES" would be no help if nothing waits for it any more.
+        closed = self._close_if_execution_over(phone_number, contact, sms, error=None)
+        if closed:
+            return closed
         change = self.apply(
             phone_number, lambda current: transitions.mark_clarified(current, now=self.clock())
         )

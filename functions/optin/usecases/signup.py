@@ -6,7 +6,9 @@ then is the execution started, named after the registration. So two near-simulta
 sign-ups of one number get one registration (the loser of the write finds the winner's
 PENDING contact and answers with its registrationId), and a status read right after the
 202 finds the contact. Starting the execution is idempotent (same name, same input), so a
-sign-up whose StartExecution failed or never ran is completed by the next try.
+sign-up whose StartExecution failed or never ran is completed by the next try. A PENDING
+registration whose execution is over (stopped, failed) is expired with reason
+"execution_ended" and the number signed up afresh under a new registration.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.consent import Evidence
 from optin.domain.contact import Change, Contact, Status
-from optin.domain.errors import ContactNotFound, DisclosureOutdated, TransitionConflict
+from optin.domain.errors import (
+    ContactNotFound,
+    DisclosureOutdated,
+    ExecutionAlreadyExists,
+    TransitionConflict,
+)
 from optin.domain.phone import NumberCheck, check_number, mask
 from optin.usecases.base import MAX_WRITE_ATTEMPTS, UseCase, log
+from optin.usecases.ended import expire_if_execution_over
 
 
 class PhoneRejected(Exception):
@@ -118,7 +126,10 @@ class Signups(UseCase):
                     phone_number,
                 )
             if current is not None and current.status == Status.PENDING:
-                return self._pending(current, evidence)
+                outcome = self._pending(current, evidence)
+                if outcome is not None:
+                    return outcome
+                continue  # its execution was over and it is EXPIRED now: start afresh
             change = transitions.request(
                 current,
                 phone_number=phone_number,
@@ -149,15 +160,27 @@ class Signups(UseCase):
         assert contact.registration_id is not None
         self.workflow.start(contact.registration_id, workflow_input(contact))
 
-    def _pending(self, current: Contact, evidence: dict[str, Any]) -> SignupOutcome:
+    def _pending(self, current: Contact, evidence: dict[str, Any]) -> SignupOutcome | None:
+        """A sign-up for a number already PENDING. None when that registration's execution
+        turned out to be over: the contact is EXPIRED (execution_ended) and the caller signs
+        the number up afresh."""
         phone_number = current.phone_number
         if current.send_count == 0:
             # The first text is not out yet. Starting again is a no-op when the execution
             # runs, and completes a sign-up whose StartExecution failed or never happened.
-            self._start(current)
+            try:
+                self._start(current)
+            except ExecutionAlreadyExists as error:
+                # The name is taken by an execution that is over (stopped, failed before
+                # its text): nothing will ever text this registration.
+                if self._expired_as_over(current, error=type(error).__name__):
+                    return None
             return SignupOutcome(
                 SignupKind.IN_PROGRESS, current.status, current.registration_id, phone_number
             )
+        # A resend only helps while the execution still waits for the reply.
+        if current.execution_arn is not None and self._expired_as_over(current, error=None):
+            return None
         now = self.clock()
         keys: list[str] = []
 
@@ -180,6 +203,12 @@ class Signups(UseCase):
         message_id = self.text(phone_number, message, key)
         self.record_send(phone_number, registration_id, key, message, message_id)
         return SignupOutcome(SignupKind.RESENT, Status.PENDING, registration_id, phone_number)
+
+    def _expired_as_over(self, current: Contact, *, error: str | None) -> bool:
+        change = expire_if_execution_over(self, current, error=error)
+        # Unchanged but no longer PENDING (a reply or a STOP landed meanwhile) also means:
+        # look at the number again.
+        return change is not None and change.status != Status.PENDING
 
     def status(self, registration_id: str) -> RegistrationStatus:
         """What a sign-up may learn about itself, through its own registrationId only."""

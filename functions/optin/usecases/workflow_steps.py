@@ -1,4 +1,5 @@
-"""The registration state machine's Lambda steps: validate, create, send, opt in, expire.
+"""The registration state machine's Lambda steps: validate, create, send, opt in, expire,
+and the clean-up after an error no other path handles.
 
 Each step is idempotent for its registration: Step Functions retries a Task, and a retried
 step changes nothing and sends nothing twice.
@@ -11,6 +12,7 @@ from typing import Any
 
 from optin.domain import contact as transitions
 from optin.domain import messages
+from optin.domain.consent import ExpiryReason
 from optin.domain.contact import Change, Contact, Status
 from optin.domain.errors import (
     ContactNotFound,
@@ -34,6 +36,8 @@ from optin.usecases.base import UseCase, log
 
 # A line can be ported (mobile to landline and back): a lookup is trusted for 30 days.
 LOOKUP_CACHE_SECONDS = 30 * 24 * 3600
+# Step Functions allows causes up to 32,768 characters; the ledger keeps the first 4,096.
+CAUSE_MAX_LENGTH = 4096
 
 
 class WorkflowSteps(UseCase):
@@ -218,8 +222,51 @@ class WorkflowSteps(UseCase):
         now = self.clock()
         change = self.apply(
             phone_number,
-            lambda current: transitions.expire(current, registration_id=registration_id, now=now),
+            lambda current: transitions.expire(
+                current, registration_id=registration_id, now=now, reason=ExpiryReason.NO_REPLY
+            ),
         )
         if change.after is None:
             raise ContactNotFound("No contact for this number.")
         return change.after.status
+
+    def clean_up(
+        self,
+        *,
+        registration_id: str,
+        phone_number: object,
+        state: str,
+        error: str,
+        cause: str,
+        execution_arn: str | None,
+    ) -> Status | None:
+        """The workflow's catch-all: `state` failed with `error` after its retries, and no
+        other path handles it. A contact still PENDING on this registration would wait
+        forever, so it becomes EXPIRED (still opted out) with the failure on record. A
+        contact that moved on (confirmed before OptIn failed, opted out, rejected, taken by
+        another registration) is left as it is. Returns the contact's status, None when the
+        number has no contact (the sign-up never reserved it)."""
+        # The execution's input number; the sign-up passes it in E.164 already, and another
+        # caller's raw number is normalised the way ValidateNumber does.
+        e164 = check_number(phone_number, self.settings.allowed_countries).e164
+        if e164 is None:
+            return None
+        details = {
+            "state": state,
+            "error": error,
+            # The cause is the failed step's own message (a Lambda error's JSON): kept to
+            # a bounded size, it is evidence of what happened, not a log.
+            "cause": cause[:CAUSE_MAX_LENGTH],
+            "executionArn": execution_arn,
+        }
+        change = self.apply(
+            e164,
+            lambda current: transitions.expire(
+                current,
+                registration_id=registration_id,
+                now=self.clock(),
+                reason=ExpiryReason.WORKFLOW_FAILED,
+                details=details,
+            ),
+        )
+        return change.after.status if change.after else None

@@ -9,7 +9,12 @@ import pytest
 from botocore.stub import Stubber
 
 from optin.adapters.sfn_workflow import SfnWorkflow
-from optin.domain.errors import ConfigError, TaskTokenGone, WorkflowUnavailable
+from optin.domain.errors import (
+    ConfigError,
+    ExecutionAlreadyExists,
+    TaskTokenGone,
+    WorkflowUnavailable,
+)
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Registration"
 
@@ -72,3 +77,42 @@ def test_other_errors_are_unavailable(stubbed) -> None:
         workflow.fail("t1", error="OptedOut", cause="x")
     with pytest.raises(WorkflowUnavailable):
         workflow.start("r1", {})
+
+
+def test_a_closed_execution_of_that_name_is_its_own_error(stubbed) -> None:
+    workflow, stubber = stubbed
+    stubber.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists")
+    with pytest.raises(ExecutionAlreadyExists):
+        workflow.start("r1", {})
+
+
+def test_status_by_arn_or_by_name(stubbed) -> None:
+    workflow, stubber = stubbed
+    execution = f"{ARN}:r1".replace("stateMachine", "execution")
+    described = {
+        "executionArn": execution,
+        "stateMachineArn": ARN,
+        "status": "ABORTED",
+        "startDate": 0,
+    }
+    stubber.add_response("describe_execution", described, {"executionArn": execution})
+    stubber.add_response(
+        "describe_execution", {**described, "status": "RUNNING"}, {"executionArn": execution}
+    )
+    assert workflow.status(execution) == "ABORTED"
+    assert workflow.status("r1") == "RUNNING"  # the name becomes this machine's execution ARN
+    stubber.assert_no_pending_responses()
+
+
+def test_status_of_an_unknown_execution_is_none_and_trouble_is_unavailable(stubbed) -> None:
+    workflow, stubber = stubbed
+    stubber.add_client_error("describe_execution", service_error_code="ExecutionDoesNotExist")
+    stubber.add_client_error("describe_execution", service_error_code="ThrottlingException")
+    assert workflow.status("gone") is None
+    with pytest.raises(WorkflowUnavailable):
+        workflow.status("r1")
+
+
+def test_status_by_name_needs_the_state_machine_arn() -> None:
+    with pytest.raises(ConfigError):
+        SfnWorkflow("", client_factory=lambda: None).status("r1")

@@ -15,7 +15,7 @@ from local.stepfunctions import LambdaFunctionError, LambdaServiceError
 from .conftest import FakeLambdas, Harness, output
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-FUNCTIONS = ("ValidateNumber", "CreateContact", "SendConfirmation", "OptIn", "Expire")
+FUNCTIONS = ("ValidateNumber", "CreateContact", "SendConfirmation", "OptIn", "Expire", "CleanUp")
 
 
 def registration_definition(window: int) -> str:
@@ -56,7 +56,19 @@ def install(lambdas: FakeLambdas, acceptable: bool = True) -> Tokens:
     lambdas.add("SendConfirmation", tokens.capture)
     lambdas.add("OptIn", lambda p: {"status": "CONFIRMED", "reply": p["reply"]})
     lambdas.add("Expire", lambda p: {"status": "EXPIRED"})
+    lambdas.add("CleanUp", echo_failure)
     return tokens
+
+
+def echo_failure(payload: dict[str, Any]) -> dict[str, Any]:
+    """What the clean-up function answers: the contact's status, and the caught error."""
+    ((state, caught),) = payload["failure"].items()
+    return {
+        "status": "EXPIRED",
+        "state": state,
+        "error": caught["Error"],
+        "cause": caught.get("Cause") or "",
+    }
 
 
 INPUT = {
@@ -182,3 +194,59 @@ def test_unknown_exception_is_lambda_service_exception(
     )
     desc = harness.svc.wait_for(harness.start(sm))
     assert desc["error"] == "Lambda.ServiceException"
+
+
+def test_an_uncaught_error_is_cleaned_up_then_fails_with_the_original_error(
+    harness: Harness, lambdas: FakeLambdas
+) -> None:
+    tokens = install(lambdas)
+
+    def broken(p: Any) -> Any:
+        raise LambdaFunctionError("ContactNotFound", "No contact for this number.", [])
+
+    lambdas.add("OptIn", broken)
+    arn = start(harness)
+    harness.svc.send_task_success({"taskToken": tokens.wait(), "output": json.dumps({"r": 1})})
+    desc = harness.svc.wait_for(arn)
+
+    assert (desc["status"], desc["error"]) == ("FAILED", "ContactNotFound")
+    assert json.loads(desc["cause"])["errorMessage"] == "No contact for this number."
+    (payload,) = [p for n, p in lambdas.calls if n == "CleanUp"]
+    assert payload["registrationId"] == "r-1"
+    assert payload["phoneNumber"] == "+12065550100"
+    assert payload["executionArn"] == arn
+    assert list(payload["failure"]) == ["OptIn"]
+    assert payload["failure"]["OptIn"]["Error"] == "ContactNotFound"
+    types = [e["type"] for e in harness.history(arn)]
+    assert types[-2:] == ["FailStateEntered", "ExecutionFailed"]
+
+
+def test_a_catch_all_is_on_every_task_and_nowhere_else() -> None:
+    definition = json.loads(registration_definition(60))
+    for name, state in definition["States"].items():
+        catches = state.get("Catch", [])
+        if state["Type"] == "Task" and name != "CleanUp":
+            last = catches[-1]
+            # States.ALL last, alone, writing the error under the state's own name.
+            assert last == {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": f"$.failure.{name}",
+                "Next": "CleanUp",
+            }, name
+            assert all("States.ALL" not in c["ErrorEquals"] for c in catches[:-1]), name
+        else:
+            # The clean-up's own failure must not loop back into itself.
+            assert catches == [], name
+    assert definition["States"]["CleanUp"]["Next"] == "Failed"
+    assert definition["States"]["Failed"]["Type"] == "Fail"
+
+
+def test_a_stopped_execution_runs_no_clean_up(harness: Harness, lambdas: FakeLambdas) -> None:
+    """StopExecution ends an execution without any state running: no Catch sees it. A later
+    reply or sign-up repairs the contact (usecases/ended.py)."""
+    tokens = install(lambdas)
+    arn = start(harness)
+    tokens.wait()
+    harness.svc.stop_execution({"executionArn": arn})
+    assert harness.svc.describe_execution({"executionArn": arn})["status"] == "ABORTED"
+    assert lambdas.count("CleanUp") == 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from optin.domain import contact as t
-from optin.domain.consent import EventType
+from optin.domain.consent import EventType, ExpiryReason
 from optin.domain.contact import Status
 from optin.domain.errors import (
     AlreadyRegistered,
@@ -225,3 +225,65 @@ def test_every_change_bumps_the_version_once() -> None:
         t.reject(contact, registration_id="r1", reason="x", now=NOW),
     ):
         assert change.after.version == contact.version + 1
+
+
+# -- expiry reasons --------------------------------------------------------------------
+
+
+def test_the_window_passing_is_recorded_as_no_reply() -> None:
+    change = t.expire(sent(requested()), registration_id="r1", now=NOW)
+    assert change.status == Status.EXPIRED and change.after.opted_in is False
+    (event,) = change.events
+    assert event.type == EventType.EXPIRED
+    assert event.details == {
+        "sendCount": 1,
+        "lastSentAt": "2026-11-01T12:00:00.000000Z",
+        "reason": "no_reply",
+    }
+
+
+@pytest.mark.parametrize(
+    ("reason", "details"),
+    [
+        (
+            ExpiryReason.WORKFLOW_FAILED,
+            {"error": "States.TaskFailed", "cause": "boom", "state": "SendConfirmation"},
+        ),
+        (ExpiryReason.EXECUTION_ENDED, {"executionStatus": "ABORTED", "error": "TaskTimedOut"}),
+    ],
+)
+def test_other_reasons_carry_their_details(reason: ExpiryReason, details: dict) -> None:
+    change = t.expire(
+        sent(requested()), registration_id="r1", now=NOW, reason=reason, details=details
+    )
+    assert change.status == Status.EXPIRED and change.after.task_token is None
+    (event,) = change.events
+    assert event.details == {
+        "sendCount": 1,
+        "lastSentAt": "2026-11-01T12:00:00.000000Z",
+        **details,
+        "reason": str(reason),
+    }
+
+
+def test_details_cannot_overwrite_the_reason() -> None:
+    change = t.expire(
+        requested(),
+        registration_id="r1",
+        now=NOW,
+        reason=ExpiryReason.WORKFLOW_FAILED,
+        details={"reason": "no_reply"},
+    )
+    assert change.events[0].details["reason"] == "workflow_failed"
+
+
+@pytest.mark.parametrize("reason", list(ExpiryReason))
+def test_no_reason_touches_a_contact_that_moved_on(reason: ExpiryReason) -> None:
+    pending = requested()
+    confirmed = t.confirm(pending, registration_id="r1", reply={}, now=NOW).after
+    opted_out = t.opt_out(pending, details={}, now=NOW).after
+    rejected = t.reject(pending, registration_id="r1", reason="x", now=NOW).after
+    newer = requested("r2", t.expire(pending, registration_id="r1", now=NOW).after)
+    for contact in (confirmed, opted_out, rejected, newer, None):
+        change = t.expire(contact, registration_id="r1", now=NOW, reason=reason)
+        assert not change.changed and change.events == ()

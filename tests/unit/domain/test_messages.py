@@ -58,3 +58,15 @@ def test_versions_the_confirmation_is_revision_2_the_others_unchanged() -> None:
     for message in messages.sent_texts(settings):
         if message.kind != "confirmation":
             assert message.version == "v7", message.kind
+
+
+def test_the_closed_registration_reply_names_the_program_and_the_sign_up_page() -> None:
+    settings = Settings(program_name="Acme Alerts", signup_url="https://example.com/sms")
+    message = messages.registration_closed(settings)
+    assert message.kind == "registration_closed"
+    assert message.text.startswith("Acme Alerts: ")
+    assert "no longer open" in message.text
+    assert message.text.endswith("Sign up again at https://example.com/sms")
+    # Another program's settings make another text: nothing is hard-coded.
+    other = messages.registration_closed(Settings(program_name="Zed", signup_url="https://z.io"))
+    assert other.text.startswith("Zed: ") and other.text.endswith("https://z.io")

@@ -101,6 +101,7 @@ def test_segment_counts_for_the_operator() -> None:
         "opted_out": 1,
         "resubscribed": 1,
         "expired": 1,
+        "registration_closed": 1,
         "clarify": 1,
     }
     long_name = Settings(program_name="Acme Alerts and Weekly Neighbourhood Deals")

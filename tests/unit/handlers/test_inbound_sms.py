@@ -9,7 +9,7 @@ import pytest
 
 from optin.domain.consent import EventType
 from optin.domain.contact import Status
-from optin.domain.errors import RecipientOptedOut
+from optin.domain.errors import RecipientOptedOut, WorkflowUnavailable
 from optin.handlers import create_contact, expire, inbound_sms, opt_in, send_confirmation
 
 NUMBER = "+12065550100"
@@ -47,7 +47,7 @@ def pending(world, lambda_context):
             "firstName": "Ana",
             "evidence": {},
             "validation": {},
-            "executionArn": "arn:exec",
+            "executionArn": world.workflow.execution_arn(REG),
         },
         lambda_context,
     )
@@ -339,3 +339,120 @@ def test_phone_numbers_and_bodies_are_not_logged_in_clear(
     assert NUMBER not in out
     assert "really want" not in out
     assert "+1206***0100" in out
+
+
+# -- a reply whose execution is over (stopped, failed outside any catch) -------------------
+
+
+@pytest.mark.parametrize("refusal", ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"])
+@pytest.mark.parametrize("execution_status", ["ABORTED", "TIMED_OUT", "FAILED"])
+def test_yes_after_the_execution_ended_expires_and_answers_once(
+    pending, sns_event, lambda_context, refusal, execution_status
+) -> None:
+    pending.workflow.end(REG, execution_status)
+    pending.workflow.gone_tokens["token-1"] = refusal
+
+    event = sns_event("YES", "in-late")
+    result = inbound_sms.handler(event, lambda_context)
+
+    assert result["actions"] == ["closed_reply"]
+    contact = pending.store.get(NUMBER)
+    assert (contact.status, contact.opted_in, contact.task_token) == (Status.EXPIRED, False, None)
+    expired = pending.store.events(NUMBER)[-1]
+    assert expired.type == EventType.EXPIRED
+    assert expired.details["reason"] == "execution_ended"
+    assert expired.details["executionStatus"] == execution_status
+    assert expired.details["error"] == refusal
+    assert expired.details["executionArn"] == pending.workflow.execution_arn(REG)
+    [reply] = replies(pending)
+    assert reply.startswith(f"{pending.settings.program_name}: ")
+    assert "no longer open" in reply and reply.endswith(pending.settings.signup_url)
+
+    # SNS redelivers the same message: nothing is recorded or sent again.
+    inbound_sms.handler(event, lambda_context)
+    # …and a later YES from the same phone gets the same answer, still no new event.
+    events = len(pending.store.events(NUMBER))
+    inbound_sms.handler(sns_event("yes"), lambda_context)
+    assert len(pending.store.events(NUMBER)) == events
+    assert replies(pending) == [reply, reply]
+
+
+def test_a_crash_after_the_expiry_sends_the_same_one_reply_on_redelivery(
+    pending, sns_event, lambda_context
+) -> None:
+    pending.workflow.end(REG)
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    event = sns_event("YES", "in-crash")
+    real_reply = type(pending.deps.inbound).reply
+    calls = {"n": 0}
+
+    def crash_once(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the Lambda died before the reply")
+        return real_reply(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(pending.deps.inbound), "reply", crash_once)
+        with pytest.raises(RuntimeError):
+            inbound_sms.handler(event, lambda_context)
+        assert pending.store.get(NUMBER).status == Status.EXPIRED
+        assert replies(pending) == []
+        inbound_sms.handler(event, lambda_context)  # the platform retries
+    [reply] = replies(pending)
+    assert "no longer open" in reply  # the ledger's reason picks the text, not "expired"
+    assert [e.type for e in pending.store.events(NUMBER)].count(EventType.EXPIRED) == 1
+
+
+def test_an_odd_reply_after_the_execution_ended_gets_the_same_answer(
+    pending, sns_event, lambda_context, capsys
+) -> None:
+    pending.workflow.end(REG, "ABORTED")
+    capsys.readouterr()
+    result = inbound_sms.handler(sns_event("what is this"), lambda_context)
+    assert '"Inbound_closed_reply"' in capsys.readouterr().out  # the operator sees repairs
+    assert result["actions"] == ["closed_reply"]
+    assert pending.store.get(NUMBER).status == Status.EXPIRED
+    details = pending.store.events(NUMBER)[-1].details
+    assert details["reason"] == "execution_ended" and "error" not in details
+    [reply] = replies(pending)
+    assert "no longer open" in reply
+
+
+def test_a_running_execution_is_never_expired_by_a_refused_token(
+    pending, sns_event, lambda_context
+) -> None:
+    # An earlier YES closed the task; OptIn is about to run. Step Functions says RUNNING.
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    result = inbound_sms.handler(sns_event("YES"), lambda_context)
+    assert result["actions"] == ["ignored_token_gone"]
+    assert pending.workflow.status_calls == [pending.workflow.execution_arn(REG)]
+    assert pending.store.get(NUMBER).status == Status.PENDING
+    assert replies(pending) == []
+
+
+def test_when_step_functions_cannot_say_the_reply_is_retried_not_guessed(
+    pending, sns_event, lambda_context
+) -> None:
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    pending.workflow.fail_status_with = WorkflowUnavailable("DescribeExecution failed")
+    event = sns_event("YES", "in-retry")
+    with pytest.raises(WorkflowUnavailable):
+        inbound_sms.handler(event, lambda_context)
+    assert pending.store.get(NUMBER).status == Status.PENDING
+    assert not pending.store.inbound_processed("in-retry")  # the redelivery will decide
+    pending.workflow.fail_status_with = None
+    pending.workflow.end(REG)
+    inbound_sms.handler(event, lambda_context)
+    assert pending.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_a_window_that_passed_keeps_its_own_answer(pending, sns_event, lambda_context) -> None:
+    pending.workflow.gone_tokens["token-1"] = "TaskTimedOut"
+    expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
+    pending.workflow.end(REG, "SUCCEEDED")
+    inbound_sms.handler(sns_event("YES"), lambda_context)
+    assert pending.store.events(NUMBER)[-1].details["reason"] == "no_reply"
+    assert replies(pending) == [
+        f"This request expired. Sign up again at {pending.settings.signup_url}."
+    ]

@@ -10,7 +10,7 @@ import pytest
 
 from optin.domain.consent import EventType
 from optin.domain.contact import Status
-from optin.domain.errors import SmsUnavailable
+from optin.domain.errors import ExecutionAlreadyExists, SmsUnavailable, WorkflowUnavailable
 from optin.handlers import create_contact, opt_in, send_confirmation, signup
 
 NUMBER = "+12065550100"
@@ -77,7 +77,7 @@ def run_workflow_until_text(world, lambda_context) -> str:
             "phoneNumber": payload["phoneNumber"],
             "firstName": payload["firstName"],
             "validation": {},
-            "executionArn": f"arn:exec:{name}",
+            "executionArn": world.workflow.execution_arn(name),
         },
         lambda_context,
     )
@@ -464,6 +464,89 @@ def test_failed_start_is_completed_by_the_next_signup(world, post) -> None:
     status, answer, _ = post(body())
     assert status == 202 and answer["registrationId"] == reserved.registration_id
     assert [name for name, _ in world.workflow.started] == [reserved.registration_id]
+
+
+# --- signing up again after the execution died -----------------------------------------
+
+
+def _ledger(world) -> list[tuple[str, str | None]]:
+    return [(str(e.type), e.registration_id) for e in world.store.events(NUMBER)]
+
+
+def test_signing_up_again_after_a_stopped_execution_starts_a_new_registration(
+    world, post, lambda_context
+) -> None:
+    # Stopped before its first text: PENDING, send_count 0, and its name is used up.
+    post(body())
+    old = world.store.get(NUMBER)
+    world.workflow.end(old.registration_id, "ABORTED")
+
+    status, answer, _ = post(body())
+
+    assert status == 202, answer
+    assert answer["status"] == "PENDING" and answer["resent"] is False
+    new = answer["registrationId"]
+    assert new != old.registration_id
+    assert [name for name, _ in world.workflow.started] == [old.registration_id, new]
+    expired = next(e for e in world.store.events(NUMBER) if e.type == EventType.EXPIRED)
+    assert expired.registration_id == old.registration_id
+    assert expired.details["reason"] == "execution_ended"
+    assert expired.details["executionStatus"] == "ABORTED"
+    assert expired.details["error"] == "ExecutionAlreadyExists"
+    assert _ledger(world) == [
+        ("requested", old.registration_id),
+        ("expired", old.registration_id),
+        ("requested", new),
+    ]
+    contact = world.store.get(NUMBER)
+    assert (contact.status, contact.registration_id) == (Status.PENDING, new)
+    # The new execution gets its text as usual.
+    registration_id = run_workflow_until_text(world, lambda_context)
+    assert registration_id == new and world.sms.sent[-1].dedup_key == f"{new}:confirmation"
+
+
+def test_signing_up_again_after_the_execution_died_while_waiting(
+    world, post, lambda_context
+) -> None:
+    # Texted once, then the execution was stopped: a resend would confirm nothing.
+    post(body())
+    old = run_workflow_until_text(world, lambda_context)
+    world.workflow.end(old, "ABORTED")
+    world.clock.advance(61)
+
+    status, answer, _ = post(body())
+
+    assert status == 202, answer
+    assert answer["registrationId"] != old and answer["resent"] is False
+    assert [m.dedup_key for m in world.sms.sent] == [f"{old}:confirmation"]  # no resend
+    expired = next(e for e in world.store.events(NUMBER) if e.type == EventType.EXPIRED)
+    assert (expired.details["reason"], expired.details["executionStatus"]) == (
+        "execution_ended",
+        "ABORTED",
+    )
+    assert "error" not in expired.details  # found by asking, not by a refusal
+
+
+def test_a_running_execution_with_that_name_is_left_running(world, post) -> None:
+    # Same name taken by a RUNNING execution (another input): not ours to expire.
+    post(body())
+    old = world.store.get(NUMBER).registration_id
+    world.workflow.fail_start_with = ExecutionAlreadyExists("taken")
+    status, answer, _ = post(body())
+    assert status == 202 and answer["registrationId"] == old
+    assert world.store.get(NUMBER).status == Status.PENDING
+    assert EventType.EXPIRED not in [e.type for e in world.store.events(NUMBER)]
+
+
+def test_when_step_functions_cannot_say_the_sign_up_is_503_and_nothing_changes(world, post) -> None:
+    post(body())
+    old = world.store.get(NUMBER)
+    world.workflow.end(old.registration_id)
+    world.workflow.fail_status_with = WorkflowUnavailable("DescribeExecution failed")
+    status, answer, _ = post(body())
+    assert status == 503 and answer["error"]["code"] == "service_unavailable"
+    assert answer["error"]["message"]
+    assert world.store.get(NUMBER) == old
 
 
 # --- GET /signups/{registrationId} ----------------------------------------------------

@@ -57,14 +57,18 @@ def test_there_is_a_sample_event_for_every_function() -> None:
         json.loads(path.read_text(encoding="utf-8"))  # each one is JSON
 
 
-# In the workflow's order: each step's event carries the same registration and number.
+# In the workflow's order: each step's event carries the same registration and number. OptIn
+# stands for the YES resuming the workflow; the sample YES after it finds the number confirmed
+# (before it, the YES would find no execution of the sample registration running, and expire
+# the contact as a sign-up whose workflow is gone).
 STEPS = [
     ("ValidateNumberFunction", "validate-number.json"),
     ("CreateContactFunction", "create-contact.json"),
     ("SendConfirmationFunction", "send-confirmation.json"),
-    ("InboundSmsFunction", "inbound-sms.json"),
     ("OptInFunction", "opt-in.json"),
+    ("InboundSmsFunction", "inbound-sms.json"),
     ("ExpireFunction", "expire.json"),
+    ("CleanUpFunction", "clean-up.json"),
     ("ContactStatusFunction", "contact-status.json"),
 ]
 
@@ -89,12 +93,15 @@ def test_the_step_events_run_the_workflow_by_hand(runtime: LocalRuntime) -> None
     # The text went out through the runtime's SMS sandbox.
     sent = runtime.messages(PHONE, "outbound")
     assert "Reply YES" in sent[0]["body"]
-    # The sample token is no execution's: the YES is kept, nothing is confirmed by it.
+    assert out["OptInFunction"] == {"status": "CONFIRMED"}
+    # The YES finds the number confirmed: kept, and nothing more is sent.
     inbound = out["InboundSmsFunction"]
     assert inbound["processed"] == 1 and inbound["dropped"] == 0
-    assert out["OptInFunction"] == {"status": "CONFIRMED"}
     assert len(runtime.messages(PHONE, "outbound")) == 2  # the welcome text
     assert out["ExpireFunction"] == {"status": "CONFIRMED"}  # too late: changes nothing
+    # The catch-all after a failed OptIn leaves a confirmed number as it is.
+    assert out["CleanUpFunction"]["status"] == "CONFIRMED"
+    assert out["CleanUpFunction"]["error"] == "TransitionConflict"
     status = out["ContactStatusFunction"]
     assert status["statusCode"] == 200
     assert json.loads(status["body"])["status"] == "CONFIRMED"

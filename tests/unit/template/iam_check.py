@@ -40,6 +40,7 @@ import copy
 import fnmatch
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -77,6 +78,14 @@ WILDCARD_RESOURCE_ALLOWED = {
     "states:SendTaskSuccess": "SAR: no resource type (a task token names no ARN IAM can see)",
     "states:SendTaskFailure": "SAR: no resource type (a task token names no ARN IAM can see)",
     "sms-voice:CarrierLookup": "SAR: no resource type (a lookup touches no account resource)",
+}
+
+# Actions on resources named per call (an execution's name is the registration's id): the
+# policy names the one parent (our state machine) and leaves only the last part open.
+# The value is the only shape allowed: everything named but the last part.
+NAME_WILDCARD_ALLOWED = {
+    # SAR: execution* is one ARN per execution, under its state machine's name.
+    "states:DescribeExecution": re.compile(r"^arn:[^*]+:states:[^*]+:execution:[^*:]+:\*$"),
 }
 
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
@@ -129,6 +138,7 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "dynamodb:ConditionCheckItem": _table,
     "dynamodb:Query": _query,  # SAR: table, or index (…/index/<name>) when IndexName is set
     "states:StartExecution": lambda _: {"state_machine"},  # SAR: statemachine*
+    "states:DescribeExecution": lambda _: {"executions"},  # SAR: execution*
     "states:SendTaskSuccess": lambda _: {"*"},
     "states:SendTaskFailure": lambda _: {"*"},
     "sms-voice:SendTextMessage": _send_text,
@@ -330,6 +340,17 @@ def resource_value(key: str, environment: Mapping[str, str]) -> str:
         return "*"
     if key.startswith("index:"):
         return f"{resource_value('table', environment)}/index/{key[len('index:') :]}"
+    if key == "executions":
+        # The executions of the state machine the function is configured with:
+        # arn:<partition>:states:<region>:<account>:execution:<state machine name>:<name>.
+        machine = resource_value("state_machine", environment)
+        if machine.startswith("${") and machine.endswith("}"):
+            machine_name = machine[:-1] + ".Name}"
+            return (
+                "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                f"{machine_name}:*"
+            )
+        return f"<executions of {machine}>"
     variable, attribute = RESOURCE_ENV[key]
     value = environment.get(variable)
     if value is None:
@@ -864,7 +885,13 @@ def compare(
     for action, resource in sorted(granted):
         if "*" in action or "?" in action:
             problems.append(f"{name}: wildcard action {action}")
-        if "*" in resource and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED):
+        shape = NAME_WILDCARD_ALLOWED.get(action)
+        only_the_name_open = shape is not None and shape.match(resource) is not None
+        if (
+            "*" in resource
+            and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)
+            and not only_the_name_open
+        ):
             problems.append(f"{name}: wildcard resource {resource} for {action}")
         for forbidden in FORBIDDEN_ACTIONS:
             if _matches(action, forbidden) or _matches(forbidden, action):

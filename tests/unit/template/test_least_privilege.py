@@ -59,7 +59,7 @@ def test_every_function_role_grants_exactly_what_its_code_calls(
     assert problems == []
 
 
-def test_the_state_machine_invokes_only_its_five_functions(transformed: dict[str, Any]) -> None:
+def test_the_state_machine_invokes_only_its_six_functions(transformed: dict[str, Any]) -> None:
     stack = _stack(transformed, {})
     assert iam_check.state_machine_problems(stack, ASL, "RegistrationStateMachine") == []
     granted = stack.grants(stack.role_of("RegistrationStateMachine"))
@@ -69,6 +69,7 @@ def test_the_state_machine_invokes_only_its_five_functions(transformed: dict[str
         "${SendConfirmationFunction.Arn}",
         "${OptInFunction.Arn}",
         "${ExpireFunction.Arn}",
+        "${CleanUpFunction.Arn}",
     }
 
 
@@ -87,6 +88,9 @@ def test_the_code_analysis_finds_each_kind_of_call(package: Package) -> None:
     } <= actions
     signup, _, _ = iam_check.function_needs(package, "optin.handlers.signup")
     assert iam_check.Need("states:StartExecution", "state_machine", "SfnWorkflow.start") in signup
+    # Through a use-case helper module function (usecases/ended.py) to the port.
+    assert iam_check.Need("states:DescribeExecution", "executions", "SfnWorkflow.status") in signup
+    assert "states:DescribeExecution" in actions
     status, _, _ = iam_check.function_needs(package, "optin.handlers.contact_status")
     assert {need.action for need in status} == {"dynamodb:GetItem", "dynamodb:Query"}
 
@@ -419,4 +423,29 @@ def test_the_template_reader_is_the_local_runtime_s() -> None:
     # One YAML reader for the template in the repo: the check reads what the runtime reads.
     assert iam_check.load_sam(Path(iam_check.TEMPLATE))["Transform"] == (
         "AWS::Serverless-2016-10-31"
+    )
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*",
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:*:*",
+        "*",
+    ],
+)
+def test_executions_of_any_state_machine_are_a_wildcard(
+    transformed: dict[str, Any], package: Package, resource: str
+) -> None:
+    broken = copy.deepcopy(transformed)
+    for policy in _policies(broken, "InboundSmsFunctionRole"):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "DescribeRegistrations":
+                statement["Resource"] = {"Fn::Sub": resource}
+    problems = _problems(broken, package)
+    assert f"InboundSmsFunction: wildcard resource {resource} for states:DescribeExecution" in (
+        problems
+    )
+    assert any(
+        p.startswith("InboundSmsFunction: missing states:DescribeExecution") for p in problems
     )
