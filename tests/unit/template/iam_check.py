@@ -40,6 +40,7 @@ import copy
 import fnmatch
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -78,6 +79,12 @@ WILDCARD_RESOURCE_ALLOWED = {
     "states:SendTaskFailure": "SAR: no resource type (a task token names no ARN IAM can see)",
     "sms-voice:CarrierLookup": "SAR: no resource type (a lookup touches no account resource)",
 }
+
+# Actions on executions: each execution is named after its sign-up, so a policy can only
+# name them as "every execution of this one state machine", …:execution:<machine name>:*.
+# That trailing wildcard is accepted; any other (a machine name wildcard, "*") is not.
+EXECUTION_ACTIONS = frozenset({"states:DescribeExecution", "states:GetExecutionHistory"})
+_ONE_MACHINE_S_EXECUTIONS = re.compile(r"arn:[^*]+:states:[^*]+:execution:[^*:]+:\*")
 
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
 # (AWSLambdaBasicExecutionRole) and X-Ray (Tracing: Active). Their "*" is AWS's, reviewed
@@ -129,6 +136,9 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "dynamodb:ConditionCheckItem": _table,
     "dynamodb:Query": _query,  # SAR: table, or index (…/index/<name>) when IndexName is set
     "states:StartExecution": lambda _: {"state_machine"},  # SAR: statemachine*
+    "states:DescribeStateMachine": lambda _: {"state_machine"},  # SAR: statemachine*
+    "states:DescribeExecution": lambda _: {"execution"},  # SAR: execution*
+    "states:GetExecutionHistory": lambda _: {"execution"},  # SAR: execution*
     "states:SendTaskSuccess": lambda _: {"*"},
     "states:SendTaskFailure": lambda _: {"*"},
     "sms-voice:SendTextMessage": _send_text,
@@ -330,6 +340,17 @@ def resource_value(key: str, environment: Mapping[str, str]) -> str:
         return "*"
     if key.startswith("index:"):
         return f"{resource_value('table', environment)}/index/{key[len('index:') :]}"
+    if key == "execution":
+        # Every execution of the function's state machine: …:execution:<machine name>:*
+        machine = resource_value("state_machine", environment)
+        if machine.startswith("${") and machine.endswith("}"):
+            return (
+                "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                + machine[:-1]
+                + ".Name}:*"
+            )
+        prefix, _, name = machine.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{name}:*"
     variable, attribute = RESOURCE_ENV[key]
     value = environment.get(variable)
     if value is None:
@@ -864,7 +885,10 @@ def compare(
     for action, resource in sorted(granted):
         if "*" in action or "?" in action:
             problems.append(f"{name}: wildcard action {action}")
-        if "*" in resource and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED):
+        if "*" in resource and not (
+            (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)
+            or (action in EXECUTION_ACTIONS and _ONE_MACHINE_S_EXECUTIONS.fullmatch(resource))
+        ):
             problems.append(f"{name}: wildcard resource {resource} for {action}")
         for forbidden in FORBIDDEN_ACTIONS:
             if _matches(action, forbidden) or _matches(forbidden, action):
