@@ -38,6 +38,8 @@ CHANNELS = ("web", "api")
 MAX_QUERY_LENGTH = 200
 # Contacts whose ledgers one listing request may read while filtering by channel/outcome.
 MAX_EXAMINED = 200
+# The index page size while filtering by channel or outcome.
+FILTER_CHUNK = 25
 
 # E.164 inside structured data (ledger details, execution input and output).
 _E164 = re.compile(r"\+[1-9]\d{7,14}(?!\d)")
@@ -227,17 +229,30 @@ class Console:
         items: list[dict[str, Any]] = []
         examined = 0
         while True:
-            # Never more than the page still needs: the store's cursor then points just
-            # after the last contact looked at, and no match is skipped.
-            page = self._store_page(replace(query, limit=request.limit - len(items)))
-            for contact in page.contacts:
+            need = request.limit - len(items)
+            # Filtering reads bigger index pages than it needs: one match in many would
+            # otherwise cost one index query per contact looked at.
+            size = max(need, FILTER_CHUNK) if filtering else need
+            start = query
+            page = self._store_page(replace(start, limit=size))
+            found: list[tuple[int, dict[str, Any]]] = []
+            for position, contact in enumerate(page.contacts):
                 events = self.store.events(contact.phone_number)
-                examined += 1
                 if not filtering or self._matches(contact, events, request, statuses):
-                    items.append(self._summary(contact, events, viewer=viewer))
+                    found.append((position, self._summary(contact, events, viewer=viewer)))
+            examined += len(page.contacts)
+            if len(found) > need:
+                # More matches than the page takes: the next page starts right after the
+                # last one taken, a position only the store can name, so ask it for the
+                # same page cut there.
+                last = found[need - 1][0]
+                items.extend(summary for _, summary in found[:need])
+                page = self._store_page(replace(start, limit=last + 1))
+            else:
+                items.extend(summary for _, summary in found)
             if page.cursor is None:
                 return {"items": items, "nextCursor": None}
-            query = replace(query, cursor=page.cursor)
+            query = replace(start, cursor=page.cursor)
             if len(items) >= request.limit or examined >= MAX_EXAMINED:
                 cursor = encode_cursor({"q": query.fingerprint(), "f": filters, "s": page.cursor})
                 return {"items": items, "nextCursor": cursor}
