@@ -80,7 +80,7 @@ def test_a_filtered_listing_finds_every_match_once_in_order(limit: int) -> None:
 
 def test_a_filtered_page_reads_the_index_in_chunks() -> None:
     store = CountingStore()
-    api = seed(store, 60, api_every=20)
+    api = seed(store, 60, api_every=10)  # two in the first chunk of 25
     page = console(store).list_signups(ListRequest(channel="api", limit=1), viewer=False)
     assert [item["phoneNumber"] for item in page["items"]] == api[:1]
     # One chunk holds the match and more: the store is asked again only for the cut.
