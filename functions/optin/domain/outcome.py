@@ -29,6 +29,7 @@ class OutcomeCode(StrEnum):
     EXPIRED_NO_REPLY = "expired_no_reply"  # the window passed
     EXPIRED_WORKFLOW_FAILED = "expired_workflow_failed"  # the catch-all cleanup
     EXPIRED_EXECUTION_ENDED = "expired_execution_ended"  # a repair found it not RUNNING
+    EXPIRED_OTHER = "expired_other"  # a reason this code does not know (newer writers)
     CANCELLED = "cancelled"  # opted out while PENDING (STOP, or the SMS opt-out list)
     OPTED_OUT = "opted_out"  # opted out after confirming (or after the sign-up ended)
     REJECTED = "rejected"  # the number or the confirmation text was refused
@@ -41,6 +42,7 @@ OUTCOME_STATUS: dict[OutcomeCode, Status] = {
     OutcomeCode.EXPIRED_NO_REPLY: Status.EXPIRED,
     OutcomeCode.EXPIRED_WORKFLOW_FAILED: Status.EXPIRED,
     OutcomeCode.EXPIRED_EXECUTION_ENDED: Status.EXPIRED,
+    OutcomeCode.EXPIRED_OTHER: Status.EXPIRED,
     OutcomeCode.CANCELLED: Status.OPTED_OUT,
     OutcomeCode.OPTED_OUT: Status.OPTED_OUT,
     OutcomeCode.REJECTED: Status.REJECTED,
@@ -208,6 +210,9 @@ def _expired(event: ConsentEvent, events: Sequence[ConsentEvent], window: int | 
         return Outcome(
             OutcomeCode.EXPIRED_EXECUTION_ENDED, f"Expired: its execution ended ({status})"
         )
+    if reason != "no_reply":
+        # Said as recorded rather than mistaken for a window that passed.
+        return Outcome(OutcomeCode.EXPIRED_OTHER, f"Expired: {str(reason).replace('_', ' ')}")
     sends = _sends(events, event.registration_id)
     waited: timedelta | None = None
     if sends and sends[0].at <= event.at:

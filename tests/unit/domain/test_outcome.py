@@ -201,6 +201,13 @@ def test_expired_because_its_execution_ended() -> None:
     )
 
 
+def test_an_expiry_reason_this_code_does_not_know_is_said_as_recorded() -> None:
+    ledger = (
+        Ledger().signed_up().texted(T0).expired(T0 + timedelta(hours=1), reason="agent_expired")
+    )
+    assert ledger.describe(T0) == Outcome(OutcomeCode.EXPIRED_OTHER, "Expired: agent expired")
+
+
 def test_cancelled_by_stop_while_pending() -> None:
     ledger = Ledger().signed_up().texted(T0).stopped(T0 + timedelta(minutes=3))
     assert ledger.describe(T0) == Outcome(OutcomeCode.CANCELLED, "Cancelled: STOP while pending")
