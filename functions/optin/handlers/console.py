@@ -61,7 +61,8 @@ def _moment(name: str, raw: str, *, end_of_day: bool) -> datetime:
             day = datetime.strptime(raw, "%Y-%m-%d").date()
             start = datetime.combine(day, time(), tzinfo=UTC)
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # An unencoded "+" in a query string arrives as a space: "…T12:00:00 01:00".
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
         raise BadRequest(
             "invalid_date",

@@ -260,6 +260,7 @@ def test_pages_follow_the_cursor_to_the_end(seeded, call) -> None:
         ({"from": "2026-11-01T13:01:00+01:00", "to": "2026-11-01T12:04:00Z"}, [DONE, API]),
         ({"from": "2026-11-01", "to": "2026-11-01"}, [GONE, DONE, API, WEB]),
         ({"from": "2026-11-02"}, []),
+        ({"from": "2026-11-01T13:01:30 01:00"}, [GONE, DONE]),  # "+" sent unencoded
     ],
 )
 def test_filters(seeded, call, params, expected) -> None:
