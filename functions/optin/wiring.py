@@ -23,10 +23,12 @@ from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
 from optin.observability import count_configuration_error
 from optin.ports.contact_store import ContactStore
+from optin.ports.execution_reader import ExecutionReader
 from optin.ports.number_lookup import NumberLookup
 from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
+from optin.usecases.console import Console
 from optin.usecases.inbound import InboundTexts
 from optin.usecases.signup import Signups
 from optin.usecases.support import Support
@@ -47,6 +49,9 @@ class Dependencies:
     on_configuration_error: Callable[[SmsConfigurationError], None] = field(
         default=lambda _error: None
     )
+    reader: ExecutionReader | None = None
+    # CONFIRMATION_WINDOW_SECONDS: the template's ConfirmationWindowSeconds, for the console.
+    confirmation_window_seconds: int | None = None
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -74,6 +79,18 @@ class Dependencies:
     @property
     def support(self) -> Support:
         return self._use_case(Support)
+
+    @property
+    def console(self) -> Console:
+        if self.reader is None:
+            raise ConfigError("The console needs an execution reader (STATE_MACHINE_ARN).")
+        return Console(
+            store=self.store,
+            reader=self.reader,
+            clock=self.clock,
+            window_seconds=self.confirmation_window_seconds,
+            allowed_countries=self.settings.allowed_countries,
+        )
 
 
 _lock = threading.RLock()
@@ -159,6 +176,24 @@ def _workflow(settings: Settings, env: Mapping[str, str]) -> Workflow:
     return _cached(key, lambda: SfnWorkflow(settings.state_machine_arn))
 
 
+def _reader(settings: Settings, env: Mapping[str, str]) -> ExecutionReader:
+    from optin.adapters.sfn_execution_reader import SfnExecutionReader
+
+    key = ("sfn-reader", settings.state_machine_arn, *_aws_key(env, "AWS_ENDPOINT_URL_SFN"))
+    return _cached(key, lambda: SfnExecutionReader(settings.state_machine_arn))
+
+
+def _window(env: Mapping[str, str]) -> int | None:
+    raw = (env.get("CONFIRMATION_WINDOW_SECONDS") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"CONFIRMATION_WINDOW_SECONDS must be a whole number of seconds: {raw!r}."
+        )
+    return int(raw)
+
+
 def settings() -> Settings:
     """Settings for the current invocation (the override's, in tests)."""
     with _lock:
@@ -183,6 +218,8 @@ def dependencies() -> Dependencies:
         workflow=_workflow(current, env),
         lookup=_lookup(current, env),
         on_configuration_error=count_configuration_error,
+        reader=_reader(current, env),
+        confirmation_window_seconds=_window(env),
     )
 
 

@@ -11,10 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from optin.domain.clock import to_iso
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
-from optin.ports.contact_store import ContactPage, SendClaim
+from optin.ports.contact_store import (
+    ContactPage,
+    SendClaim,
+    SignupQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from optin.ports.number_lookup import LineInfo
 
 
@@ -93,6 +100,37 @@ class MemoryContactStore:
         page = matching[start : start + limit]
         more = start + limit < len(matching)
         return ContactPage(page, str(start + limit) if more else None)
+
+    def list_signups(self, query: SignupQuery) -> ContactPage:
+        # The ISO text sorts as the stores' indexes sort (fixed width, microseconds).
+        def key(contact: Contact) -> tuple[str, str]:
+            return (to_iso(contact.updated_at), contact.phone_number)
+
+        after: tuple[str, str] | None = None
+        if query.cursor:
+            position = decode_cursor(query.cursor, query).get("after")
+            if not isinstance(position, list) or len(position) != 2:
+                raise ValueError("The cursor is not one this listing returned.")
+            after = (str(position[0]), str(position[1]))
+        with self._lock:
+            matching = sorted(
+                (
+                    c
+                    for c in self._contacts.values()
+                    if c.status in query.statuses
+                    and (query.updated_from is None or c.updated_at >= query.updated_from)
+                    and (query.updated_to is None or c.updated_at <= query.updated_to)
+                    and (after is None or key(c) < after)
+                ),
+                key=key,
+                reverse=True,
+            )
+        page = matching[: query.limit]
+        if len(matching) <= query.limit:
+            return ContactPage(page, None)
+        return ContactPage(
+            page, encode_cursor({"q": query.fingerprint(), "after": list(key(page[-1]))})
+        )
 
     def claim_send(self, dedup_key: str, *, phone_number: str, now: datetime) -> SendClaim:
         with self._lock:

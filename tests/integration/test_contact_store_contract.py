@@ -21,7 +21,7 @@ from optin.domain import contact as transitions
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import AlreadyRegistered, TransitionConflict
-from optin.ports.contact_store import ContactPage, ContactStore, SendClaim
+from optin.ports.contact_store import ContactPage, ContactStore, SendClaim, SignupQuery
 from tests.fakes.contact_store import MemoryContactStore
 from tests.support import dynamodb
 
@@ -520,3 +520,136 @@ def test_a_line_lookup_is_kept_until_it_expires(store: ContactStore) -> None:
     assert store.cached_line_info("+12065550199", now=NOW) is None
     # The cache is no contact: lookups never show up as one.
     assert store.get(NUMBER) is None
+
+
+# --- the console's listing (list_signups) ----------------------------------------------------
+
+# Statuses in turn, one minute apart, so every store orders them the same way.
+LISTED = [
+    (f"+1206555{1000 + i}", [Status.PENDING, Status.CONFIRMED, Status.EXPIRED][i % 3], i)
+    for i in range(7)
+]
+
+
+def save_listed(store: ContactStore) -> None:
+    for number, status, minute in LISTED:
+        store.save(contact_at(number, status, minute), expected_version=None)
+
+
+def all_pages(store: ContactStore, query: SignupQuery) -> tuple[list[str], int]:
+    seen: list[str] = []
+    pages = 0
+    while True:
+        page = store.list_signups(query)
+        assert len(page.contacts) <= query.limit
+        seen.extend(numbers(page.contacts))
+        pages += 1
+        if page.cursor is None:
+            return seen, pages
+        assert page.contacts, "a page before the end is never empty"
+        query = replace(query, cursor=page.cursor)
+
+
+def test_list_signups_merges_every_status_newest_first(store: ContactStore) -> None:
+    save_listed(store)
+    newest_first = [number for number, _, _ in reversed(LISTED)]
+    seen, pages = all_pages(store, SignupQuery(limit=3))
+    assert seen == newest_first
+    assert pages == 3  # 3 + 3 + 1, no empty page at the end
+    whole = store.list_signups(SignupQuery(limit=7))
+    assert numbers(whole.contacts) == newest_first and whole.cursor is None
+    assert store.list_signups(SignupQuery()).contacts[0] == contact_at(*LISTED[-1])
+
+
+def test_list_signups_by_status_and_range(store: ContactStore) -> None:
+    save_listed(store)
+    expired = [n for n, s, _ in reversed(LISTED) if s == Status.EXPIRED]
+    assert all_pages(store, SignupQuery(statuses=(Status.EXPIRED,), limit=1)) == (expired, 2)
+    two = (Status.PENDING, Status.EXPIRED)
+    both = [n for n, s, _ in reversed(LISTED) if s in two]
+    assert all_pages(store, SignupQuery(statuses=two, limit=2))[0] == both
+    # Both ends inclusive, on the time of the last change: minutes 2 to 4.
+    window = SignupQuery(
+        updated_from=NOW + timedelta(minutes=2), updated_to=NOW + timedelta(minutes=4)
+    )
+    assert numbers(store.list_signups(window).contacts) == [LISTED[i][0] for i in (4, 3, 2)]
+    assert all_pages(store, replace(window, limit=1))[0] == [LISTED[i][0] for i in (4, 3, 2)]
+    after_all = SignupQuery(updated_from=NOW + timedelta(days=1))
+    assert store.list_signups(after_all) == ContactPage([], None)
+    assert store.list_signups(SignupQuery(statuses=(Status.REJECTED,))) == ContactPage([], None)
+
+
+def test_list_signups_cursors_are_bound_to_their_filters(store: ContactStore) -> None:
+    save_listed(store)
+    page = store.list_signups(SignupQuery(limit=2))
+    assert page.cursor and re.fullmatch(r"[A-Za-z0-9_-]+", page.cursor)
+    for other in (
+        SignupQuery(statuses=(Status.PENDING,), cursor=page.cursor),
+        SignupQuery(updated_from=NOW, cursor=page.cursor),
+    ):
+        with pytest.raises(ValueError, match="other filters"):
+            store.list_signups(other)
+    for garbage in ("!!!", "e30", "not-a-cursor"):
+        with pytest.raises(ValueError):
+            store.list_signups(SignupQuery(cursor=garbage))
+
+
+def test_signup_query_refuses_bad_limits_and_ranges() -> None:
+    for limit in (0, 101):
+        with pytest.raises(ValueError, match="limit"):
+            SignupQuery(limit=limit)
+    with pytest.raises(ValueError, match="starts after"):
+        SignupQuery(updated_from=NOW, updated_to=NOW - timedelta(seconds=1))
+    with pytest.raises(ValueError, match="status"):
+        SignupQuery(statuses=())
+    assert SignupQuery().limit == 25 and SignupQuery(limit=100).limit == 100
+
+
+def test_sqlite_list_signups_walks_an_index(tmp_path: Path) -> None:
+    sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
+    try:
+        for query, index in (
+            (SignupQuery(), "contacts_by_time"),
+            (SignupQuery(statuses=(Status.PENDING,)), "contacts_by_status_time"),
+        ):
+            plan = " / ".join(sqlite_store.explain_list_signups(query))
+            assert index in plan, plan
+            assert "TEMP B-TREE" not in plan, plan  # ordered by the index, not sorted after
+            assert not re.search(r"SCAN contacts(?! USING)", plan), plan
+    finally:
+        sqlite_store.close()
+
+
+class _Recording:
+    """A boto3 client that notes each operation called through it."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: object) -> object:
+            self.calls.append((name, kwargs))
+            return method(**kwargs)
+
+        return call
+
+
+def test_dynamodb_list_signups_only_queries_the_status_index() -> None:
+    with dynamodb.moto_dynamodb() as client:
+        recording = _Recording(client)
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, lambda: recording)
+        save_listed(store)
+        recording.calls.clear()
+        seen, _ = all_pages(store, SignupQuery(limit=2))
+        assert len(seen) == len(LISTED)
+        assert {name for name, _ in recording.calls} == {"query"}
+        assert {kwargs["IndexName"] for _, kwargs in recording.calls} == {"ByStatus"}
+        # A status that has run out is not queried again on later pages.
+        asked = [
+            kwargs["ExpressionAttributeValues"][":status"]["S"] for _, kwargs in recording.calls
+        ]
+        assert asked.count("REJECTED") == 1 and asked.count("OPTED_OUT") == 1
+        assert asked.count("PENDING") > 1

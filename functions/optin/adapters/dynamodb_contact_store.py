@@ -30,6 +30,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +47,13 @@ from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import ConfigError, StoreUnavailable, TransitionConflict
-from optin.ports.contact_store import ContactPage, SendClaim
+from optin.ports.contact_store import (
+    ContactPage,
+    SendClaim,
+    SignupQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from optin.ports.number_lookup import LineInfo, LineType
 
 default_client_factory = session_client("dynamodb")
@@ -239,6 +246,28 @@ def _decode_cursor(cursor: str, status: Status) -> dict[str, Any]:
     if plain["status"] != str(status):
         raise ValueError(f"The cursor belongs to the {plain['status']} listing, not {status}.")
     return {name: _s(value) for name, value in plain.items()}
+
+
+_DONE = "done"
+
+
+@dataclass
+class _Run:
+    """One status's query result being merged: what is left, and whether that is all."""
+
+    items: list[dict[str, Any]]
+    exhausted: bool
+    last: dict[str, Any] | None = None
+
+
+def _order_key(item: dict[str, Any]) -> tuple[str, str]:
+    return (_text(item, "updatedAt") or "", _text(item, "phoneNumber") or "")
+
+
+def _valid_position(value: Any) -> bool:
+    return value == _DONE or (
+        isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    )
 
 
 class DynamoDbContactStore:
@@ -436,6 +465,92 @@ class DynamoDbContactStore:
             contacts=[_item_contact(item) for item in items],
             cursor=_encode_cursor(next_key) if next_key else None,
         )
+
+    def list_signups(self, query: SignupQuery) -> ContactPage:
+        """One ByStatus query per status, merged newest first. The cursor keeps, per
+        status, the (updatedAt, number) of the last contact taken from it, or "done"."""
+        positions: dict[str, Any] = {}
+        if query.cursor:
+            positions = decode_cursor(query.cursor, query).get("at") or {}
+            if not isinstance(positions, dict) or not all(
+                _valid_position(value) for value in positions.values()
+            ):
+                raise ValueError("The cursor is not one this listing returned.")
+        runs: dict[Status, _Run] = {}
+        for status in query.status_set:
+            position = positions.get(str(status))
+            if position == _DONE:
+                continue
+            runs[status] = self._status_run(status, query, position)
+        taken: list[tuple[Status, dict[str, Any]]] = []
+        while len(taken) < query.limit:
+            # A status whose buffer ran out before its end (a 1 MB cut) may hold contacts
+            # newer than every other buffer's head: stop there, the cursor resumes it.
+            if any(not run.items and not run.exhausted for run in runs.values()):
+                break
+            heads = [(status, run.items[0]) for status, run in runs.items() if run.items]
+            if not heads:
+                break
+            status, item = max(heads, key=lambda head: _order_key(head[1]))
+            runs[status].items.pop(0)
+            runs[status].last = item
+            taken.append((status, item))
+        next_positions: dict[str, Any] = {}
+        for status in query.status_set:
+            run = runs.get(status)
+            if run is None or (run.exhausted and not run.items):
+                next_positions[str(status)] = _DONE
+            elif run.last is not None:
+                next_positions[str(status)] = list(_order_key(run.last))
+            elif str(status) in positions:
+                next_positions[str(status)] = positions[str(status)]
+        more = any(value != _DONE for value in next_positions.values()) or len(
+            next_positions
+        ) < len(query.status_set)
+        cursor = encode_cursor({"q": query.fingerprint(), "at": next_positions}) if more else None
+        return ContactPage([_item_contact(item) for _, item in taken], cursor)
+
+    def _status_run(self, status: Status, query: SignupQuery, position: Any) -> _Run:
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": _s(str(status))}
+        condition = "#status = :status"
+        low = to_iso(query.updated_from) if query.updated_from else None
+        high = to_iso(query.updated_to) if query.updated_to else None
+        if low and high:
+            condition += " AND #updated BETWEEN :low AND :high"
+            values.update({":low": _s(low), ":high": _s(high)})
+        elif low:
+            condition += " AND #updated >= :low"
+            values[":low"] = _s(low)
+        elif high:
+            condition += " AND #updated <= :high"
+            values[":high"] = _s(high)
+        if low or high:
+            # DynamoDB refuses a name the expression does not use.
+            names["#updated"] = "updatedAt"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            # One more than a page can take: tells whether this status has more.
+            "Limit": query.limit + 1,
+        }
+        if isinstance(position, list):
+            updated_at, phone_number = position
+            request["ExclusiveStartKey"] = {
+                "pk": _s(contact_pk(phone_number)),
+                "sk": _s(CONTACT_SK),
+                "status": _s(str(status)),
+                "updatedAt": _s(updated_at),
+            }
+        with self._call("Query"):
+            response = self._client().query(**request)
+        items: list[dict[str, Any]] = response.get("Items", [])
+        exhausted = len(items) <= query.limit and not response.get("LastEvaluatedKey")
+        return _Run(items=items, exhausted=exhausted)
 
     # --- processed inbound messages -----------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Shaped for one DynamoDB table (pk/sk) as well as SQLite:
 
 * contact:  pk = "CONTACT#<e164>", sk = "CONTACT", with a numeric `version`; indexed by
-            status and update time (the `ByStatus` index)
+            status and update time (the `ByStatus` index), which serves both listings:
+            `list_by_status` and `list_signups` (one status, or several merged)
 * ledger:   pk = "CONTACT#<e164>", sk = "EVENT#<contact version>#<index>" (append-only:
             written once, in the same transaction as the contact change it records)
 * inbound:  pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
@@ -21,10 +22,13 @@ A write that lost a race raises TransitionConflict and writes nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
@@ -37,6 +41,65 @@ class ContactPage:
 
     contacts: list[Contact]
     cursor: str | None
+
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class SignupQuery:
+    """What `list_signups` lists: contacts in any of `statuses`, newest change first, whose
+    `updatedAt` lies in [updated_from, updated_to] (both inclusive, either open).
+
+    The range is on the time of the last change, not of the sign-up: that is the order the
+    store's index keeps, so a range is a key condition and never a filter over a scan.
+    `cursor` is opaque and bound to the statuses and range it was made for."""
+
+    statuses: tuple[Status, ...] = tuple(Status)
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.statuses:
+            raise ValueError("A listing needs at least one status.")
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be 1 to {MAX_PAGE_SIZE}, got {self.limit}.")
+        if self.updated_from and self.updated_to and self.updated_from > self.updated_to:
+            raise ValueError("The range starts after it ends.")
+
+    @property
+    def status_set(self) -> tuple[Status, ...]:
+        """The statuses once each, in the enum's order (the cursor's binding)."""
+        return tuple(status for status in Status if status in self.statuses)
+
+    def fingerprint(self) -> str:
+        """What a cursor must have been made for: statuses and range, not limit."""
+        bounds = [
+            moment.isoformat() if moment else "" for moment in (self.updated_from, self.updated_to)
+        ]
+        return "|".join([",".join(self.status_set), *bounds])
+
+
+def encode_cursor(payload: dict[str, Any]) -> str:
+    """URL-safe opaque text for a listing position (compact JSON, base64 without padding)."""
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, query: SignupQuery) -> dict[str, Any]:
+    """The payload of a `list_signups` cursor; ValueError unless it was made for `query`."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("The cursor is not one this listing returned.") from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("q"), str):
+        raise ValueError("The cursor is not one this listing returned.")
+    if payload["q"] != query.fingerprint():
+        raise ValueError("The cursor belongs to a listing with other filters.")
+    return payload
 
 
 @dataclass(frozen=True)
@@ -85,6 +148,15 @@ class ContactStore(Protocol):
     ) -> ContactPage:
         """Contacts in `status`, most recently changed first, `limit` at a time (an index
         query, never a scan). `cursor` is opaque: pass back what the last page returned."""
+        ...
+
+    def list_signups(self, query: SignupQuery) -> ContactPage:
+        """A page of contacts for `query`, most recently changed first, by index queries
+        only (several statuses: one query per status, merged; the cursor remembers where
+        each status stopped). A page holds `limit` contacts unless the listing ends there (or,
+        on DynamoDB, a 1 MB response cut a status's query short); the cursor is None on
+        the last page, never on a page before an empty one. A cursor not made for this
+        query raises ValueError."""
         ...
 
     def inbound_processed(self, message_id: str) -> bool:

@@ -70,6 +70,7 @@ STEPS = [
     ("ExpireFunction", "expire.json"),
     ("CleanUpFunction", "clean-up.json"),
     ("ContactStatusFunction", "contact-status.json"),
+    ("ConsoleFunction", "console-signups.json"),
 ]
 
 
@@ -105,6 +106,11 @@ def test_the_step_events_run_the_workflow_by_hand(runtime: LocalRuntime) -> None
     status = out["ContactStatusFunction"]
     assert status["statusCode"] == 200
     assert json.loads(status["body"])["status"] == "CONFIRMED"
+    listed = out["ConsoleFunction"]
+    assert listed["statusCode"] == 200
+    [item] = json.loads(listed["body"])["items"]
+    assert item["phoneNumber"] == PHONE and item["status"] == "CONFIRMED"  # an agent's view
+    assert item["outcome"]["code"] == "confirmed"
 
 
 def test_the_signup_events_are_api_gateway_proxy_events(runtime: LocalRuntime) -> None:

@@ -80,13 +80,11 @@ WILDCARD_RESOURCE_ALLOWED = {
     "sms-voice:CarrierLookup": "SAR: no resource type (a lookup touches no account resource)",
 }
 
-# Actions on resources named per call (an execution's name is the registration's id): the
-# policy names the one parent (our state machine) and leaves only the last part open.
-# The value is the only shape allowed: everything named but the last part.
-NAME_WILDCARD_ALLOWED = {
-    # SAR: execution* is one ARN per execution, under its state machine's name.
-    "states:DescribeExecution": re.compile(r"^arn:[^*]+:states:[^*]+:execution:[^*:]+:\*$"),
-}
+# Actions on executions: each execution is named after its sign-up, so a policy can only
+# name them as "every execution of this one state machine", …:execution:<machine name>:*.
+# That trailing wildcard is accepted; any other (a machine name wildcard, "*") is not.
+EXECUTION_ACTIONS = frozenset({"states:DescribeExecution", "states:GetExecutionHistory"})
+_ONE_MACHINE_S_EXECUTIONS = re.compile(r"arn:[^*]+:states:[^*]+:execution:[^*:]+:\*")
 
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
 # (AWSLambdaBasicExecutionRole) and X-Ray (Tracing: Active). Their "*" is AWS's, reviewed
@@ -138,7 +136,9 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "dynamodb:ConditionCheckItem": _table,
     "dynamodb:Query": _query,  # SAR: table, or index (…/index/<name>) when IndexName is set
     "states:StartExecution": lambda _: {"state_machine"},  # SAR: statemachine*
-    "states:DescribeExecution": lambda _: {"executions"},  # SAR: execution*
+    "states:DescribeStateMachine": lambda _: {"state_machine"},  # SAR: statemachine*
+    "states:DescribeExecution": lambda _: {"execution"},  # SAR: execution*
+    "states:GetExecutionHistory": lambda _: {"execution"},  # SAR: execution*
     "states:SendTaskSuccess": lambda _: {"*"},
     "states:SendTaskFailure": lambda _: {"*"},
     "sms-voice:SendTextMessage": _send_text,
@@ -340,17 +340,17 @@ def resource_value(key: str, environment: Mapping[str, str]) -> str:
         return "*"
     if key.startswith("index:"):
         return f"{resource_value('table', environment)}/index/{key[len('index:') :]}"
-    if key == "executions":
-        # The executions of the state machine the function is configured with:
-        # arn:<partition>:states:<region>:<account>:execution:<state machine name>:<name>.
+    if key == "execution":
+        # Every execution of the function's state machine: …:execution:<machine name>:*
         machine = resource_value("state_machine", environment)
         if machine.startswith("${") and machine.endswith("}"):
-            machine_name = machine[:-1] + ".Name}"
             return (
                 "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
-                f"{machine_name}:*"
+                + machine[:-1]
+                + ".Name}:*"
             )
-        return f"<executions of {machine}>"
+        prefix, _, name = machine.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{name}:*"
     variable, attribute = RESOURCE_ENV[key]
     value = environment.get(variable)
     if value is None:
@@ -885,12 +885,9 @@ def compare(
     for action, resource in sorted(granted):
         if "*" in action or "?" in action:
             problems.append(f"{name}: wildcard action {action}")
-        shape = NAME_WILDCARD_ALLOWED.get(action)
-        only_the_name_open = shape is not None and shape.match(resource) is not None
-        if (
-            "*" in resource
-            and not (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)
-            and not only_the_name_open
+        if "*" in resource and not (
+            (resource == "*" and action in WILDCARD_RESOURCE_ALLOWED)
+            or (action in EXECUTION_ACTIONS and _ONE_MACHINE_S_EXECUTIONS.fullmatch(resource))
         ):
             problems.append(f"{name}: wildcard resource {resource} for {action}")
         for forbidden in FORBIDDEN_ACTIONS:

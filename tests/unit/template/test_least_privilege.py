@@ -89,10 +89,20 @@ def test_the_code_analysis_finds_each_kind_of_call(package: Package) -> None:
     signup, _, _ = iam_check.function_needs(package, "optin.handlers.signup")
     assert iam_check.Need("states:StartExecution", "state_machine", "SfnWorkflow.start") in signup
     # Through a use-case helper module function (usecases/ended.py) to the port.
-    assert iam_check.Need("states:DescribeExecution", "executions", "SfnWorkflow.status") in signup
+    assert iam_check.Need("states:DescribeExecution", "execution", "SfnWorkflow.status") in signup
     assert "states:DescribeExecution" in actions
     status, _, _ = iam_check.function_needs(package, "optin.handlers.contact_status")
     assert {need.action for need in status} == {"dynamodb:GetItem", "dynamodb:Query"}
+    console, _, problems = iam_check.function_needs(package, "optin.handlers.console")
+    assert problems == []
+    assert {(need.action, need.resource_key) for need in console} == {
+        ("dynamodb:GetItem", "table"),
+        ("dynamodb:Query", "table"),  # a number's ledger
+        ("dynamodb:Query", "index:ByStatus"),  # the sign-ups list
+        ("states:DescribeExecution", "execution"),
+        ("states:GetExecutionHistory", "execution"),
+        ("states:DescribeStateMachine", "state_machine"),
+    }
 
 
 # -- no lone call can touch the contact or its ledger --------------------------------------
@@ -232,6 +242,25 @@ def test_a_wildcard_is_refused_unless_the_reference_requires_it(
     assert "OptInFunction: wildcard action dynamodb:Get*" in problems
     assert "OptInFunction: wildcard resource * for sms-voice:SendTextMessage" in problems
     assert "OptInFunction: surplus sms-voice:SendTextMessage on *" in problems
+
+
+def test_executions_may_be_named_only_as_one_state_machine_s(
+    transformed: dict[str, Any], package: Package
+) -> None:
+    broken = copy.deepcopy(transformed)
+    for policy in _policies(broken, "ConsoleFunctionRole"):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "ReadRegistrationExecutions":
+                statement["Resource"] = {
+                    "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+                    ":execution:*"
+                }
+    problems = _problems(broken, package)
+    assert any(
+        p.startswith("ConsoleFunction: wildcard resource") and p.endswith("execution:*")
+        for p in [q.rsplit(" for ", 1)[0] for q in problems]
+    ), problems
+    assert any(p.startswith("ConsoleFunction: missing states:DescribeExecution") for p in problems)
 
 
 def test_a_deny_or_not_action_is_refused(transformed: dict[str, Any], package: Package) -> None:

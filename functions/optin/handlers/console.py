@@ -1,0 +1,171 @@
+"""The support console's read API (API Gateway REST API, behind a Lambda authorizer):
+
+* GET /console/api/signups?q=&status=&outcome=&channel=&from=&to=&limit=&cursor=
+* GET /console/api/signups/{registrationId}
+
+The authorizer puts the signed-in user into requestContext.authorizer ({"principalId",
+"username", "role"}). Without it nothing is answered (401); a role other than viewer or
+agent is refused (403); a viewer sees phone numbers masked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from optin import wiring
+from optin.domain.contact import Status
+from optin.domain.errors import ContactNotFound, StoreUnavailable, WorkflowUnavailable
+from optin.domain.outcome import OutcomeCode
+from optin.handlers.http import add_error_handlers, error_response, json_response
+from optin.observability import logger, metrics, tracer
+from optin.ports.contact_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from optin.usecases.console import CHANNELS, BadRequest, ListRequest
+
+ROLES = ("viewer", "agent")
+
+app = APIGatewayRestResolver()
+add_error_handlers(app)
+
+
+class Unauthenticated(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    pass
+
+
+def _viewer() -> bool:
+    """True for a viewer, False for an agent; raises for anyone else."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    username = authorizer.get("username") if isinstance(authorizer, dict) else None
+    if not isinstance(authorizer, dict) or not username:
+        raise Unauthenticated()
+    role = authorizer.get("role")
+    if role not in ROLES:
+        raise Forbidden()
+    logger.append_keys(user=str(username), role=str(role))
+    return bool(role == "viewer")
+
+
+def _moment(name: str, raw: str, *, end_of_day: bool) -> datetime:
+    """A date (2026-11-01: that whole day) or a date and time; naive times are UTC."""
+    try:
+        if len(raw) == 10:
+            day = datetime.strptime(raw, "%Y-%m-%d").date()
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        # An unencoded "+" in a query string arrives as a space: "…T12:00:00 01:00".
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise BadRequest(
+            "invalid_date",
+            f"'{name}' must be a date like 2026-11-01 or a time like 2026-11-01T12:00:00Z.",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _list_request(params: dict[str, str]) -> ListRequest:
+    status = (params.get("status") or "").strip()
+    if status and status.upper() != "ALL":
+        if status.upper() not in Status.__members__:
+            raise BadRequest(
+                "invalid_status",
+                f"'status' must be one of {', '.join(Status)} (or empty for all).",
+            )
+        statuses: tuple[Status, ...] = (Status(status.upper()),)
+    else:
+        statuses = tuple(Status)
+    outcome_text = (params.get("outcome") or "").strip()
+    outcome = None
+    if outcome_text:
+        if outcome_text not in {code.value for code in OutcomeCode}:
+            raise BadRequest(
+                "invalid_outcome", f"'outcome' must be one of {', '.join(OutcomeCode)}."
+            )
+        outcome = OutcomeCode(outcome_text)
+    channel = (params.get("channel") or "").strip().lower() or None
+    if channel is not None and channel not in CHANNELS:
+        raise BadRequest("invalid_channel", "'channel' must be web or api.")
+    raw_limit = (params.get("limit") or "").strip()
+    limit = DEFAULT_PAGE_SIZE
+    if raw_limit:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
+            raise BadRequest(
+                "invalid_limit", f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}."
+            )
+        limit = int(raw_limit)
+    start = params.get("from", "").strip()
+    end = params.get("to", "").strip()
+    updated_from = _moment("from", start, end_of_day=False) if start else None
+    updated_to = _moment("to", end, end_of_day=True) if end else None
+    if updated_from and updated_to and updated_from > updated_to:
+        raise BadRequest("invalid_date_range", "'from' must not be later than 'to'.")
+    return ListRequest(
+        q=params.get("q") or None,
+        statuses=statuses,
+        outcome=outcome,
+        channel=channel,
+        updated_from=updated_from,
+        updated_to=updated_to,
+        limit=limit,
+        cursor=(params.get("cursor") or "").strip() or None,
+    )
+
+
+@app.get("/console/api/signups")
+def list_signups() -> Response[str]:
+    viewer = _viewer()
+    request = _list_request(dict(app.current_event.query_string_parameters or {}))
+    metrics.add_metric(name="ConsoleList", unit=MetricUnit.Count, value=1)
+    return json_response(200, wiring.dependencies().console.list_signups(request, viewer=viewer))
+
+
+@app.get("/console/api/signups/<registration_id>")
+def get_signup(registration_id: str) -> Response[str]:
+    viewer = _viewer()
+    metrics.add_metric(name="ConsoleSignup", unit=MetricUnit.Count, value=1)
+    page = wiring.dependencies().console.signup(registration_id, viewer=viewer)
+    return json_response(200, page)
+
+
+@app.exception_handler(Unauthenticated)
+def unauthenticated(_error: Unauthenticated) -> Response[str]:
+    return error_response(401, "unauthenticated", "Sign in to use the support console.")
+
+
+@app.exception_handler(Forbidden)
+def forbidden(_error: Forbidden) -> Response[str]:
+    return error_response(403, "forbidden", "Your account has no console role (viewer or agent).")
+
+
+@app.exception_handler(BadRequest)
+def bad_request(error: BadRequest) -> Response[str]:
+    return error_response(400, error.code, error.message)
+
+
+@app.exception_handler(ContactNotFound)
+def not_found(error: ContactNotFound) -> Response[str]:
+    return error_response(404, "not_found", error.message)
+
+
+@app.exception_handler(StoreUnavailable)
+@app.exception_handler(WorkflowUnavailable)
+def unavailable(error: StoreUnavailable | WorkflowUnavailable) -> Response[str]:
+    logger.warning("console read failed", extra={"error": error.message})
+    return error_response(
+        503, "unavailable", "The console cannot read this now. Try again in a moment."
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
