@@ -38,7 +38,9 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
+from local.runtime import cognito as cognito_idp
 from local.runtime import console, security
+from local.runtime.cognito import CognitoIdp
 from local.runtime.lambdas import LambdaRunner, LambdaSandboxError
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
 from local.runtime.stepfunctions_backend import StepFunctionsBackend
@@ -69,7 +71,10 @@ LAMBDA_CONTENT_TYPES = frozenset(
 AWS_JSON_SERVICES = {
     "AWSStepFunctions": security.SERVICE_STEP_FUNCTIONS,
     "PinpointSMSVoiceV2": security.SERVICE_SMS,
+    cognito_idp.TARGET_PREFIX: cognito_idp.SIGNING_NAME,
 }
+# The JSON protocol version each service's model names (botocore sends it as Content-Type).
+AWS_JSON_CONTENT_TYPES = {cognito_idp.TARGET_PREFIX: cognito_idp.CONTENT_TYPE}
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Enough for Lambda calls that wait on their function while others are served.
 HANDLER_THREADS = 64
@@ -92,6 +97,7 @@ class Runtime:
         bind_host: str = "127.0.0.1",
         secret: str | None = None,
         serve_lambda_invoke: bool | None = None,
+        cognito: CognitoIdp | None = None,
     ) -> None:
         self.app = app
         self.runner = runner
@@ -100,6 +106,7 @@ class Runtime:
         self.web_root = web_root.resolve()
         self.bind_host = bind_host
         self.secret = secret
+        self.cognito = cognito
         # Lambda's Invoke API is for an external Step Functions (LAMBDA_ENDPOINT); the embedded
         # engine calls the runner directly, so without one the API is not served at all.
         self.serve_lambda_invoke = (
@@ -443,8 +450,15 @@ class FrontDoor:
             service = AWS_JSON_SERVICES.get(prefix)
             if service is None:
                 return aws_error(400, "UnknownOperationException", f"Unknown operation {target!r}.")
-            if content_type != AWS_JSON:
-                return aws_error(415, "UnsupportedMediaTypeException", f"Send {AWS_JSON}.")
+            expected = AWS_JSON_CONTENT_TYPES.get(prefix, AWS_JSON)
+            if content_type != expected:
+                return aws_error(415, "UnsupportedMediaTypeException", f"Send {expected}.")
+            if prefix == cognito_idp.TARGET_PREFIX and (
+                target.partition(".")[2] in cognito_idp.PUBLIC_OPERATIONS
+            ):
+                # Cognito authorises these by the token or the password; botocore sends them
+                # unsigned (the model's smithy.api#noAuth), so no signature is asked for.
+                return None
         else:
             service = security.SERVICE_LAMBDA
             if content_type not in LAMBDA_CONTENT_TYPES:
@@ -506,6 +520,8 @@ class Handlers:
         service, _, operation = target.partition(".")
         if service == "AWSStepFunctions":
             status, payload = self.runtime.stepfunctions.handle(target, call.body)
+        elif service == cognito_idp.TARGET_PREFIX:
+            return self._cognito(operation, call.body)
         else:
             try:
                 request = json.loads(call.body or b"{}")
@@ -516,6 +532,28 @@ class Handlers:
             else:
                 status, payload = self.runtime.sandbox.handle_api(operation, request)
         return json_reply(status, payload, AWS_JSON, {"x-amzn-RequestId": str(uuid.uuid4())})
+
+    def _cognito(self, operation: str, body: bytes) -> Reply:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        if self.runtime.cognito is None:
+            return json_reply(
+                400,
+                {
+                    "__type": "ResourceNotFoundException",
+                    "message": "The template has no user pool.",
+                },
+                cognito_idp.CONTENT_TYPE,
+                headers,
+            )
+        try:
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError
+        except ValueError:
+            status, payload = 400, {"__type": "SerializationException", "message": "Bad JSON."}
+        else:
+            status, payload = self.runtime.cognito.handle(operation, request)
+        return json_reply(status, payload, cognito_idp.CONTENT_TYPE, headers)
 
     # --- Lambda's Invoke API (what Step Functions Local calls through LAMBDA_ENDPOINT) ---
 
