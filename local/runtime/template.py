@@ -87,6 +87,25 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class GatewayResponse:
+    """What API Gateway answers itself for a refused request (Globals.Api.GatewayResponses)."""
+
+    status: int
+    body: str  # the application/json template; $context.authorizer.<key> is filled in
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# API Gateway's own answers when the template does not set a gateway response.
+DEFAULT_GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": GatewayResponse(401, '{"message":"Unauthorized"}'),
+    "ACCESS_DENIED": GatewayResponse(
+        403, '{"Message":"User is not authorized to access this resource with an explicit deny"}'
+    ),
+    "AUTHORIZER_FAILURE": GatewayResponse(500, '{"message": null}'),
+}
+
+
+@dataclass(frozen=True)
 class PasswordPolicy:
     minimum_length: int = 8
     require_lowercase: bool = True
@@ -124,6 +143,9 @@ class Application:
     state_machines: dict[str, StateMachine] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
+    gateway_responses: dict[str, GatewayResponse] = field(
+        default_factory=lambda: dict(DEFAULT_GATEWAY_RESPONSES)
+    )
     user_pools: dict[str, UserPool] = field(default_factory=dict)  # pool id -> pool
 
     def route_for(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
@@ -418,6 +440,7 @@ def load_application(
     api_auth = ((template.get("Globals") or {}).get("Api") or {}).get("Auth") or {}
     app = Application(root=root)
     app.authorizers = _authorizers(api_auth)
+    app.gateway_responses.update(_gateway_responses(template))
     default_authorizer = api_auth.get("DefaultAuthorizer")
     if default_authorizer is not None and default_authorizer not in app.authorizers:
         raise TemplateError(f"DefaultAuthorizer {default_authorizer} is not in Authorizers")
@@ -552,6 +575,21 @@ def _authorizers(api_auth: dict[str, Any]) -> dict[str, Authorizer]:
             function_id=str(function_id),
             identity_headers=tuple(str(h) for h in identity.get("Headers") or ()),
             reauthorize_every=int(identity.get("ReauthorizeEvery", 300)),
+        )
+    return found
+
+
+def _gateway_responses(template: dict[str, Any]) -> dict[str, GatewayResponse]:
+    found: dict[str, GatewayResponse] = {}
+    specs = ((template.get("Globals") or {}).get("Api") or {}).get("GatewayResponses") or {}
+    for kind, spec in specs.items():
+        default = DEFAULT_GATEWAY_RESPONSES.get(kind, GatewayResponse(500, "{}"))
+        headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
+        found[kind] = GatewayResponse(
+            status=int(spec.get("StatusCode", default.status)),
+            body=str((spec.get("ResponseTemplates") or {}).get("application/json", default.body)),
+            # Header values are mapping expressions: a quoted literal is the value itself.
+            headers={str(k): str(v).strip("'") for k, v in headers.items()},
         )
     return found
 
