@@ -109,6 +109,8 @@ def test_sign_in_read_the_role_sign_out(rt: LocalRuntime) -> None:
 
     with pytest.raises(ClientError, match="revoked"):
         local_client("cognito-idp", rt.base_url).get_user(AccessToken=token)
+    # Neither the password nor the token is written to the runtime's log.
+    assert PASSWORD not in rt.log() and token not in rt.log()
 
 
 def test_a_viewer_signs_in_as_viewer_and_a_user_in_no_group_is_refused(rt: LocalRuntime) -> None:
