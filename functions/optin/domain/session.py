@@ -14,6 +14,9 @@ from typing import Literal
 COOKIE_NAME = "console_session"
 # The console's API only: the pages and the public form never send the token anywhere.
 COOKIE_PATH = "/console/api"
+# Set by the CloudFront function on /console/api/* (template.yaml ConsoleViewerHost) to the
+# viewer's Host, which API Gateway behind CloudFront does not see.
+VIEWER_HOST_HEADER = "x-viewer-host"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Role = Literal["viewer", "agent"]
 # Agent wins over viewer: a user in both groups may act.
@@ -141,7 +144,7 @@ def own_origin(headers: Mapping[str, str] | None, configured: str | None) -> str
     the request came to (the local runtime serves the console itself)."""
     if configured:
         return configured.rstrip("/").lower()
-    host = header(headers, "x-viewer-host") or header(headers, "host")
+    host = header(headers, VIEWER_HOST_HEADER) or header(headers, "host")
     if not host:
         return None
     return f"{'https' if is_https(headers) else 'http'}://{host}".lower()

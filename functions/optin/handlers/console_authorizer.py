@@ -8,8 +8,9 @@ content type: Deny (403) with errorCode/errorMessage in the context, which the t
 ACCESS_DENIED gateway response puts in the API's error shape.
 
 API Gateway caches the answer per Cookie value (ReauthorizeEvery), for every method: so the
-Allow covers the console's routes, and the console's functions apply the same cross-site rule
-(optin.domain.session.check_state_changing) to what they change, cached answer or not.
+Allow covers the console's routes, and a cached Allow skips the Origin check here. Functions
+that change something therefore apply the same rule themselves
+(optin.domain.session.check_state_changing), as the session function does.
 """
 
 from __future__ import annotations
