@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -150,6 +151,9 @@ class CognitoIdp:
         self.db = Database(path, SCHEMA)
         self.pools = {pool.pool_id: pool for pool in pools}
         self.clock = clock
+        # Compared with for an unknown user: one scrypt, as for a known one with a wrong
+        # password, so the time taken does not tell who exists.
+        self._nobody = hash_password(secrets.token_urlsafe(16))
 
     # --- dispatch ---
 
@@ -256,8 +260,7 @@ class CognitoIdp:
         try:
             row = self._user(pool, username)
         except CognitoError:
-            # The same work as for a known user, so timing does not tell who exists either.
-            password_matches(password, hash_password("x"))
+            password_matches(password, self._nobody)
             raise wrong from None
         if not password_matches(password, row["password_hash"]):
             raise wrong
@@ -351,12 +354,8 @@ class CognitoIdp:
                     now,
                 ),
             )
-        except Exception as error:
-            if "UNIQUE" in str(error):
-                raise CognitoError(
-                    "UsernameExistsException", "User account already exists"
-                ) from None
-            raise
+        except sqlite3.IntegrityError:
+            raise CognitoError("UsernameExistsException", "User account already exists") from None
         return {"User": self._user_payload(self._user(pool, username), "Attributes")}
 
     def admin_set_user_password(self, request: dict[str, Any]) -> dict[str, Any]:
