@@ -62,6 +62,7 @@ def banner_lines(
     export: str,
     external_stepfunctions: str | None = None,
     warnings: Iterable[str] = (),
+    console_sign_in: str | None = None,
 ) -> list[str]:
     """The lines printed at start, without trailing newlines.
 
@@ -75,7 +76,15 @@ def banner_lines(
         f"  sign-up form     {endpoint}/",
         f"  phone simulator  {endpoint}/simulator.html",
     ]
-    lines += [f"  API {r.method:6} {r.path:28} → {r.function_id}" for r in app.routes]
+    if console_sign_in:
+        # Opens the console signed in as admin, once; `python -m local users` for the rest.
+        lines.append(f"  support console  {endpoint}/console/")
+        lines.append(f"  sign in once     {console_sign_in}")
+    lines += [
+        f"  API {r.method:6} {r.path:28} → {r.function_id}"
+        + (f" (signed in: {r.authorizer})" if r.authorizer else "")
+        for r in app.routes
+    ]
     lines += [f"  state machine    {m.arn}" for m in app.state_machines.values()]
     if external_stepfunctions:
         lines.append(f"  Step Functions   {external_stepfunctions} (external)")

@@ -21,6 +21,7 @@ the event loop keeps accepting and reading while functions run.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import logging
 import mimetypes
@@ -38,11 +39,13 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
+from local.runtime import cognito as cognito_idp
 from local.runtime import console, security
+from local.runtime.cognito import CognitoIdp
 from local.runtime.lambdas import LambdaRunner, LambdaSandboxError
 from local.runtime.sms_sandbox import SandboxError, SmsSandbox
 from local.runtime.stepfunctions_backend import StepFunctionsBackend
-from local.runtime.template import ACCOUNT_ID, Application
+from local.runtime.template import ACCOUNT_ID, REGION, Application
 from local.stepfunctions import LambdaFunctionError, LambdaServiceError
 from local.stepfunctions.server import (
     MAX_HEADER_BYTES,
@@ -69,13 +72,28 @@ LAMBDA_CONTENT_TYPES = frozenset(
 AWS_JSON_SERVICES = {
     "AWSStepFunctions": security.SERVICE_STEP_FUNCTIONS,
     "PinpointSMSVoiceV2": security.SERVICE_SMS,
+    cognito_idp.TARGET_PREFIX: cognito_idp.SIGNING_NAME,
 }
+# The JSON protocol version each service's model names (botocore sends it as Content-Type).
+AWS_JSON_CONTENT_TYPES = {cognito_idp.TARGET_PREFIX: cognito_idp.CONTENT_TYPE}
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Enough for Lambda calls that wait on their function while others are served.
 HANDLER_THREADS = 64
 # The static files of the public form; everything else under web/ needs the shared secret
 # when the port is exposed.
 PRIVATE_PAGES = frozenset({"simulator.html", "js/simulator.js"})
+# The session cookie the console's session function sets (optin.domain.session); the sign-in
+# link sets the same one, and tests/integration/test_console_auth.py compares the two.
+SESSION_COOKIE = "console_session"
+SESSION_COOKIE_PATH = "/console/api"
+USED_LINK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in link already used</title></head>
+<body><main><h1>This sign-in link has already been used</h1>
+<p>Each link the local runtime prints opens the support console once, and only the newest one
+works. Restart the runtime for a new link, or give the user a password:
+<code>python -m local users set-password admin</code>, then sign in at
+<a href="/console/">/console/</a>.</p></main></body></html>
+"""
 
 
 class Runtime:
@@ -92,6 +110,7 @@ class Runtime:
         bind_host: str = "127.0.0.1",
         secret: str | None = None,
         serve_lambda_invoke: bool | None = None,
+        cognito: CognitoIdp | None = None,
     ) -> None:
         self.app = app
         self.runner = runner
@@ -100,6 +119,7 @@ class Runtime:
         self.web_root = web_root.resolve()
         self.bind_host = bind_host
         self.secret = secret
+        self.cognito = cognito
         # Lambda's Invoke API is for an external Step Functions (LAMBDA_ENDPOINT); the embedded
         # engine calls the runner directly, so without one the API is not served at all.
         self.serve_lambda_invoke = (
@@ -313,6 +333,7 @@ class FrontDoor:
             ("GET", r"/sandbox/contacts/(?P<phone>[^/]*)", h.contact),
             ("POST", r"/sandbox/inbound", h.inbound),
             ("POST", r"/sandbox/inbound/(?P<id>[^/]+)/redeliver", h.redeliver),
+            ("GET", r"/sandbox/sign-in/(?P<code>[^/]+)", h.sign_in_link),
         ]
         methods: set[str] = set()
         for route_method, pattern, handler in routes:
@@ -347,7 +368,9 @@ class FrontDoor:
         for route in matching:
             params = route.match(as_method, path)
             if params is not None:
-                handler = self.handlers.api_route_handler(route.function_id, route.path)
+                handler = self.handlers.api_route_handler(
+                    route.function_id, route.path, route.authorizer
+                )
                 return Endpoint(handler, params, public=True, allowed_origins=origins)
         if method == "OPTIONS":
             methods = {r.method for r in matching}
@@ -443,8 +466,15 @@ class FrontDoor:
             service = AWS_JSON_SERVICES.get(prefix)
             if service is None:
                 return aws_error(400, "UnknownOperationException", f"Unknown operation {target!r}.")
-            if content_type != AWS_JSON:
-                return aws_error(415, "UnsupportedMediaTypeException", f"Send {AWS_JSON}.")
+            expected = AWS_JSON_CONTENT_TYPES.get(prefix, AWS_JSON)
+            if content_type != expected:
+                return aws_error(415, "UnsupportedMediaTypeException", f"Send {expected}.")
+            if prefix == cognito_idp.TARGET_PREFIX and (
+                target.partition(".")[2] in cognito_idp.PUBLIC_OPERATIONS
+            ):
+                # Cognito authorises these by the token or the password; botocore sends them
+                # unsigned (the model's smithy.api#noAuth), so no signature is asked for.
+                return None
         else:
             service = security.SERVICE_LAMBDA
             if content_type not in LAMBDA_CONTENT_TYPES:
@@ -485,6 +515,44 @@ class FrontDoor:
         return bytes(body)
 
 
+def _policy_decision(answer: Any, method_arn: str) -> tuple[bool, dict[str, str]] | None:
+    """(allowed, context for the function) from an authorizer's answer, or None when it is
+    not one API Gateway accepts. An explicit Deny wins over an Allow, as in IAM."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("principalId"), str):
+        return None
+    document = answer.get("policyDocument")
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return None
+    allowed = denied = False
+    for statement in statements:
+        if not isinstance(statement, dict):
+            return None
+        actions = statement.get("Action")
+        resources = statement.get("Resource")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        resources = [resources] if isinstance(resources, str) else resources or []
+        if not any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions):
+            continue
+        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            if statement.get("Effect") == "Deny":
+                denied = True
+            elif statement.get("Effect") == "Allow":
+                allowed = True
+    raw_context = answer.get("context") or {}
+    if not isinstance(raw_context, dict):
+        return None
+    context: dict[str, str] = {}
+    for key, value in raw_context.items():
+        if isinstance(value, (dict, list)):
+            return None  # API Gateway refuses objects and arrays in the context
+        context[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    context["principalId"] = answer["principalId"]
+    return allowed and not denied, context
+
+
 def lambda_error(status: int, kind: str, message: str) -> Reply:
     return Reply(
         status,
@@ -506,6 +574,8 @@ class Handlers:
         service, _, operation = target.partition(".")
         if service == "AWSStepFunctions":
             status, payload = self.runtime.stepfunctions.handle(target, call.body)
+        elif service == cognito_idp.TARGET_PREFIX:
+            return self._cognito(operation, call.body)
         else:
             try:
                 request = json.loads(call.body or b"{}")
@@ -516,6 +586,28 @@ class Handlers:
             else:
                 status, payload = self.runtime.sandbox.handle_api(operation, request)
         return json_reply(status, payload, AWS_JSON, {"x-amzn-RequestId": str(uuid.uuid4())})
+
+    def _cognito(self, operation: str, body: bytes) -> Reply:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        if self.runtime.cognito is None:
+            return json_reply(
+                400,
+                {
+                    "__type": "ResourceNotFoundException",
+                    "message": "The template has no user pool.",
+                },
+                cognito_idp.CONTENT_TYPE,
+                headers,
+            )
+        try:
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError
+        except ValueError:
+            status, payload = 400, {"__type": "SerializationException", "message": "Bad JSON."}
+        else:
+            status, payload = self.runtime.cognito.handle(operation, request)
+        return json_reply(status, payload, cognito_idp.CONTENT_TYPE, headers)
 
     # --- Lambda's Invoke API (what Step Functions Local calls through LAMBDA_ENDPOINT) ---
 
@@ -570,11 +662,87 @@ class Handlers:
 
     # --- the template's API routes, as API Gateway's Lambda proxy integration ---
 
-    def api_route_handler(self, function_id: str, resource: str) -> Handler:
+    def api_route_handler(
+        self, function_id: str, resource: str, authorizer: str | None = None
+    ) -> Handler:
         def handle(call: Call, params: dict[str, str]) -> Reply:
-            return self.api_route(call, function_id, resource, params, call.query, call.body)
+            context = None
+            if authorizer is not None:
+                decided = self.authorize(call, authorizer, resource, params)
+                if isinstance(decided, Reply):
+                    console.api_answered(call.method, resource, call.body, decided.status, b"")
+                    return decided
+                context = decided
+            return self.api_route(
+                call, function_id, resource, params, call.query, call.body, authorizer=context
+            )
 
         return handle
+
+    # --- the template's Lambda authorizer, as API Gateway runs it before the route ---
+
+    def authorize(
+        self, call: Call, name: str, resource: str, params: dict[str, str]
+    ) -> dict[str, str] | Reply:
+        """The authorizer's context for the route's function, or API Gateway's refusal.
+
+        As API Gateway: a missing identity header is 401 without invoking the function; an
+        error "Unauthorized" is 401; a policy that does not Allow the method's ARN, or Denies
+        it, is 403; any other failure is 500 (AUTHORIZER_FAILURE). Unlike API Gateway the
+        result is not cached (as with `sam local start-api`): every request is decided anew.
+        """
+        authorizer = self.runtime.app.authorizers[name]
+        for wanted in authorizer.identity_headers:
+            if not (call.headers.get(wanted) or "").strip():
+                return self._gateway_response("UNAUTHORIZED", {})
+        method = "GET" if call.method == "HEAD" else call.method
+        method_arn = (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:local/Prod/{method}/{call.path.lstrip('/')}"
+        )
+        event = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **self._request_fields(call, resource, params, call.query),
+        }
+        try:
+            # The base runner's invoke: an Unauthorized is the authorizer's answer, not a
+            # failure to report on the terminal.
+            runner = self.runtime.runner
+            answer = (
+                LambdaRunner.invoke(runner, authorizer.function_id, event)
+                if isinstance(runner, LambdaRunner)
+                else runner.invoke(authorizer.function_id, event)
+            )
+        except LambdaFunctionError as error:
+            if error.error_message == "Unauthorized":
+                return self._gateway_response("UNAUTHORIZED", {})
+            log.error("authorizer %s failed: %s", name, error)
+            return self._gateway_response("AUTHORIZER_FAILURE", {})
+        except LambdaServiceError as error:
+            log.error("authorizer %s failed: %s", name, error)
+            return self._gateway_response("AUTHORIZER_FAILURE", {})
+        decision = _policy_decision(answer, method_arn)
+        if decision is None:
+            log.error("authorizer %s returned no valid policy", name)
+            return self._gateway_response("AUTHORIZER_FAILURE", {})
+        allowed, context = decision
+        if not allowed:
+            return self._gateway_response("ACCESS_DENIED", context)
+        return context
+
+    def _gateway_response(self, kind: str, context: dict[str, str]) -> Reply:
+        response = self.runtime.app.gateway_responses[kind]
+
+        def fill(found: re.Match[str]) -> str:
+            # Inside a JSON string: escaped as one, so a value cannot break the document.
+            return json.dumps(context.get(found[1], ""))[1:-1]
+
+        body = re.sub(r"\$context\.authorizer\.([A-Za-z0-9_]+)", fill, response.body)
+        return Reply(
+            response.status,
+            body.encode(),
+            {"Content-Type": "application/json", **response.headers},
+        )
 
     def preflight_handler(self, methods: set[str], origins: frozenset[str]) -> Handler:
         def handle(call: Call, params: dict[str, str]) -> Reply:
@@ -605,19 +773,47 @@ class Handlers:
         query: str,
         body: bytes,
         path: str | None = None,
+        authorizer: dict[str, str] | None = None,
     ) -> Reply:
+        method = "GET" if call.method == "HEAD" else call.method
+        try:
+            text, is_base64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(body).decode(), True
+        event = {
+            **self._request_fields(call, resource, params, query, path),
+            "body": text if body else None,
+            "isBase64Encoded": is_base64,
+        }
+        if authorizer is not None:
+            event["requestContext"]["authorizer"] = authorizer
+        try:
+            response = self.runtime.runner.invoke(function_id, event)
+        except (LambdaFunctionError, LambdaServiceError) as error:
+            log.error("%s failed behind %s %s: %s", function_id, method, resource, error)
+            reply = json_reply(502, {"message": "Internal server error"})
+        else:
+            reply = self._proxy_response(function_id, response)
+        console.api_answered(method, resource, body, reply.status, reply.body)
+        return reply
+
+    def _request_fields(
+        self,
+        call: Call,
+        resource: str,
+        params: dict[str, str],
+        query: str,
+        path: str | None = None,
+    ) -> dict[str, Any]:
+        """What the proxy event and the REQUEST authorizer's event have in common."""
         method = "GET" if call.method == "HEAD" else call.method
         headers = {k: v for k, v in call.headers.items()}
         multi_headers: dict[str, list[str]] = {}
         for k, v in call.headers.items():
             multi_headers.setdefault(k, []).append(v)
         multi_query = {k: v for k, v in parse_qs(query, keep_blank_values=True).items()}
-        try:
-            text, is_base64 = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, is_base64 = base64.b64encode(body).decode(), True
         path = path or call.path
-        event = {
+        return {
             "resource": resource,
             "path": path,
             "httpMethod": method,
@@ -643,18 +839,7 @@ class Handlers:
                     "userAgent": call.headers.get("user-agent"),
                 },
             },
-            "body": text if body else None,
-            "isBase64Encoded": is_base64,
         }
-        try:
-            response = self.runtime.runner.invoke(function_id, event)
-        except (LambdaFunctionError, LambdaServiceError) as error:
-            log.error("%s failed behind %s %s: %s", function_id, method, resource, error)
-            reply = json_reply(502, {"message": "Internal server error"})
-        else:
-            reply = self._proxy_response(function_id, response)
-        console.api_answered(method, resource, body, reply.status, reply.body)
-        return reply
 
     def _proxy_response(self, function_id: str, response: Any) -> Reply:
         if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):
@@ -721,6 +906,30 @@ class Handlers:
             "",
             b"",
             path=f"/contacts/{phone}",
+        )
+
+    # --- the one-time sign-in link the banner prints (local only, never deployed) ---
+
+    def sign_in_link(self, call: Call, params: dict[str, str]) -> Reply:
+        """Signs the link's user in once: the same token issue as InitiateAuth, the same
+        cookie as the session function sets, then the console. Used again: a page that says
+        so, and nothing else happens."""
+        cognito = self.runtime.cognito
+        tokens = cognito.redeem_sign_in_code(params["code"]) if cognito else None
+        if tokens is None:
+            return Reply(
+                410,
+                USED_LINK_PAGE.encode(),
+                {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+                page=True,
+            )
+        cookie = (
+            f"{SESSION_COOKIE}={tokens['AccessToken']}; Path={SESSION_COOKIE_PATH}; "
+            f"Max-Age={tokens['ExpiresIn']}; HttpOnly; SameSite=Strict"
+        )
+        return Reply(
+            303,
+            headers={"Location": "/console/", "Set-Cookie": cookie, "Cache-Control": "no-store"},
         )
 
     # --- static web pages ---

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from local.runtime.banner import banner_lines, export_line, template_parameters
+from local.runtime.cognito import CognitoIdp
 from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
 from local.runtime.console import ExecutionWatcher, ReportingLambdaRunner, Session
 from local.runtime.http_api import Runtime, make_server
@@ -43,6 +44,8 @@ def aws_environment(endpoint: str, dynamodb_endpoint: str | None = None) -> dict
     env = {
         "AWS_ENDPOINT_URL_SFN": endpoint,
         "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": endpoint,
+        # botocore's name for cognito-idp (its service id, "Cognito Identity Provider").
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": endpoint,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
@@ -123,6 +126,27 @@ def confirm_keywords(app: Application) -> list[str]:
     return []
 
 
+ADMIN_USER = "admin"
+ADMIN_GROUP = "agent"
+
+
+def console_sign_in(cognito: CognitoIdp | None, app: Application, endpoint: str) -> str | None:
+    """The console's one-time sign-in link for `admin`, created in the agent group at the first
+    start (with a password nobody is told). Each start prints a new link; older ones stop
+    working. None when the template has no user pool with an agent group and a client."""
+    if cognito is None:
+        return None
+    for pool in app.user_pools.values():
+        if ADMIN_GROUP not in pool.groups or not pool.clients:
+            continue
+        if cognito.ensure_user(pool.pool_id, ADMIN_USER, ADMIN_GROUP):
+            log.info("created the console user %s in group %s", ADMIN_USER, ADMIN_GROUP)
+        client = next(iter(pool.clients.values()))
+        code = cognito.create_sign_in_link(pool.pool_id, ADMIN_USER, client.client_id)
+        return f"{endpoint}/sandbox/sign-in/{code}"
+    return None
+
+
 def with_log_line(lines: list[str], log_path: Path) -> list[str]:
     """The banner with the log file's line after the data directory's (or at the end)."""
     at = next((i + 1 for i, line in enumerate(lines) if line.startswith("  data ")), len(lines))
@@ -182,8 +206,18 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     # Beyond loopback, everything but the public form needs a secret: the one given, or one
     # made for this run and shown in the banner.
     secret = config.secret or (generate_secret() if exposed else None)
+    cognito = (
+        CognitoIdp(data_dir / "cognito.db", app.user_pools.values()) if app.user_pools else None
+    )
     runtime = Runtime(
-        app, runner, stepfunctions, sandbox, config.web_root, bind_host=config.host, secret=secret
+        app,
+        runner,
+        stepfunctions,
+        sandbox,
+        config.web_root,
+        bind_host=config.host,
+        secret=secret,
+        cognito=cognito,
     )
     server = make_server(runtime, config.host, config.port)
     host, port = server.server_address[:2]
@@ -210,6 +244,7 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     if watcher:
         watcher.start()
 
+    sign_in = console_sign_in(cognito, app, endpoint)
     lines = banner_lines(
         endpoint=endpoint,
         app=app,
@@ -219,6 +254,7 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
         export=export_line(REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY),
         external_stepfunctions=stepfunctions.endpoint,
         warnings=security_banner_lines(config.host, endpoint, secret),
+        console_sign_in=sign_in,
     )
     print("\n".join(with_log_line(lines, session.log_path)), flush=True)
     if exposed:

@@ -27,6 +27,9 @@ class ApiRoute:
     event_id: str
     method: str  # upper case, or ANY
     path: str  # API Gateway resource path, e.g. /contacts/{phoneNumber}
+    # The name of the Lambda authorizer API Gateway runs before the function (the event's
+    # Auth.Authorizer, else Globals.Api.Auth.DefaultAuthorizer); None: NONE, open route.
+    authorizer: str | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method.upper()):
@@ -71,6 +74,67 @@ class StateMachine:
         return state_machine_arn(self.name)
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda REQUEST authorizer of the implicit API (Globals.Api.Auth.Authorizers)."""
+
+    name: str
+    function_id: str
+    # Headers whose values identify the caller (Identity.Headers); API Gateway answers 401
+    # without calling the function when one is missing.
+    identity_headers: tuple[str, ...]
+    reauthorize_every: int  # seconds API Gateway caches a result; the local runtime does not
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """What API Gateway answers itself for a refused request (Globals.Api.GatewayResponses)."""
+
+    status: int
+    body: str  # the application/json template; $context.authorizer.<key> is filled in
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# API Gateway's own answers when the template does not set a gateway response.
+DEFAULT_GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": GatewayResponse(401, '{"message":"Unauthorized"}'),
+    "ACCESS_DENIED": GatewayResponse(
+        403, '{"Message":"User is not authorized to access this resource with an explicit deny"}'
+    ),
+    "AUTHORIZER_FAILURE": GatewayResponse(500, '{"message": null}'),
+}
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    minimum_length: int = 8
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+
+
+@dataclass(frozen=True)
+class UserPoolClient:
+    client_id: str
+    explicit_auth_flows: frozenset[str]
+    access_token_seconds: int
+
+
+@dataclass(frozen=True)
+class UserPool:
+    logical_id: str
+    pool_id: str
+    password_policy: PasswordPolicy
+    clients: dict[str, UserPoolClient] = field(default_factory=dict)
+    groups: dict[str, int | None] = field(default_factory=dict)  # name -> precedence
+    case_sensitive: bool = True
+
+    @property
+    def arn(self) -> str:
+        return _arn("cognito-idp", f"userpool/{self.pool_id}")
+
+
 @dataclass
 class Application:
     root: Path
@@ -78,6 +142,11 @@ class Application:
     routes: list[ApiRoute] = field(default_factory=list)
     state_machines: dict[str, StateMachine] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)
+    gateway_responses: dict[str, GatewayResponse] = field(
+        default_factory=lambda: dict(DEFAULT_GATEWAY_RESPONSES)
+    )
+    user_pools: dict[str, UserPool] = field(default_factory=dict)  # pool id -> pool
 
     def route_for(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
         for route in self.routes:
@@ -96,6 +165,11 @@ def function_arn(name: str) -> str:
 
 def state_machine_arn(name: str) -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+
+
+def user_pool_id(logical_id: str) -> str:
+    """A local pool id in Cognito's shape (<region>_<id>), stable across starts."""
+    return f"{REGION}_{logical_id}"
 
 
 def topic_arn(name: str) -> str:
@@ -227,6 +301,8 @@ class _Resolver:
             return state_machine_arn(self.state_machine_name(name))
         if kind == "AWS::SNS::Topic":
             return topic_arn(name)
+        if kind == "AWS::Cognito::UserPool":
+            return user_pool_id(name)
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{self.physical_name(name)}"
         # Functions, tables, keys, lists…: the physical name (the logical id unless named).
@@ -251,6 +327,8 @@ class _Resolver:
                 return state_machine_arn(self.state_machine_name(name))
             if kind == "AWS::SNS::Topic":
                 return topic_arn(name)
+            if kind == "AWS::Cognito::UserPool":
+                return _arn("cognito-idp", f"userpool/{user_pool_id(name)}")
             if kind in _ARN_FORMAT:
                 service, resource = _ARN_FORMAT[kind]
                 return _arn(service, resource.format(self.physical_name(name)))
@@ -359,7 +437,13 @@ def load_application(
     resolver = _Resolver(template, parameter_overrides or {})
     env_overrides = env_overrides or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    api_auth = ((template.get("Globals") or {}).get("Api") or {}).get("Auth") or {}
     app = Application(root=root)
+    app.authorizers = _authorizers(api_auth)
+    app.gateway_responses.update(_gateway_responses(template))
+    default_authorizer = api_auth.get("DefaultAuthorizer")
+    if default_authorizer is not None and default_authorizer not in app.authorizers:
+        raise TemplateError(f"DefaultAuthorizer {default_authorizer} is not in Authorizers")
 
     for name in resolver.condition_specs:
         resolver.condition(name)  # a broken condition fails here, not on first use
@@ -378,9 +462,10 @@ def load_application(
                     if key in fn_env:
                         fn_env[key] = str(value)
             app.functions[logical_id] = _replace_env(app.functions[logical_id], fn_env)
-            app.routes.extend(_routes(logical_id, props))
+            app.routes.extend(_routes(logical_id, props, default_authorizer, app.authorizers))
         elif kind == "AWS::Serverless::StateMachine":
             app.state_machines[logical_id] = _state_machine(logical_id, props, resolver, root)
+    app.user_pools = _user_pools(template, resolver)
     # Longest literal prefix first so /signups/export wins over /signups/{id}.
     app.routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
     two_way = _two_way_topics(template)
@@ -444,13 +529,122 @@ def _function(
     )
 
 
-def _routes(logical_id: str, props: dict[str, Any]) -> list[ApiRoute]:
+def _routes(
+    logical_id: str,
+    props: dict[str, Any],
+    default_authorizer: str | None = None,
+    authorizers: dict[str, Authorizer] | None = None,
+) -> list[ApiRoute]:
     routes = []
     for event_id, event in (props.get("Events") or {}).items():
         if event.get("Type") in ("Api", "HttpApi"):
             p = event.get("Properties") or {}
-            routes.append(ApiRoute(logical_id, event_id, str(p["Method"]).upper(), str(p["Path"])))
+            named = (p.get("Auth") or {}).get("Authorizer", default_authorizer)
+            authorizer = None if named in (None, "NONE") else str(named)
+            if authorizer is not None and authorizer not in (authorizers or {}):
+                raise TemplateError(
+                    f"{logical_id}.{event_id}: Auth.Authorizer {authorizer} is not declared in "
+                    "Globals.Api.Auth.Authorizers"
+                )
+            routes.append(
+                ApiRoute(
+                    logical_id,
+                    event_id,
+                    str(p["Method"]).upper(),
+                    str(p["Path"]),
+                    authorizer,
+                )
+            )
     return routes
+
+
+def _authorizers(api_auth: dict[str, Any]) -> dict[str, Authorizer]:
+    found: dict[str, Authorizer] = {}
+    for name, spec in (api_auth.get("Authorizers") or {}).items():
+        spec = spec or {}
+        arn = spec.get("FunctionArn")
+        if not (isinstance(arn, dict) and "Fn::GetAtt" in arn):
+            raise TemplateError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+        target = arn["Fn::GetAtt"]
+        function_id = (target if isinstance(target, list) else str(target).split("."))[0]
+        if str(spec.get("FunctionPayloadType", "TOKEN")).upper() != "REQUEST":
+            raise TemplateError(f"authorizer {name}: the local runtime runs REQUEST authorizers")
+        identity = spec.get("Identity") or {}
+        found[name] = Authorizer(
+            name=name,
+            function_id=str(function_id),
+            identity_headers=tuple(str(h) for h in identity.get("Headers") or ()),
+            reauthorize_every=int(identity.get("ReauthorizeEvery", 300)),
+        )
+    return found
+
+
+def _gateway_responses(template: dict[str, Any]) -> dict[str, GatewayResponse]:
+    found: dict[str, GatewayResponse] = {}
+    specs = ((template.get("Globals") or {}).get("Api") or {}).get("GatewayResponses") or {}
+    for kind, spec in specs.items():
+        default = DEFAULT_GATEWAY_RESPONSES.get(kind, GatewayResponse(500, "{}"))
+        headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
+        found[kind] = GatewayResponse(
+            status=int(spec.get("StatusCode", default.status)),
+            body=str((spec.get("ResponseTemplates") or {}).get("application/json", default.body)),
+            # Header values are mapping expressions: a quoted literal is the value itself.
+            headers={str(k): str(v).strip("'") for k, v in headers.items()},
+        )
+    return found
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def _user_pools(template: dict[str, Any], resolver: _Resolver) -> dict[str, UserPool]:
+    """User pools with their app clients and groups, as the local cognito-idp serves them."""
+    resources: dict[str, Any] = template["Resources"]
+    pools: dict[str, UserPool] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Cognito::UserPool" or not resolver.exists(logical_id):
+            continue
+        props = resource.get("Properties") or {}
+        policy = ((props.get("Policies") or {}).get("PasswordPolicy")) or {}
+        usernames = props.get("UsernameConfiguration") or {}
+        pool = UserPool(
+            logical_id=logical_id,
+            pool_id=user_pool_id(logical_id),
+            password_policy=PasswordPolicy(
+                minimum_length=int(policy.get("MinimumLength", 8)),
+                require_lowercase=_flag(policy.get("RequireLowercase", True)),
+                require_uppercase=_flag(policy.get("RequireUppercase", True)),
+                require_numbers=_flag(policy.get("RequireNumbers", True)),
+                require_symbols=_flag(policy.get("RequireSymbols", True)),
+            ),
+            case_sensitive=_flag(usernames.get("CaseSensitive", True)),
+        )
+        pools[pool.pool_id] = pool
+    units_seconds = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        if kind not in ("AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"):
+            continue
+        if not resolver.exists(logical_id):
+            continue
+        props = resource.get("Properties") or {}
+        pool_id = str(resolver.resolve(props.get("UserPoolId")))
+        if pool_id not in pools:
+            raise TemplateError(f"{logical_id}: UserPoolId must !Ref a user pool of the template")
+        if kind == "AWS::Cognito::UserPoolGroup":
+            name = str(resolver.resolve(props.get("GroupName") or logical_id))
+            precedence = props.get("Precedence")
+            pools[pool_id].groups[name] = None if precedence is None else int(precedence)
+            continue
+        units = (props.get("TokenValidityUnits") or {}).get("AccessToken", "hours")
+        validity = int(props.get("AccessTokenValidity", 1 if units == "hours" else 60))
+        pools[pool_id].clients[logical_id] = UserPoolClient(
+            client_id=logical_id,
+            explicit_auth_flows=frozenset(str(f) for f in props.get("ExplicitAuthFlows") or ()),
+            access_token_seconds=validity * units_seconds[str(units)],
+        )
+    return pools
 
 
 def _state_machine(

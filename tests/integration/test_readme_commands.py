@@ -119,6 +119,9 @@ def test_each_readme_block_works_when_pasted(
         assert STATE_MACHINE_ARN in done.stdout
     if "local invoke SignupFunction" in block:
         assert '"statusCode": 200' in done.stdout
+    if "local users" in block:
+        assert "Added dana as viewer." in done.stdout and "Removed dana." in done.stdout
+        assert '"code": "unauthenticated"' in done.stdout
 
 
 def test_the_aws_cli_without_the_export_line_is_what_the_readme_fixes(

@@ -138,3 +138,20 @@ def test_warnings_come_last_where_they_stay_in_view() -> None:
     )
     assert lines[-1] == "WARNING: listening on 0.0.0.0: reachable from other machines"
     assert not any(line.startswith("WARNING") for line in _lines({}))
+
+
+def test_the_console_and_its_one_time_sign_in_link_are_shown_only_when_there_is_one() -> None:
+    app = load_application(TEMPLATE, {}, {})
+    common = {
+        "endpoint": "http://127.0.0.1:8123",
+        "app": app,
+        "parameters": [],
+        "stores": [],
+        "data_dir": Path("/tmp/x"),
+        "export": "export X=1",
+    }
+    link = "http://127.0.0.1:8123/sandbox/sign-in/abc"
+    lines = banner_lines(**common, console_sign_in=link)  # type: ignore[arg-type]
+    assert "  support console  http://127.0.0.1:8123/console/" in lines
+    assert f"  sign in once     {link}" in lines
+    assert not any("sign in once" in line for line in banner_lines(**common))  # type: ignore[arg-type]

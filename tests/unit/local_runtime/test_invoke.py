@@ -51,7 +51,11 @@ def test_there_is_a_sample_event_for_every_function() -> None:
     from local.runtime.template import load_application
 
     functions = set(load_application(REPO_ROOT / "template.yaml", {}, {}).functions)
-    covered = {function for function, _ in STEPS} | {"SignupFunction"}
+    covered = {function for function, _ in STEPS} | {
+        "SignupFunction",
+        "ConsoleSessionFunction",
+        "ConsoleAuthorizerFunction",
+    }
     assert covered == functions
     for path in EVENTS.glob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))  # each one is JSON
@@ -136,6 +140,26 @@ def test_the_signup_events_are_api_gateway_proxy_events(runtime: LocalRuntime) -
     answer = result(done)
     assert answer["statusCode"] == 200
     assert "Acme Alerts" in json.loads(answer["body"])["text"]
+
+
+def test_the_console_events(runtime: LocalRuntime) -> None:
+    # GET behind the authorizer: the function answers the context the authorizer put there.
+    done = invoke(
+        "ConsoleSessionFunction", "-e", str(EVENTS / "console-session-get.json"),
+        data_dir=runtime.data_dir, endpoint=runtime.base_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = result(done)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"username": "ada", "role": "viewer"}
+    # The sample cookie's token is no one's: the runtime's cognito-idp refuses it, and the
+    # authorizer answers as API Gateway expects, with the error "Unauthorized".
+    done = invoke(
+        "ConsoleAuthorizerFunction", "-e", str(EVENTS / "console-authorizer.json"),
+        data_dir=runtime.data_dir, endpoint=runtime.base_url,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert result(done)["errorMessage"] == "Unauthorized"
 
 
 def test_parameter_overrides_and_env_vars_reach_the_function(tmp_path: Path) -> None:

@@ -15,10 +15,13 @@ def test_reads_functions_routes_topics_and_state_machine_from_template() -> None
 
     assert app.functions["SignupFunction"].handler == "optin.handlers.signup.handler"
     assert app.functions["SignupFunction"].code_uri == REPO / "functions"
-    assert [(r.method, r.path) for r in app.routes] == [
-        ("GET", "/disclosure"),
-        ("POST", "/signups"),
-        ("GET", "/signups/{registrationId}"),
+    public = [
+        (r.method, r.path, r.authorizer) for r in app.routes if r.function_id == "SignupFunction"
+    ]
+    assert public == [
+        ("GET", "/disclosure", None),
+        ("POST", "/signups", None),
+        ("GET", "/signups/{registrationId}", None),
     ]
     assert "ContactStatusFunction" in app.functions  # deployed, but on no public route
     assert app.subscribers("InboundSmsTopic") == [app.functions["InboundSmsFunction"]]
@@ -305,3 +308,50 @@ Resources:
         "QUEUE_NAME": "Queue",
         "KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/Key",
     }
+
+
+def test_reads_the_console_authorizer_and_which_routes_it_guards() -> None:
+    app = load_application(TEMPLATE)
+    authorizer = app.authorizers["ConsoleAuthorizer"]
+    assert authorizer.function_id == "ConsoleAuthorizerFunction"
+    assert authorizer.identity_headers == ("Cookie",)
+    session = {(r.method, r.authorizer) for r in app.routes if r.path == "/console/api/session"}
+    assert session == {("GET", "ConsoleAuthorizer"), ("POST", None), ("DELETE", None)}
+    # Closed by default: every route but the public form's and the sign-in names it.
+    open_routes = {(r.method, r.path) for r in app.routes if r.authorizer is None}
+    assert open_routes == {
+        ("GET", "/disclosure"),
+        ("POST", "/signups"),
+        ("GET", "/signups/{registrationId}"),
+        ("POST", "/console/api/session"),
+        ("DELETE", "/console/api/session"),
+    }
+
+
+def test_reads_the_user_pool_its_client_and_groups() -> None:
+    app = load_application(TEMPLATE)
+    (pool,) = app.user_pools.values()
+    assert pool.pool_id == "us-east-1_ConsoleUserPool"
+    assert pool.password_policy.minimum_length == 14 and pool.password_policy.require_symbols
+    assert pool.groups == {"agent": 1, "viewer": 2}
+    assert pool.case_sensitive is False
+    client = pool.clients["ConsoleUserPoolClient"]
+    assert client.access_token_seconds == 3600
+    assert "ALLOW_USER_PASSWORD_AUTH" in client.explicit_auth_flows
+    env = app.functions["ConsoleSessionFunction"].environment
+    assert (env["USER_POOL_ID"], env["USER_POOL_CLIENT_ID"]) == (
+        pool.pool_id,
+        "ConsoleUserPoolClient",
+    )
+
+
+def test_an_unknown_authorizer_is_a_template_error(tmp_path: Path) -> None:
+    text = TEMPLATE.read_text().replace(
+        "DefaultAuthorizer: ConsoleAuthorizer", "DefaultAuthorizer: Nope"
+    )
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text)
+    (tmp_path / "statemachine").symlink_to(REPO / "statemachine")
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    with pytest.raises(TemplateError, match="DefaultAuthorizer Nope"):
+        load_application(broken)

@@ -86,6 +86,14 @@ WILDCARD_RESOURCE_ALLOWED = {
 EXECUTION_ACTIONS = frozenset({"states:DescribeExecution", "states:GetExecutionHistory"})
 _ONE_MACHINE_S_EXECUTIONS = re.compile(r"arn:[^*]+:states:[^*]+:execution:[^*:]+:\*")
 
+# Operations Cognito authorises by the password or the access token in the request, never by
+# IAM (Cognito developer guide, "Understanding API, OIDC, and managed login pages
+# authentication": public and token-authorized operations): a role needs no grant for them,
+# and botocore's model marks them smithy.api#noAuth (test_least_privilege pins that).
+NOT_IAM_AUTHORIZED = frozenset(
+    {"cognito-idp:InitiateAuth", "cognito-idp:GetUser", "cognito-idp:GlobalSignOut"}
+)
+
 # Managed policies SAM attaches for the platform, not for our code: CloudWatch Logs
 # (AWSLambdaBasicExecutionRole) and X-Ray (Tracing: Active). Their "*" is AWS's, reviewed
 # once here.
@@ -145,6 +153,7 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "sms-voice:PutOptedOutNumber": lambda _: {"opt_out_list"},  # SAR: OptOutList*
     "sms-voice:DeleteOptedOutNumber": lambda _: {"opt_out_list"},  # SAR: OptOutList*
     "sms-voice:CarrierLookup": lambda _: {"*"},
+    "cognito-idp:AdminListGroupsForUser": lambda _: {"user_pool"},  # SAR: userpool*
 }
 
 # Resource key -> the function environment variable that names it (the code reaches the
@@ -155,6 +164,7 @@ RESOURCE_ENV = {
     "opt_out_list": ("OPT_OUT_LIST_NAME", "Arn"),
     "state_machine": ("STATE_MACHINE_ARN", None),
     "origination_identity": ("ORIGINATION_IDENTITY", None),
+    "user_pool": ("USER_POOL_ID", "Arn"),
 }
 
 
@@ -835,6 +845,7 @@ def iam_needs(package: Package, adapter: str, method: str) -> set[Need]:
             actions = {TRANSACT_ITEM_ACTIONS.get(kind, f"dynamodb:?{kind}") for kind in kinds}
         else:
             actions = {f"{prefix}:{use.operation}"}
+        actions -= NOT_IAM_AUTHORIZED
         for action in actions:
             rule = RESOURCE_RULES.get(action)
             keys = rule(use) if rule else {f"<no RESOURCE_RULES entry for {action}>"}

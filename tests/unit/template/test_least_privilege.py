@@ -478,3 +478,29 @@ def test_executions_of_any_state_machine_are_a_wildcard(
     assert any(
         p.startswith("InboundSmsFunction: missing states:DescribeExecution") for p in problems
     )
+
+
+def test_the_console_functions_may_read_roles_and_nothing_else(package: Package) -> None:
+    for handler in ("optin.handlers.console_session", "optin.handlers.console_authorizer"):
+        needs, calls, problems = iam_check.function_needs(package, handler)
+        assert problems == []
+        assert ("optin.ports.identity.IdentityProvider", "user_of") in calls
+        assert {(need.action, need.resource_key) for need in needs} == {
+            ("cognito-idp:AdminListGroupsForUser", "user_pool")
+        }
+    assert iam_check.resource_value("user_pool", {"USER_POOL_ID": "${ConsoleUserPool}"}) == (
+        "${ConsoleUserPool.Arn}"
+    )
+
+
+def test_only_operations_botocore_sends_unsigned_go_without_a_grant() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("cognito-idp")
+    unsigned = {
+        f"cognito-idp:{name}"
+        for name in model.operation_names
+        if model.operation_model(name).auth_type == "none"
+    }
+    assert unsigned >= iam_check.NOT_IAM_AUTHORIZED
+    assert "cognito-idp:AdminListGroupsForUser" not in unsigned
