@@ -111,9 +111,10 @@ bench: setup
 	$(PY) -m bench
 
 # The console's vendored JS (web/vendor/): downloads each tarball from the npm registry again
-# and checks it against the integrity in web/vendor/README.md, and each file against it.
-vendor: setup
-	$(PY) tools/vendor.py
+# and checks it against the integrity in web/vendor/README.md, and each file against it
+# (standard library only: no venv needed).
+vendor:
+	$(PYTHON) tools/vendor.py
 
 # --- a deployed stack (your AWS credentials; see docs/deploy.md) ---
 STACK ?= sms-optin
