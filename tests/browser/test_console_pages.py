@@ -440,13 +440,22 @@ def test_waiting_execution_turns_succeeded_live(
     positions = {n["id"]: n["position"] for n in drawn["nodes"]}
     expect(page.locator('#steps tr[data-state="SendConfirmation"]')).to_contain_text("In progress")
     expect(page.locator("#legend li")).to_have_count(6)
+    # A poll that brings nothing new rebuilds nothing (an open row, focus, a reader's place).
+    page.locator("#conversation > li").first.evaluate("e => { e.dataset.marker = 'kept'; }")
+    asked = api.detail_requests()
+    for _ in range(40):
+        if api.detail_requests() > asked + 1:
+            break
+        page.wait_for_timeout(100)
+    assert api.detail_requests() > asked + 1, "the page stopped polling a RUNNING execution"
+    expect(page.locator("#conversation > li").first).to_have_attribute("data-marker", "kept")
     check_axe(page, console_runtime.base_url)
     page.screenshot(path=screenshots / "console-signup-waiting.png", full_page=True)
 
     # The reply arrives: the next poll (every 2 s) gets the finished history.
     api.details[pending.registration_id] = pending_then_confirmed(pending).detail()
     expect(page.locator('#steps tr[data-state="Confirmed"]')).to_have_attribute(
-        "data-status", "succeeded", timeout=8_000
+        "data-status", "succeeded"
     )
     expect(page.locator("#outcome")).to_have_text("Confirmed by reply 'Y' 5 min after the text")
     after = rendered(page)
@@ -592,3 +601,55 @@ def test_unknown_signup_shows_the_servers_sentence(
     page.goto(f"{console_runtime.base_url}/console/signup.html?id=no-such-id")
     expect(page.locator("#page-error")).to_have_text("There is no sign-up with this ID.")
     expect(page.locator("#signup")).to_be_hidden()
+
+
+def luminance(rgb: str) -> float:
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", rgb)[:3])
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def over(colour: str, background: str) -> str:
+    """A translucent colour as seen over an opaque background."""
+    values = [float(v) for v in re.findall(r"[\d.]+", colour)]
+    alpha = values[3] if len(values) > 3 else 1.0
+    under = [float(v) for v in re.findall(r"[\d.]+", background)][:3]
+    mixed = [alpha * c + (1 - alpha) * u for c, u in zip(values[:3], under, strict=True)]
+    return "rgb({:.0f}, {:.0f}, {:.0f})".format(*mixed)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of colour a (translucent allowed) against opaque b."""
+    a = over(a, b)
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_inputs_and_focus_rings_have_3_to_1_contrast(
+    console_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
+) -> None:
+    """WCAG 1.4.11: a field's border and the focus ring stand out 3:1 from what is around."""
+    viewer(api)
+    api.pages = [[s.summary() for s in all_signups()]]
+    page.goto(f"{console_runtime.base_url}/console/")
+    expect(page.locator("#results tbody tr")).to_have_count(5)
+    for selector in ["#q", "#status", "#outcome", "#channel", "#from", "#to"]:
+        field = page.locator(selector)
+        border = field.evaluate("e => getComputedStyle(e).borderTopColor")
+        inside = field.evaluate("e => getComputedStyle(e).backgroundColor")
+        card = field.evaluate("e => getComputedStyle(e.closest('.card')).backgroundColor")
+        assert contrast(border, inside) >= 3 and contrast(border, card) >= 3, (selector, border)
+        field.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # focus by keyboard, so :focus-visible applies
+        ring = field.evaluate("e => getComputedStyle(e).outlineColor")
+        style = field.evaluate("e => getComputedStyle(e).outlineStyle")
+        assert style == "solid" and contrast(ring, card) >= 3, (selector, ring, style)
+    button = page.get_by_role("button", name="Search", exact=True)
+    button.focus()
+    ring = button.evaluate("e => getComputedStyle(e).outlineColor")
+    page_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert contrast(ring, page_bg) >= 3, ring

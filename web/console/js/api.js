@@ -69,6 +69,8 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
   hour: "numeric",
   minute: "2-digit",
   second: "2-digit",
+  // Support staff and the people they help may be in different zones: say which one.
+  timeZoneName: "short",
 });
 
 /** An ISO-8601 time as the reader's local date and time; "" for none. */

@@ -43,7 +43,7 @@ function stylesheet() {
         "text-valign": "center",
         "text-halign": "center",
         "font-family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
-        "font-size": 13,
+        "font-size": 14,
         "border-width": 2,
       },
     },
@@ -136,6 +136,11 @@ export function drawGraph(container, view) {
   });
   instances.set(container, cy);
   applyView(cy, view);
+  // As tall as the drawing at full size (within reason), so it is read at zoom 1, not shrunk
+  // into a fixed box. Set through the CSSOM, which the CSP allows (style attributes it does not).
+  const box = cy.elements().boundingBox();
+  container.style.height = `${Math.round(Math.min(960, Math.max(320, box.h + 40)))}px`;
+  cy.resize();
   cy.fit(undefined, 16);
   return {
     update(next) {

@@ -266,21 +266,46 @@ function downloadEvidence() {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+// What each section shows now, so a poll that brings nothing new rebuilds nothing: a screen
+// reader's place, an open row and keyboard focus stay where they were.
+const shown = {};
+function changed(section, value) {
+  const key = JSON.stringify(value);
+  if (shown[section] === key) return false;
+  shown[section] = key;
+  return true;
+}
+
 function render(data) {
   latest = data;
   const status = data.execution ? data.execution.status : null;
   const view = executionView(data.definition, data.history, { executionStatus: status, now: Date.now() });
-  renderSummary(data);
-  if (graph) graph.update(view);
-  else graph = drawGraph($("graph"), view);
-  $("graph").setAttribute("aria-label", "Workflow graph");
+  if (changed("summary", data.signup)) renderSummary(data);
+  const colours = { states: view.states, path: view.path };
+  if (!graph) {
+    changed("graph", colours);
+    graph = drawGraph($("graph"), view);
+    $("graph").setAttribute("aria-label", "Workflow graph");
+  } else if (changed("graph", colours)) {
+    graph.update(view);
+  }
   $("graph-summary").textContent = graphSummary(view);
-  renderSteps(view);
-  renderConversation(data);
-  renderLedger(data);
-  renderHistory(data);
+  const steps = view.steps.map((s) => ({ ...s, durationMs: s.status === "inProgress" ? null : s.durationMs }));
+  if (changed("steps", steps)) renderSteps(view);
+  else updateRunningDurations(view);
+  if (changed("conversation", data.conversation)) renderConversation(data);
+  if (changed("ledger", data.ledger)) renderLedger(data);
+  if (changed("history", [data.history, data.execution])) renderHistory(data);
   $("live-note").textContent =
     status === "RUNNING" ? "The execution is running: this page updates every 2 seconds." : "";
+}
+
+function updateRunningDurations(view) {
+  view.steps.forEach((step, index) => {
+    if (step.status !== "inProgress") return;
+    const cell = $("steps").tBodies[0].rows[index]?.cells[4];
+    if (cell) cell.textContent = `${formatDuration(step.durationMs)} so far`;
+  });
 }
 
 async function load() {
