@@ -16,6 +16,7 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,14 @@ from tests.browser.console_fixtures import (
     Signup,
     all_signups,
     confirmed_signup,
+    execution_arn,
     expired_signup,
     pending_signup,
     pending_then_confirmed,
     rejected_signup,
     stopped_signup,
 )
-from tests.support.runtime import LocalRuntime
+from tests.support.runtime import LocalRuntime, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -653,3 +655,73 @@ def test_inputs_and_focus_rings_have_3_to_1_contrast(
     ring = button.evaluate("e => getComputedStyle(e).outlineColor")
     page_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert contrast(ring, page_bg) >= 3, ring
+
+
+def engine_detail(runtime: LocalRuntime, phone: str, registration_id: str) -> dict[str, Any]:
+    """A sign-up's page data as the console API assembles it (the API part's job), from the
+    local engine's real DescribeStateMachine, DescribeExecution and GetExecutionHistory."""
+    sfn = runtime.sfn()
+    arn = execution_arn(registration_id)
+    execution = sfn.describe_execution(executionArn=arn)
+    machine = sfn.describe_state_machine(stateMachineArn=execution["stateMachineArn"])
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    history = json.loads(json.dumps(events, default=lambda value: value.isoformat()))
+    contact = runtime.contact(phone) or {}
+    created = datetime.fromisoformat(str(contact.get("createdAt", "2026-01-01T00:00:00+00:00")))
+    signup = Signup(
+        registration_id,
+        phone,
+        str(contact.get("status", "PENDING")),
+        "",
+        f"Status {contact.get('status')}",
+        "web",
+        created,
+        created,
+        execution["status"],
+        history,
+        list(contact.get("events", [])),
+        [],
+    )
+    detail = signup.detail()
+    detail["definition"] = json.loads(machine["definition"])
+    detail["execution"]["stopDate"] = (
+        execution["stopDate"].isoformat() if execution.get("stopDate") else None
+    )
+    return detail
+
+
+def test_live_update_from_the_local_engines_own_history(
+    console_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
+) -> None:
+    """Real shapes, not hand-built ones: a sign-up on the local runtime, its history read
+    through boto3 while it waits for the reply, then again after a real YES."""
+    api.session = {"username": "ada", "role": "agent"}
+    phone = "+12063400177"
+    status, body = console_runtime.signup(phone)
+    assert status == 202, body
+    registration_id = str(body["registrationId"])
+    wait_for(lambda: console_runtime.messages(phone, "outbound"), what="the confirmation text")
+    api.details[registration_id] = engine_detail(console_runtime, phone, registration_id)
+    page.goto(f"{console_runtime.base_url}/console/signup.html?id={registration_id}")
+    waiting = page.locator('#steps tr[data-state="SendConfirmation"]')
+    expect(waiting).to_have_attribute("data-status", "inProgress")
+    statuses = node_statuses(page)
+    assert statuses["CreateContact"] == "succeeded" and statuses["OptIn"] == "notStarted"
+
+    console_runtime.text_in(phone, "yes")
+    sfn = console_runtime.sfn()
+    wait_for(
+        lambda: (
+            sfn.describe_execution(executionArn=execution_arn(registration_id))["status"]
+            == "SUCCEEDED"
+        ),
+        what="the execution to succeed",
+    )
+    api.details[registration_id] = engine_detail(console_runtime, phone, registration_id)
+    expect(page.locator('#steps tr[data-state="Confirmed"]')).to_have_attribute(
+        "data-status", "succeeded"
+    )
+    statuses = node_statuses(page)
+    for name in ["SendConfirmation", "OptIn", "Confirmed", "__end__"]:
+        assert statuses[name] == "succeeded", (name, statuses)
+    expect(page.locator("#ledger > li")).to_have_count(4)  # requested, sent, confirmed, welcome
