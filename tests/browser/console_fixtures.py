@@ -558,7 +558,7 @@ def stopped_signup() -> Signup:
         rid,
         phone,
         "OPTED_OUT",
-        "cancelled_stop",
+        "cancelled",
         "Cancelled: STOP while pending",
         "web",
         created,

@@ -52,14 +52,21 @@ export function errorOf(result) {
 }
 
 /**
- * Which of `fields` an error is about: its `field` if it names one, else a field name that
- * appears as a word of its code ("invalid_status" → status, "bad_from" → from).
+ * Which of `fields` an error is about: its `field` if it names one; else an alias of its code;
+ * else a field named as a word of its code ("invalid_status" → status); else the first field
+ * its message names in quotes ("'to' must be a date like …" → to), as the console API words
+ * its parameter errors.
  */
 export function fieldFor(error, fields, aliases = {}) {
   if (error.field && fields.includes(error.field)) return error.field;
   if (aliases[error.code]) return aliases[error.code];
   const words = error.code.toLowerCase().split(/[^a-z]+/);
-  return fields.find((f) => words.includes(f.toLowerCase())) || null;
+  const byCode = fields.find((f) => words.includes(f.toLowerCase()));
+  if (byCode) return byCode;
+  for (const quoted of error.message.matchAll(/'([A-Za-z]+)'/g)) {
+    if (fields.includes(quoted[1])) return quoted[1];
+  }
+  return null;
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, {

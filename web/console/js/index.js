@@ -17,6 +17,8 @@ import {
 import { OUTCOMES, showUser, signOut } from "./session.js";
 
 const FILTERS = ["q", "status", "outcome", "channel", "from", "to"];
+// Codes of the console API that name no field in their wording.
+const FILTER_ALIASES = { invalid_query: "q", invalid_registration_id: "q" };
 const PAGE_SIZE = 25;
 
 const $ = (id) => document.getElementById(id);
@@ -203,7 +205,7 @@ async function loadPage() {
   if (!result.ok || !result.data || !Array.isArray(result.data.items)) {
     count.textContent = "";
     body.replaceChildren();
-    showError(result, FILTERS, formError);
+    showError(result, FILTERS, formError, FILTER_ALIASES);
     return;
   }
   const { items, nextCursor } = result.data;

@@ -1,17 +1,19 @@
 /* The signed-in user in the header, signing out, and the outcome filter's choices. */
 import { request } from "./api.js";
 
-// The outcome codes the list can filter by (SignupSummary.outcome.code), in the words a
-// support person uses. Kept here, once, so both pages agree.
+// The outcome codes the list can filter by (SignupSummary.outcome.code, the console API's
+// OutcomeCode), in the words a support person uses.
 export const OUTCOMES = Object.freeze([
   ["waiting", "Waiting for a reply"],
   ["confirmed", "Confirmed by reply"],
+  ["resubscribed", "Subscribed again (START)"],
   ["expired_no_reply", "Expired: no reply"],
   ["expired_workflow_failed", "Expired: the workflow failed"],
   ["expired_execution_ended", "Expired: the execution ended"],
-  ["cancelled_stop", "Cancelled: STOP while pending"],
+  ["expired_other", "Expired: another reason"],
+  ["cancelled", "Cancelled: opted out while pending"],
   ["opted_out", "Opted out after confirming"],
-  ["rejected", "Rejected number"],
+  ["rejected", "Rejected"],
 ]);
 
 const ROLE_WORDS = { viewer: "viewer: numbers masked", agent: "agent" };
