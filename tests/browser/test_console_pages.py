@@ -289,6 +289,7 @@ def test_sign_in_form_on_401_with_errors_beside_their_field(
     page.goto(f"{console_runtime.base_url}/console/")
     expect(page.get_by_role("heading", name="Sign in to the support console")).to_be_visible()
     expect(page.locator("#signups")).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
 
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#username-error")).to_have_text("Enter your username.")
@@ -318,6 +319,7 @@ def test_sign_in_form_on_401_with_errors_beside_their_field(
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to the support console")).to_be_visible()
+    expect(page.locator("#user-bar")).to_be_hidden()
     assert ("DELETE", "session") in [(r[0], r[1]) for r in api.requests]
     assert csp_violations == []
 
