@@ -744,3 +744,25 @@ def test_live_update_from_the_local_engines_own_history(
     for name in ["SendConfirmation", "OptIn", "Confirmed", "__end__"]:
         assert statuses[name] == "succeeded", (name, statuses)
     expect(page.locator("#ledger > li")).to_have_count(4)  # requested, sent, confirmed, welcome
+
+
+def test_keyboard_from_search_to_a_signup_and_back(
+    console_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
+) -> None:
+    viewer(api)
+    confirmed = confirmed_signup()
+    api.pages = [[confirmed.summary()]]
+    api.details[confirmed.registration_id] = confirmed.detail()
+    page.goto(f"{console_runtime.base_url}/console/")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    page.get_by_label("Search").focus()
+    page.keyboard.type("206 340 0131")
+    page.keyboard.press("Enter")  # submits the search form
+    expect(page).to_have_url(re.compile(r"\?q=206\+340\+0131$"))
+    assert api.list_queries()[-1]["q"] == ["206 340 0131"]
+    page.locator("#results tbody a").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#outcome")).to_have_text(confirmed.outcome)
+    page.get_by_role("link", name="← All sign-ups").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Sign-ups")).to_be_visible()
