@@ -20,7 +20,7 @@ SAM := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE SAM_CLI_TELEMETRY=0 \
 SAM_REGION ?= us-east-1
 
 .PHONY: run invoke test setup sam-setup browser lint build typecheck unit workflow integration \
-	browser-tests conformance bench clean deploy-web smoke dynamodb-paths
+	browser-tests conformance bench clean deploy-web smoke dynamodb-paths vendor
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,12 @@ conformance: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The console's vendored JS (web/vendor/): downloads each tarball from the npm registry again
+# and checks it against the integrity in web/vendor/README.md, and each file against it
+# (standard library only: no venv needed).
+vendor:
+	$(PYTHON) tools/vendor.py
 
 # --- a deployed stack (your AWS credentials; see docs/deploy.md) ---
 STACK ?= sms-optin

@@ -387,6 +387,10 @@ class FrontDoor:
             return error_reply(404, "not_found", f"Nothing at {path}.")
         if method not in ("GET", "HEAD"):
             return _method_not_allowed(method, path, {"GET"})
+        if target.name == "index.html" and not path.endswith(("/", "/index.html")):
+            # A folder named without its slash ("/console"): the browser must be at "/console/"
+            # for the page's relative links (css/, js/, api/) to resolve inside the folder.
+            return Reply(308, headers={"Location": path + "/"})
         relative = target.relative_to(self.runtime.web_root).as_posix()
         return Endpoint(
             self.handlers.static, {"file": str(target)}, public=relative not in PRIVATE_PAGES
