@@ -18,16 +18,23 @@ would make the text need another part.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 
 from optin.domain.segments import SegmentCount, count, segments, to_gsm7
 from optin.domain.settings import Settings
 
 FIRST_NAME_MAX_LENGTH = 50
-# Names go into texts we send to whatever number was typed in: only letters, spaces,
-# hyphens and apostrophes, so nobody can use the sign-up form to text a link or a
-# message of their choosing to a stranger.
+# Names go into texts we send to whatever number was typed in: only letters (with their
+# accents), spaces, hyphens, apostrophes and the periods of initials ("J.R.", "St. John"),
+# so nobody can use the sign-up form to text a link or a message of their choosing to a
+# stranger. A period followed by two letters would spell a domain ("evil.com"), so it is
+# refused; no top-level domain has a single letter.
 _NAME_PUNCTUATION = frozenset(" -'’")
+FIRST_NAME_RULE = (
+    "Your first name can have letters, spaces, hyphens, apostrophes and the periods of "
+    f"initials (like J.R.), up to {FIRST_NAME_MAX_LENGTH} characters."
+)
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,33 @@ class Message:
         return {"kind": self.kind, "text": self.text, "version": self.version}
 
 
+def normalise_first_name(name: str) -> str:
+    """The name with its accents composed (NFC): "Nguyễn" typed on a keyboard that sends
+    "e" + two combining marks is the same name, and only the composed form can be spelled
+    in GSM-7 for a text."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
 def is_safe_first_name(name: str) -> bool:
-    return (
-        0 < len(name) <= FIRST_NAME_MAX_LENGTH
-        and any(char.isalpha() for char in name)
-        and all(char.isalpha() or char in _NAME_PUNCTUATION for char in name)
-    )
+    name = normalise_first_name(name)
+    if not 0 < len(name) <= FIRST_NAME_MAX_LENGTH or not any(c.isalpha() for c in name):
+        return False
+    for index, char in enumerate(name):
+        before = name[index - 1] if index else ""
+        if char.isalpha() or char in _NAME_PUNCTUATION:
+            continue
+        # Combining marks (the vowel signs of Devanagari, say) belong to the letter before.
+        if (
+            unicodedata.category(char).startswith("M")
+            and before
+            and (before.isalpha() or unicodedata.category(before).startswith("M"))
+        ):
+            continue
+        after = name[index + 1 : index + 3]
+        if char == "." and before.isalpha() and not (len(after) == 2 and after.isalpha()):
+            continue
+        return False
+    return True
 
 
 def _version(settings: Settings, revision: int) -> str:
@@ -61,7 +89,7 @@ def _version(settings: Settings, revision: int) -> str:
 
 
 def _greeting(first_name: str | None) -> str:
-    name = (first_name or "").strip()
+    name = normalise_first_name(first_name or "")
     if not name or not is_safe_first_name(name):
         return ""
     spelled = to_gsm7(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +42,9 @@ class Settings(BaseModel):
     program_name: str = "Acme Alerts"
     program_contact: str = "support@example.com"
     terms_url: str = "https://example.com/sms-terms"
+    # Linked from the form's header and beside its consent box; a privacy policy served
+    # over plain http would undo what the page promises, so only https is accepted.
+    privacy_url: str = "https://example.com/privacy"
     signup_url: str = "https://example.com/sms"
     message_frequency: str = "Up to 4 msgs/month"
     allowed_countries: tuple[str, ...] = Field(default=("US", "CA"), min_length=1)
@@ -60,6 +64,14 @@ class Settings(BaseModel):
     @classmethod
     def _keywords(cls, value: Any) -> Any:
         return _csv(value)
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError("must be an https:// address")
+        return value
 
     @field_validator("contact_store", mode="before")
     @classmethod

@@ -7,7 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from optin.domain.messages import FIRST_NAME_MAX_LENGTH, is_safe_first_name
+from optin.domain.messages import (
+    FIRST_NAME_MAX_LENGTH,
+    FIRST_NAME_RULE,
+    is_safe_first_name,
+    normalise_first_name,
+)
 
 
 class _Lenient(BaseModel):
@@ -69,8 +74,8 @@ class SignupBody(BaseModel):
         if value is None or value == "":
             return None
         if not is_safe_first_name(value):
-            raise ValueError("may contain only letters, spaces, hyphens and apostrophes")
-        return value
+            raise ValueError(FIRST_NAME_RULE)
+        return normalise_first_name(value)
 
     @field_validator("page")
     @classmethod

@@ -32,7 +32,7 @@ from optin.domain.errors import (
     TransitionConflict,
     WorkflowUnavailable,
 )
-from optin.domain.messages import disclosure
+from optin.domain.messages import FIRST_NAME_RULE, disclosure
 from optin.domain.phone import mask
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.handlers.models import SignupBody
@@ -64,11 +64,22 @@ add_error_handlers(app)
 
 
 class BadRequest(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # The body field the error is about, so a form can put the sentence beside it.
+        self.field = field
+
+
+# Sentences for a person, by field: the form shows them beside the field, so they name no
+# field ids, rules or status codes.
+_FIELD_MESSAGES = {
+    "firstName": FIRST_NAME_RULE,
+    "page": "The page address sent with the sign-up must start with https:// or http://.",
+    "disclosureVersion": "The terms version sent with the sign-up is not one we know.",
+}
 
 
 def _header(name: str) -> str | None:
@@ -118,9 +129,8 @@ def _read_body() -> SignupBody:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise BadRequest(
-            400, "invalid_field", f"The field {field} is not valid: {first.get('msg', 'invalid')}."
-        ) from None
+        message = _FIELD_MESSAGES.get(field, f"The field {field} is not valid.")
+        raise BadRequest(400, "invalid_field", message, field=field) from None
 
 
 @app.get("/disclosure")
@@ -130,18 +140,27 @@ def get_disclosure() -> Response[str]:
     text = disclosure(settings)
     metrics.add_metric(name="DisclosureServed", unit=MetricUnit.Count, value=1)
     return json_response(
-        200, {"version": text.version, "text": text.text, "programName": settings.program_name}
+        200,
+        {
+            "version": text.version,
+            "text": text.text,
+            "programName": settings.program_name,
+            "termsUrl": settings.terms_url,
+            "privacyUrl": settings.privacy_url,
+        },
     )
 
 
 @app.exception_handler(BadRequest)
 def bad_request(error: BadRequest) -> Response[str]:
-    return _bad_request(error.status, error.code, error.message)
+    return _bad_request(error.status, error.code, error.message, field=error.field)
 
 
 @app.exception_handler(PhoneRejected)
 def phone_rejected(error: PhoneRejected) -> Response[str]:
-    return _bad_request(400, error.check.code or "invalid_phone_number", str(error))
+    return _bad_request(
+        400, error.check.code or "invalid_phone_number", str(error), field="phoneNumber"
+    )
 
 
 @app.exception_handler(DisclosureOutdated)
@@ -152,8 +171,14 @@ def disclosure_outdated(error: DisclosureOutdated) -> Response[str]:
 @app.exception_handler(ResendCooldown)
 def resend_cooldown(error: ResendCooldown) -> Response[str]:
     metrics.add_metric(name="ResendThrottled", unit=MetricUnit.Count, value=1)
-    return error_response(
-        429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
+    # The seconds in the body too: a page cannot read Retry-After from a cross-origin
+    # answer unless it is exposed, and the form counts them down.
+    return _error(
+        429,
+        error.code,
+        error.message,
+        extra={"retryAfterSeconds": error.retry_after_seconds},
+        headers={"Retry-After": str(error.retry_after_seconds)},
     )
 
 
@@ -204,6 +229,7 @@ def create_signup() -> Response[str]:
             400,
             "consent_required",
             "Tick the box to agree to receive text messages; we can't sign you up without it.",
+            field="consent",
         )
 
     identity = app.current_event.request_context.identity
@@ -285,10 +311,25 @@ def get_signup(registration_id: str) -> Response[str]:
     )
 
 
-def _bad_request(status: int, code: str, message: str) -> Response[str]:
-    logger.info("sign-up refused", extra={"code": code, "status": status})
+def _bad_request(
+    status: int, code: str, message: str, *, field: str | None = None
+) -> Response[str]:
+    logger.info("sign-up refused", extra={"code": code, "status": status, "field": field})
     metrics.add_metric(name="SignupRefused", unit=MetricUnit.Count, value=1)
-    return error_response(status, code, message)
+    return _error(status, code, message, extra={"field": field} if field else None)
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    """The shared error shape (handlers.http.error_response) with this API's additive keys."""
+    body = {"code": code, "message": message, **(extra or {})}
+    return json_response(status, {"error": body}, headers)
 
 
 @logger.inject_lambda_context(clear_state=True)

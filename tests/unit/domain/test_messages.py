@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+import pytest
+
 from optin.domain import messages
 from optin.domain.settings import Settings
 
@@ -70,3 +74,63 @@ def test_the_closed_registration_reply_names_the_program_and_the_sign_up_page() 
     # Another program's settings make another text: nothing is hard-coded.
     other = messages.registration_closed(Settings(program_name="Zed", signup_url="https://z.io"))
     assert other.text.startswith("Zed: ") and other.text.endswith("https://z.io")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "J.R.",
+        "Mary-Ann O'Neil",
+        "Mary-Ann O’Neil",
+        "José",
+        "Nguyễn",
+        "St. John",
+        "Anne-Marie",
+        "अंजलि",
+        "李",
+        "Zoë",
+        "A.J. de la Cruz",
+    ],
+)
+def test_real_names_pass_the_name_rule(name: str) -> None:
+    assert messages.is_safe_first_name(name)
+    assert messages.is_safe_first_name(unicodedata.normalize("NFD", name))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "evil.example",
+        "Visit x.co now",
+        "bit.ly",
+        ".J",
+        "J..R",
+        "R2-D2",
+        "Ana!",
+        "a@b",
+        "<b>",
+        "http://x",
+        "-",
+        "'.'",
+        " ",
+        "",
+        "a" * 51,
+        "Call 555-0100",
+        "\u0301a",
+    ],
+)
+def test_links_digits_and_symbols_fail_the_name_rule(name: str) -> None:
+    assert not messages.is_safe_first_name(name)
+
+
+def test_initials_are_greeted_and_a_decomposed_name_is_spelled_composed() -> None:
+    short = Settings(program_name="Acme")
+    assert "Hi J.R.! " in messages.welcome(short, "J.R.").text
+    decomposed = unicodedata.normalize("NFD", "José")
+    assert "Hi José! " in messages.welcome(short, decomposed).text
+
+
+def test_the_name_rule_is_in_plain_words() -> None:
+    rule = messages.FIRST_NAME_RULE
+    assert rule.startswith("Your first name") and "J.R." in rule
+    assert str(messages.FIRST_NAME_MAX_LENGTH) in rule

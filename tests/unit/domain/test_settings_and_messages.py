@@ -14,6 +14,7 @@ TEMPLATE_ENV = {
     "PROGRAM_NAME": "Acme Alerts",
     "PROGRAM_CONTACT": "support@example.com",
     "TERMS_URL": "https://example.com/sms-terms",
+    "PRIVACY_URL": "https://example.com/privacy",
     "SIGNUP_URL": "https://example.com/sms",
     "MESSAGE_FREQUENCY": "Up to 4 msgs/month",
     "ALLOWED_COUNTRIES": "US,CA",
@@ -31,6 +32,7 @@ def test_settings_from_the_template_environment() -> None:
     assert settings.confirm_keywords == ("YES", "Y", "YEAH", "YEP", "OK", "CONFIRM")
     assert settings.resend_cooldown_seconds == 60 and settings.max_confirmation_sends == 3
     assert settings.state_machine_arn == ""
+    assert settings.privacy_url == "https://example.com/privacy"
 
 
 def test_settings_defaults_and_normalisation() -> None:
@@ -47,6 +49,11 @@ def test_settings_defaults_and_normalisation() -> None:
         {"RESEND_COOLDOWN_SECONDS": "-1"},
         {"MAX_CONFIRMATION_SENDS": "0"},
         {"CONTACT_STORE": "mongo"},
+        {"PRIVACY_URL": "http://example.com/privacy"},
+        {"PRIVACY_URL": "example.com/privacy"},
+        {"PRIVACY_URL": "https://"},
+        {"PRIVACY_URL": "https://example.com/a b"},
+        {"PRIVACY_URL": "javascript:alert(1)"},
     ],
 )
 def test_bad_settings_are_config_errors(env) -> None:
@@ -123,3 +130,8 @@ def test_resend_policy(clock) -> None:
     check_resend(send_count=2, last_sent_at=now, now=clock(), cooldown_seconds=60, max_sends=3)
     with pytest.raises(ResendLimit):
         check_resend(send_count=3, last_sent_at=None, now=clock(), cooldown_seconds=0, max_sends=3)
+
+
+def test_a_bad_privacy_url_is_named_in_the_config_error() -> None:
+    with pytest.raises(ConfigError, match="PRIVACY_URL"):
+        Settings.from_mapping({"PRIVACY_URL": "http://example.com/privacy"})

@@ -192,6 +192,8 @@ def test_resend_cooldown_answers_429_with_retry_after(world, post, lambda_contex
     assert status == 429
     assert answer["error"]["code"] == "resend_cooldown"
     assert headers["Retry-After"] == "40"
+    # In the body too, for the form's countdown.
+    assert answer["error"]["retryAfterSeconds"] == 40
     assert len(world.sms.sent) == 1
 
 
@@ -394,6 +396,8 @@ def test_get_disclosure(world, load_event, lambda_context) -> None:
         world.settings.terms_url,
     ):
         assert part in text
+    assert answer["termsUrl"] == world.settings.terms_url
+    assert answer["privacyUrl"] == world.settings.privacy_url
     # The same text is what the evidence records.
     signup.handler(load_event("apigw_post_signup.json"), lambda_context)
     assert requested_evidence(world)["disclosure"]["text"] == text
@@ -648,3 +652,53 @@ def test_cors_answers_only_the_configured_origin(
 def test_a_wildcard_origin_is_never_configured(monkeypatch) -> None:
     monkeypatch.setenv("ALLOWED_ORIGINS", "*")
     assert signup._cors() is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"consent": True}, "phoneNumber"),
+        ({"phoneNumber": "abc", "consent": True}, "phoneNumber"),
+        ({"phoneNumber": "+447700900123", "consent": True}, "phoneNumber"),
+        ({"phoneNumber": "+18005550100", "consent": True}, "phoneNumber"),
+        ({"phoneNumber": NUMBER, "consent": False}, "consent"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, "firstName"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": 42}, "firstName"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "Visit evil.example"}, "firstName"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "R2-D2"}, "firstName"),
+        ({"phoneNumber": NUMBER, "consent": True, "page": "javascript:alert(1)"}, "page"),
+    ],
+)
+def test_an_error_names_its_field_in_plain_words(world, post, payload, field) -> None:
+    status, answer, _ = post(payload)
+    assert status == 400
+    error = answer["error"]
+    assert error["field"] == field
+    message = error["message"]
+    # Words for a person: no field ids, pydantic's wording, patterns or status codes.
+    for jargon in ("firstName", "phoneNumber", "Value error", "regex", "pattern", "400", "422"):
+        assert jargon not in message, message
+    assert world.workflow.started == []
+
+
+def test_an_error_without_a_field_has_no_field_key(world, post) -> None:
+    _, answer, _ = post(raw="not json")
+    assert "field" not in answer["error"]
+
+
+@pytest.mark.parametrize("name", ["J.R.", "Mary-Ann O'Neil", "José", "Nguyễn", "St. John", "Zoë"])
+def test_real_names_are_accepted(world, post, name) -> None:
+    status, _, _ = post(body(firstName=name))
+    assert status == 202
+    [(_, payload)] = world.workflow.started
+    assert payload["firstName"] == name
+
+
+def test_a_decomposed_name_is_stored_composed(world, post) -> None:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Nguyễn")
+    assert decomposed != "Nguyễn"
+    assert post(body(firstName=decomposed))[0] == 202
+    [(_, payload)] = world.workflow.started
+    assert payload["firstName"] == "Nguyễn"
