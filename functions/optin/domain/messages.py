@@ -137,12 +137,25 @@ def confirmation(settings: Settings, first_name: str | None = None) -> Message:
     return Message("confirmation", text, _version(settings, CONFIRMATION_REVISION))
 
 
+# Revision 2 of the replies below: each carries the program name and the sign-up page
+# (SIGNUP_URL), so a person who finds the text later knows who sent it and where to look.
+# The confirmation and the HELP answer are left as they were: with the default settings
+# their CTIA parts and the terms link fill 156 and 148 of the 160 characters, and the
+# sign-up address (24 more) would make each of them two parts (docs/texts.md).
+REPLY_REVISION = 2
+
+
+def _reply_version(settings: Settings) -> str:
+    return _version(settings, REPLY_REVISION)
+
+
 def welcome(settings: Settings, first_name: str | None = None) -> Message:
     template = (
         f"You're subscribed to {_braces(settings.program_name)}. {{greeting}}"
-        f"{_braces(_rates(settings))} Reply STOP to cancel, HELP for help."
+        f"{_braces(_rates(settings))} Reply STOP to cancel, HELP for help. "
+        f"{_braces(settings.signup_url)}"
     )
-    return Message("welcome", _personal(template, first_name), settings.disclosure_version)
+    return Message("welcome", _personal(template, first_name), _reply_version(settings))
 
 
 def help_text(settings: Settings) -> Message:
@@ -156,22 +169,23 @@ def help_text(settings: Settings) -> Message:
 def opted_out(settings: Settings) -> Message:
     text = (
         f"{settings.program_name}: You're unsubscribed and will get no more messages. "
-        "Reply START to resubscribe."
+        f"Reply START to resubscribe. {settings.signup_url}"
     )
-    return Message("opted_out", text, settings.disclosure_version)
+    return Message("opted_out", text, _reply_version(settings))
 
 
 def resubscribed(settings: Settings) -> Message:
     text = (
         f"You're subscribed to {settings.program_name} again. {_rates(settings)} "
-        "Reply STOP to cancel, HELP for help."
+        f"Reply STOP to cancel, HELP for help. {settings.signup_url}"
     )
-    return Message("resubscribed", text, settings.disclosure_version)
+    return Message("resubscribed", text, _reply_version(settings))
 
 
 def expired(settings: Settings) -> Message:
-    text = f"This request expired. Sign up again at {settings.signup_url}."
-    return Message("expired", text, settings.disclosure_version)
+    # No full stop after the address: some phones would make it part of the link.
+    text = f"{settings.program_name}: This request expired. Sign up again at {settings.signup_url}"
+    return Message("expired", text, _reply_version(settings))
 
 
 def registration_closed(settings: Settings) -> Message:
@@ -188,9 +202,9 @@ def registration_closed(settings: Settings) -> Message:
 def clarify(settings: Settings) -> Message:
     text = (
         f"{settings.program_name}: Sorry, we didn't get that. Reply YES to confirm your "
-        "subscription, STOP to cancel or HELP for help."
+        f"subscription, STOP to cancel or HELP for help. {settings.signup_url}"
     )
-    return Message("clarify", text, settings.disclosure_version)
+    return Message("clarify", text, _reply_version(settings))
 
 
 def sent_texts(settings: Settings, first_name: str | None = None) -> list[Message]:

@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 
 from optin.domain import messages
+from optin.domain.segments import segments
 from optin.domain.settings import Settings
 
 
@@ -55,13 +56,56 @@ def test_braces_in_settings_are_text_not_placeholders() -> None:
     assert text.endswith("https://example.com/{terms}")
 
 
-def test_versions_the_confirmation_is_revision_2_the_others_unchanged() -> None:
+def test_versions_follow_each_text_s_revisions() -> None:
     settings = Settings(disclosure_version="v7")
-    assert messages.confirmation(settings).version == "v7+r2"
     assert messages.disclosure(settings).version == "v7"  # the form sends it back as is
+    versions = {message.kind: message.version for message in messages.sent_texts(settings)}
+    assert versions == {
+        "confirmation": "v7+r2",
+        # Revision 2: the program name and the sign-up page in every reply with room.
+        "welcome": "v7+r2",
+        "opted_out": "v7+r2",
+        "resubscribed": "v7+r2",
+        "expired": "v7+r2",
+        "clarify": "v7+r2",
+        "help": "v7",
+        "registration_closed": "v7",
+    }
+
+
+NO_ROOM_FOR_THE_SIGN_UP_PAGE = {"confirmation", "help"}
+
+
+def test_every_reply_names_the_program_and_the_sign_up_page_where_it_has_room() -> None:
+    settings = Settings(program_name="Birch Bakery", signup_url="https://birch.example/texts")
+    for message in messages.sent_texts(settings, "Ana"):
+        assert "Birch Bakery" in message.text, message.kind
+        if message.kind in NO_ROOM_FOR_THE_SIGN_UP_PAGE:
+            assert "https://birch.example/texts" not in message.text
+        else:
+            # At the end, with no full stop a phone could take into the link.
+            assert message.text.endswith(" https://birch.example/texts"), message.kind
+
+
+def test_the_two_texts_without_the_sign_up_page_would_need_a_second_part_with_it() -> None:
+    """What docs/texts.md says: with the default settings the confirmation and the HELP
+    answer have no room for the sign-up address."""
+    settings = Settings()
     for message in messages.sent_texts(settings):
-        if message.kind != "confirmation":
-            assert message.version == "v7", message.kind
+        if message.kind in NO_ROOM_FOR_THE_SIGN_UP_PAGE:
+            assert segments(message.text) == 1
+            assert segments(f"{message.text} {settings.signup_url}") == 2, message.kind
+
+
+def test_a_name_gives_way_to_the_sign_up_page() -> None:
+    settings = Settings()
+    assert "Hi Ana! " in messages.welcome(settings, "Ana").text
+    long_name = messages.welcome(settings, "Mary-Jane O'Neil").text
+    assert "Mary-Jane" not in long_name and long_name.endswith(settings.signup_url)
+    assert (
+        "Hi Mary-Jane O'Neil! "
+        in messages.welcome(Settings(program_name="Acme"), "Mary-Jane O'Neil").text
+    )
 
 
 def test_the_closed_registration_reply_names_the_program_and_the_sign_up_page() -> None:

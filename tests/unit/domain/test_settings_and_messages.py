@@ -93,7 +93,10 @@ def test_unsafe_first_names_never_reach_a_text() -> None:
             assert "Hi" not in text and "evil" not in text and "555-0100" not in text
     # A name goes in where it costs no second segment: the welcome has room, the default
     # confirmation does not (it is CTIA-complete in 156 of 160 characters).
-    assert "Mary-Jane O'Neil" in messages.welcome(settings, "Mary-Jane O'Neil").text
+    assert (
+        "Mary-Jane O'Neil"
+        in messages.welcome(Settings(program_name="Acme"), "Mary-Jane O'Neil").text
+    )
     assert "José" in messages.welcome(settings, "José").text
     assert "Ana" in messages.confirmation(Settings(program_name="Acme"), "Ana").text
 
@@ -101,11 +104,13 @@ def test_unsafe_first_names_never_reach_a_text() -> None:
 def test_welcome_help_expired_texts() -> None:
     settings = Settings()
     assert messages.welcome(settings).text.startswith("You're subscribed to Acme Alerts.")
-    assert messages.welcome(settings).text.endswith("Reply STOP to cancel, HELP for help.")
+    assert messages.welcome(settings).text.endswith(
+        "Reply STOP to cancel, HELP for help. https://example.com/sms"
+    )
     help_text = messages.help_text(settings).text
     assert "support@example.com" in help_text and "STOP" in help_text
     assert messages.expired(settings).text == (
-        "This request expired. Sign up again at https://example.com/sms."
+        "Acme Alerts: This request expired. Sign up again at https://example.com/sms"
     )
     assert "START" in messages.opted_out(settings).text
 
@@ -114,7 +119,7 @@ def test_every_message_carries_kind_and_version() -> None:
     settings = Settings(disclosure_version="v7")
     for build in (messages.disclosure, messages.help_text, messages.clarify):
         message = build(settings)
-        assert message.version == "v7" and message.kind
+        assert message.version in ("v7", "v7+r2") and message.kind
         assert message.as_evidence()["text"] == message.text
         assert len(message.sha256) == 64
 

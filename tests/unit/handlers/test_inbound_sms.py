@@ -232,7 +232,8 @@ def test_yes_after_expiry_says_sign_up_again(pending, sns_event, lambda_context)
     expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
     inbound_sms.handler(sns_event("YES"), lambda_context)
     assert replies(pending) == [
-        f"This request expired. Sign up again at {pending.settings.signup_url}."
+        f"{pending.settings.program_name}: This request expired. "
+        f"Sign up again at {pending.settings.signup_url}"
     ]
     assert pending.store.get(NUMBER).status == Status.EXPIRED
 
@@ -454,5 +455,6 @@ def test_a_window_that_passed_keeps_its_own_answer(pending, sns_event, lambda_co
     inbound_sms.handler(sns_event("YES"), lambda_context)
     assert pending.store.events(NUMBER)[-1].details["reason"] == "no_reply"
     assert replies(pending) == [
-        f"This request expired. Sign up again at {pending.settings.signup_url}."
+        f"{pending.settings.program_name}: This request expired. "
+        f"Sign up again at {pending.settings.signup_url}"
     ]
