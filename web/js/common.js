@@ -126,19 +126,67 @@
 
   /**
    * The phone simulator exists only on the local runtime, never on the deployed stack:
-   * links to it stay hidden unless this origin's SMS sandbox answers.
+   * links to it stay hidden unless this origin's SMS sandbox answers. Resolves to whether
+   * it did, for pages that word things differently there.
    */
-  function revealLocalOnly() {
+  var localRuntime = requestJson("GET", "sandbox/conversations")
+    .then(function (result) {
+      return result.ok;
+    })
+    .catch(function () {
+      return false;
+    });
+  localRuntime.then(function (local) {
+    if (!local) return;
     var items = document.querySelectorAll("[data-local-only]");
-    if (!items.length) return;
-    requestJson("GET", "sandbox/conversations")
-      .then(function (result) {
-        if (!result.ok) return;
-        for (var i = 0; i < items.length; i++) items[i].hidden = false;
-      })
-      .catch(function () {});
+    for (var i = 0; i < items.length; i++) items[i].hidden = false;
+  });
+
+  /**
+   * GET /disclosure, once per page while it succeeds; a failure is not remembered, so the
+   * next caller tries again. Every page that loads it shows the program's name and its
+   * privacy-policy link in the header.
+   */
+  var disclosureLoaded = null;
+  function disclosure() {
+    if (disclosureLoaded) return disclosureLoaded;
+    var request = requestJson("GET", "disclosure").then(function (result) {
+      var d = result.data;
+      if (!result.ok || !d || typeof d.text !== "string" || !d.version) {
+        throw new Error("disclosure unavailable");
+      }
+      showProgram(d);
+      return d;
+    });
+    disclosureLoaded = request;
+    request.catch(function () {
+      disclosureLoaded = null;
+    });
+    return request;
   }
-  revealLocalOnly();
+
+  function showProgram(d) {
+    var i;
+    if (typeof d.programName === "string" && d.programName) {
+      var names = document.querySelectorAll("[data-program-name]");
+      for (i = 0; i < names.length; i++) names[i].textContent = d.programName;
+    }
+    // Only an https address becomes a link: the server checks it too, and a page must
+    // never turn a configured "javascript:" into something to click.
+    if (typeof d.privacyUrl === "string" && /^https:\/\/[^\s]+$/.test(d.privacyUrl)) {
+      var links = document.querySelectorAll("[data-privacy-link]");
+      for (i = 0; i < links.length; i++) links[i].href = d.privacyUrl;
+      var boxes = document.querySelectorAll("[data-privacy]");
+      for (i = 0; i < boxes.length; i++) boxes[i].hidden = false;
+    }
+  }
+
+  /** 42 -> "0:42", 75 -> "1:15". */
+  function formatClock(seconds) {
+    var s = Math.max(0, Math.ceil(seconds));
+    var rest = s % 60;
+    return Math.floor(s / 60) + ":" + (rest < 10 ? "0" : "") + rest;
+  }
 
   window.OptinUI = {
     apiUrl: apiUrl,
@@ -149,5 +197,10 @@
     formatTime: formatTime,
     appendLinkified: appendLinkified,
     simulatorUrl: simulatorUrl,
+    disclosure: disclosure,
+    formatClock: formatClock,
+    localRuntime: localRuntime,
   };
+  // Pages without a form of their own still show whose program this is.
+  if (document.querySelector("[data-program-name]")) disclosure().catch(function () {});
 })();

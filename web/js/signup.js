@@ -1,14 +1,18 @@
 /*
  * Sign-up form: loads the consent disclosure, posts the sign-up, shows the server's
- * answer. The server is the authority on numbers and consent; the only checks made here
- * are "is the field empty", so nobody waits for a round trip to learn that.
+ * answer. The server is the authority on names, numbers and consent; the only checks made
+ * here are "is the field empty" and "is the box ticked", so nobody waits for a round trip
+ * to learn that. Every error sits beside its field (aria-describedby already points at it),
+ * marks it aria-invalid, and the first invalid field takes the focus.
  */
 (function () {
   "use strict";
 
   var ui = window.OptinUI;
 
-  // Which field an error code is about. Anything else is shown as a form-level message.
+  // Which field an error is about: the API names it in error.field; older answers are
+  // mapped by their code. Anything else is shown as a form-level message.
+  var FIELD_FOR_API_FIELD = { firstName: "firstName", phoneNumber: "phone", consent: "consent" };
   var FIELD_FOR_CODE = {
     missing_phone_number: "phone",
     invalid_phone_number: "phone",
@@ -26,6 +30,17 @@
   var disclosureVersion = document.getElementById("disclosure-version");
   var consentBox = document.getElementById("consent-box");
   var success = document.getElementById("success");
+  var cooldown = {
+    box: document.getElementById("cooldown"),
+    sent: document.getElementById("cooldown-sent"),
+    wait: document.getElementById("cooldown-wait"),
+    where: document.getElementById("cooldown-where"),
+    local: document.getElementById("cooldown-local"),
+    link: document.getElementById("cooldown-link"),
+    status: document.getElementById("cooldown-status"),
+    timer: null,
+    until: 0,
+  };
 
   var fields = {
     firstName: {
@@ -42,21 +57,14 @@
     },
   };
 
-  var disclosure = null;
-  var disclosureRequest = null;
+  var rendered = null;
 
   function loadDisclosure() {
-    if (disclosure) return Promise.resolve(disclosure);
-    if (disclosureRequest) return disclosureRequest;
-    disclosureRequest = ui
-      .requestJson("GET", "disclosure")
-      .then(function (result) {
-        var d = result.data;
-        if (!result.ok || !d || typeof d.text !== "string" || !d.version) {
-          throw new Error("disclosure unavailable");
-        }
-        disclosure = d;
-        renderDisclosure(d);
+    return ui
+      .disclosure()
+      .then(function (d) {
+        if (rendered !== d) renderDisclosure(d);
+        rendered = d;
         return d;
       })
       .catch(function (err) {
@@ -64,11 +72,7 @@
           "We couldn't load the terms for these texts, so you can't agree to them yet.";
         disclosureVersion.textContent = "";
         throw err;
-      })
-      .finally(function () {
-        disclosureRequest = null;
       });
-    return disclosureRequest;
   }
 
   function renderDisclosure(d) {
@@ -100,23 +104,68 @@
   }
 
   function setBusy(busy) {
-    submit.disabled = busy;
+    // A cooldown that started while busy keeps the button off until it ends.
+    submit.disabled = busy || Boolean(cooldown.timer);
     submit.textContent = busy ? "Sending…" : submitLabel;
     form.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  function showServerError(result) {
+  function showServerError(result, typedPhone) {
     var err = ui.errorOf(result);
-    var field = FIELD_FOR_CODE[err.code];
     var body = result.data && result.data.error;
-    // An error may name its field; honour it when it is one of ours.
-    if (!field && body && body.field === "firstName") field = "firstName";
+    if (err.code === "resend_cooldown" && body && typeof body.retryAfterSeconds === "number") {
+      startCooldown(body.retryAfterSeconds, typedPhone);
+      return;
+    }
+    var field = (body && FIELD_FOR_API_FIELD[body.field]) || FIELD_FOR_CODE[err.code];
     if (field) {
       setFieldError(field, err.message || "Please check this field.");
       fields[field].input.focus();
     } else {
       formError.textContent = err.message || "Something went wrong. Please try again.";
     }
+  }
+
+  // ---- Resend cooldown: not an error, a wait; counted down, and the button comes back. ----
+
+  function startCooldown(seconds, typedPhone) {
+    var e164 = ui.guessE164(typedPhone);
+    var where = e164 ? ui.formatPhone(e164) : "your phone";
+    cooldown.until = Date.now() + seconds * 1000;
+    cooldown.sent.textContent = "We texted " + where + " a moment ago. Reply YES to that text to confirm.";
+    cooldown.link.href = ui.simulatorUrl(e164);
+    ui.localRuntime.then(function (local) {
+      cooldown.local.hidden = !local;
+      cooldown.where.hidden = local;
+    });
+    cooldown.box.hidden = false;
+    submit.disabled = true;
+    cooldown.status.textContent =
+      cooldown.sent.textContent + " You can ask for another text in " + Math.ceil(seconds) + " seconds.";
+    tickCooldown();
+    clearInterval(cooldown.timer);
+    cooldown.timer = setInterval(tickCooldown, 250);
+  }
+
+  function tickCooldown() {
+    var left = (cooldown.until - Date.now()) / 1000;
+    if (left > 0) {
+      cooldown.wait.textContent = "You can ask for another text in " + ui.formatClock(left) + ".";
+      return;
+    }
+    clearInterval(cooldown.timer);
+    cooldown.timer = null;
+    cooldown.wait.textContent = "You can ask for another text now.";
+    cooldown.status.textContent = "You can ask for another text now.";
+    submit.disabled = false;
+  }
+
+  function clearCooldown() {
+    clearInterval(cooldown.timer);
+    cooldown.timer = null;
+    cooldown.box.hidden = true;
+    cooldown.status.textContent = "";
+    submit.disabled = false;
   }
 
   function showSuccess(data, typedPhone) {
@@ -160,6 +209,10 @@
       setFieldError("phone", "Enter your mobile number.");
       firstInvalid = firstInvalid || fields.phone.input;
     }
+    if (!fields.consent.input.checked) {
+      setFieldError("consent", "Tick the box to agree to receive text messages; we can't sign you up without it.");
+      firstInvalid = firstInvalid || fields.consent.input;
+    }
     if (firstInvalid) firstInvalid.focus();
     return !firstInvalid;
   }
@@ -168,6 +221,7 @@
     event.preventDefault();
     if (submit.disabled) return;
     clearErrors();
+    clearCooldown();
     if (!validateLocally()) return;
 
     var typedPhone = fields.phone.input.value;
@@ -191,7 +245,7 @@
         if (result.status === 200 || result.status === 202) {
           showSuccess(result.data, typedPhone);
         } else {
-          showServerError(result);
+          showServerError(result, typedPhone);
         }
       })
       .catch(function (err) {
@@ -211,6 +265,8 @@
   });
   fields.phone.input.addEventListener("input", function () {
     setFieldError("phone", "");
+    // The wait is for the number just texted; another number need not wait.
+    if (!cooldown.box.hidden) clearCooldown();
   });
   fields.consent.input.addEventListener("change", function () {
     setFieldError("consent", "");
@@ -219,6 +275,7 @@
   document.getElementById("start-over").addEventListener("click", function () {
     form.reset();
     clearErrors();
+    clearCooldown();
     success.hidden = true;
     form.hidden = false;
     fields.firstName.input.focus();

@@ -384,10 +384,10 @@
 
   // ---- Start ----
 
-  ui.requestJson("GET", "disclosure")
-    .then(function (result) {
-      if (result.ok && result.data && result.data.programName) {
-        state.programName = result.data.programName;
+  ui.disclosure()
+    .then(function (d) {
+      if (d.programName) {
+        state.programName = d.programName;
         renderSubtitle();
       }
     })
