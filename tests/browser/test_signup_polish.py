@@ -270,3 +270,20 @@ def test_the_simulator_passes_axe_with_a_conversation(rt: LocalRuntime, page: Pa
     expect(page.locator(".bubble--outbound").first).to_contain_text(PROGRAM)
     expect(page.locator("#status-badge")).to_have_attribute("data-status", "PENDING")
     check_axe(page, rt.base_url)
+
+    # Its own errors sit beside their field too.
+    reply = page.get_by_role("textbox", name="Reply")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#reply-error")).to_have_text("Type a message first.")
+    expect(reply).to_have_attribute("aria-invalid", "true")
+    expect(reply).to_have_accessible_description("Type a message first.")
+    expect(reply).to_be_focused()
+    check_axe(page, rt.base_url)
+    reply.fill("Y")
+    expect(reply).not_to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("New conversation").fill("12")
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page.get_by_label("New conversation")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("New conversation")).to_be_focused()
+    check_axe(page, rt.base_url)

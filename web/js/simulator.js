@@ -353,6 +353,7 @@
     var text = el.replyBody.value;
     if (!text.trim()) {
       el.replyError.textContent = "Type a message first.";
+      el.replyBody.setAttribute("aria-invalid", "true");
       el.replyBody.focus();
       return;
     }
@@ -380,6 +381,7 @@
 
   el.replyBody.addEventListener("input", function () {
     el.replyError.textContent = "";
+    el.replyBody.removeAttribute("aria-invalid");
   });
 
   // ---- Start ----
