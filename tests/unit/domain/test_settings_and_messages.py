@@ -140,3 +140,27 @@ def test_resend_policy(clock) -> None:
 def test_a_bad_privacy_url_is_named_in_the_config_error() -> None:
     with pytest.raises(ConfigError, match="PRIVACY_URL"):
         Settings.from_mapping({"PRIVACY_URL": "http://example.com/privacy"})
+
+
+def test_the_template_passes_every_text_setting_and_keeps_the_privacy_url_https() -> None:
+    import re
+    from pathlib import Path
+
+    from local.runtime.cfn_yaml import load_template
+
+    template = load_template(Path(__file__).resolve().parents[3] / "template.yaml")
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name, parameter_name in (
+        ("PROGRAM_NAME", "ProgramName"),
+        ("TERMS_URL", "TermsUrl"),
+        ("PRIVACY_URL", "PrivacyUrl"),
+        ("SIGNUP_URL", "SignupUrl"),
+    ):
+        assert env[name] == {"Ref": parameter_name}, name
+    parameter = template["Parameters"]["PrivacyUrl"]
+    # The template's default is what the functions default to, and both are https.
+    assert parameter["Default"] == Settings().privacy_url
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("https://example.com/privacy")
+    for bad in ("http://example.com/privacy", "example.com", "https://a b", ""):
+        assert not pattern.fullmatch(bad), bad
