@@ -54,7 +54,9 @@ def test_an_agent_finds_a_sign_up_by_number_as_typed_and_reads_its_page(rt: Loca
     def found() -> list[dict[str, Any]] | None:
         status, body = read(rt, f"{SIGNUPS}?q={quote(typed)}", agent)
         assert status == 200, body
-        return body["items"] or None
+        # The number is reserved before its execution starts: wait for the execution's ARN.
+        items: list[dict[str, Any]] = body["items"]
+        return items if items and items[0]["executionArn"] else None
 
     items = wait_for(found, what="the sign-up in the console's list")
     assert [item["phoneNumber"] for item in items] == [phone]
