@@ -83,6 +83,8 @@ def _reason() -> str:
 
 
 def _act(registration_id: str, action: Action) -> Response[str]:
+    # Counted before any refusal: refused requests (cross-site ones above all) show too.
+    metrics.add_metric(name="ConsoleActionRequest", unit=MetricUnit.Count, value=1)
     check_state_changing(
         app.current_event.http_method,
         dict(app.current_event.headers or {}),

@@ -16,6 +16,7 @@ from optin.domain.errors import SmsUnavailable, WorkflowUnavailable
 from optin.domain.messages import confirmation
 from optin.domain.settings import Settings
 from optin.handlers import console_actions
+from optin.usecases.inbound import InboundSms
 from tests.fakes.execution_reader import MemoryExecutionReader
 
 NUMBER = "+12065550100"
@@ -499,3 +500,18 @@ def test_an_action_on_one_sign_up_leaves_another_alone(agent_world, post) -> Non
     assert post("cancel")[0] == 200
     assert agent_world.store.get(OTHER).status == Status.PENDING
     assert [stop.name for stop in agent_world.workflow.stops] == [REG]
+
+
+@pytest.mark.parametrize("action", ["cancel", "expire"])
+def test_a_reply_after_an_agent_ended_the_sign_up_hears_it_is_closed(
+    agent_world, post, action
+) -> None:
+    waiting(agent_world)
+    assert post(action)[0] == 200
+    done = agent_world.deps.inbound.handle(
+        InboundSms(NUMBER, "+12065550142", "YES", "in-after-" + action)
+    )
+    assert done == "closed_reply"
+    (reply,) = agent_world.sms.to(NUMBER)
+    assert "no longer open" in reply.body
+    assert agent_world.store.get(NUMBER).status == Status.EXPIRED
