@@ -29,6 +29,7 @@ from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
 from optin.usecases.console import Console
+from optin.usecases.console_actions import ConsoleActions
 from optin.usecases.inbound import InboundTexts
 from optin.usecases.signup import Signups
 from optin.usecases.support import Support
@@ -79,6 +80,10 @@ class Dependencies:
     @property
     def support(self) -> Support:
         return self._use_case(Support)
+
+    @property
+    def console_actions(self) -> ConsoleActions:
+        return self._use_case(ConsoleActions)
 
     @property
     def console(self) -> Console:

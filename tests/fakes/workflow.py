@@ -18,6 +18,13 @@ class TaskCallback:
     cause: str | None = None
 
 
+@dataclass(frozen=True)
+class StopCall:
+    name: str  # the execution's name (its registration id)
+    error: str
+    cause: str
+
+
 @dataclass
 class MemoryWorkflow:
     state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:Registration"
@@ -32,6 +39,9 @@ class MemoryWorkflow:
     # Tests set this to make DescribeExecution fail (e.g. WorkflowUnavailable).
     fail_status_with: Exception | None = None
     status_calls: list[str] = field(default_factory=list)
+    # StopExecution calls, and an error tests make it raise (e.g. WorkflowUnavailable).
+    stops: list[StopCall] = field(default_factory=list)
+    fail_stop_with: Exception | None = None
     # Unit tests make PENDING contacts without starting their executions here: those are
     # taken to be running unless a test ends them. The contract test turns this off to hold
     # the fake to Step Functions' answer for an execution nobody started (None).
@@ -72,6 +82,18 @@ class MemoryWorkflow:
             if self.assume_running or any(started == name for started, _ in self.started):
                 return "RUNNING"
             return None
+
+    def stop(self, execution: str, *, error: str, cause: str) -> None:
+        with self._lock:
+            if self.fail_stop_with is not None:
+                raise self.fail_stop_with
+            name = execution.rsplit(":", 1)[-1] if execution.startswith("arn:") else execution
+            self.stops.append(StopCall(name, error, cause))
+            # Like StopExecution: only a running execution changes; a closed one stays as
+            # is, and one nobody started stays unknown.
+            running = self.assume_running or any(started == name for started, _ in self.started)
+            if name not in self.ended and running:
+                self.ended[name] = "ABORTED"
 
     def _check(self, task_token: str) -> None:
         if task_token in self.gone_tokens:

@@ -129,3 +129,15 @@ def test_status_of_a_running_then_stopped_execution(subject: Subject) -> None:
 
 def test_status_of_an_execution_nobody_started_is_none(subject: Subject) -> None:
     assert subject.workflow.status("never-started") is None
+
+
+def test_stop_ends_a_running_execution_and_is_harmless_after(subject: Subject) -> None:
+    """The console's cancel, expire and opt-out stop the execution; a retried request stops
+    it again, and an execution that is over or unknown is left as it is."""
+    arn = subject.workflow.start("reg-4", {"registrationId": "reg-4"})
+    subject.workflow.stop(arn, error="AgentCancelled", cause="Cancelled by ana: asked by phone")
+    assert subject.workflow.status(arn) == "ABORTED"
+    subject.workflow.stop("reg-4", error="AgentCancelled", cause="again")  # by name
+    assert subject.workflow.status("reg-4") == "ABORTED"
+    subject.workflow.stop("never-started-either", error="AgentExpired", cause="nothing runs")
+    assert subject.workflow.status("never-started-either") is None

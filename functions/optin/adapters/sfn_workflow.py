@@ -69,6 +69,18 @@ class SfnWorkflow:
             raise WorkflowUnavailable(f"DescribeExecution failed: {_describe(error)}") from error
         return str(response["status"])
 
+    def stop(self, execution: str, *, error: str, cause: str) -> None:
+        arn = execution if execution.startswith("arn:") else self._execution_arn(execution)
+        try:
+            # StopExecution's limits: error 256 characters, cause 32,768.
+            self._client().stop_execution(executionArn=arn, error=error[:256], cause=cause[:32768])
+        except ClientError as failure:
+            if _error_code(failure) == "ExecutionDoesNotExist":
+                return  # never started (or long gone): nothing runs to be stopped
+            raise WorkflowUnavailable(f"StopExecution failed: {_describe(failure)}") from failure
+        except BotoCoreError as failure:
+            raise WorkflowUnavailable(f"StopExecution failed: {_describe(failure)}") from failure
+
     def _execution_arn(self, name: str) -> str:
         # An execution's ARN is its state machine's with "execution" for "stateMachine" and
         # the execution's name appended (the form StartExecution answers with).

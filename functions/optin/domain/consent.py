@@ -37,12 +37,18 @@ class ExpiryReason(StrEnum):
       refused, or a new sign-up whose StartExecution found the old execution closed.
       Details: ``executionStatus`` (DescribeExecution's status when it answered, else the
       name of the error that gave the end away), ``error`` (that error's name),
-      ``executionArn``.
+      ``executionArn``. A repair from the console adds ``by``, ``why``, ``source``.
+    * ``agent_cancelled`` / ``agent_expired``: a support agent cancelled the sign-up or
+      expired it now from the console (its execution is stopped). Details: ``by`` (the
+      agent's username), ``why`` (their reason), ``source`` ("console"), ``requestKey``
+      (what makes a retried request recognisable), ``executionArn``.
     """
 
     NO_REPLY = "no_reply"
     WORKFLOW_FAILED = "workflow_failed"
     EXECUTION_ENDED = "execution_ended"
+    AGENT_CANCELLED = "agent_cancelled"
+    AGENT_EXPIRED = "agent_expired"
 
 
 @dataclass(frozen=True)

@@ -197,8 +197,11 @@ def reserve_resend(
     cooldown_seconds: int,
     max_sends: int,
     evidence: dict[str, Any],
+    details: dict[str, Any] | None = None,
 ) -> tuple[Change, str]:
-    """A PENDING number signed up again: reserve one more confirmation send (or refuse)."""
+    """A PENDING number signed up again, or an agent asked to resend: reserve one more
+    confirmation send (or refuse). `details` go on the ledger event beside the evidence
+    (an agent's `by`, `why`, `source`)."""
     if current is None or current.status != Status.PENDING or not current.registration_id:
         raise RegistrationSuperseded("The number has no pending registration.")
     check_resend(
@@ -222,7 +225,7 @@ def reserve_resend(
         EventType.RESEND_REQUESTED,
         now,
         current.registration_id,
-        {"evidence": evidence, "sendNumber": send_number},
+        {**(details or {}), "evidence": evidence, "sendNumber": send_number},
     )
     return Change(before=current, after=after, events=(event,)), key
 

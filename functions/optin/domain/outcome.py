@@ -20,6 +20,8 @@ from optin.domain.contact import Contact, Status
 
 # A reply is shown as received but never at any length: the sentence is a summary.
 MAX_QUOTED_REPLY = 40
+# An agent's reason (up to 500 characters) is cut as well; the ledger keeps it whole.
+MAX_REASON = 120
 
 
 class OutcomeCode(StrEnum):
@@ -30,6 +32,8 @@ class OutcomeCode(StrEnum):
     EXPIRED_WORKFLOW_FAILED = "expired_workflow_failed"  # the catch-all cleanup
     EXPIRED_EXECUTION_ENDED = "expired_execution_ended"  # a repair found it not RUNNING
     EXPIRED_OTHER = "expired_other"  # a reason this code does not know (newer writers)
+    AGENT_CANCELLED = "agent_cancelled"  # EXPIRED: an agent cancelled it in the console
+    AGENT_EXPIRED = "agent_expired"  # EXPIRED: an agent expired it now in the console
     CANCELLED = "cancelled"  # opted out while PENDING (STOP, or the SMS opt-out list)
     OPTED_OUT = "opted_out"  # opted out after confirming (or after the sign-up ended)
     REJECTED = "rejected"  # the number or the confirmation text was refused
@@ -43,6 +47,8 @@ OUTCOME_STATUS: dict[OutcomeCode, Status] = {
     OutcomeCode.EXPIRED_WORKFLOW_FAILED: Status.EXPIRED,
     OutcomeCode.EXPIRED_EXECUTION_ENDED: Status.EXPIRED,
     OutcomeCode.EXPIRED_OTHER: Status.EXPIRED,
+    OutcomeCode.AGENT_CANCELLED: Status.EXPIRED,
+    OutcomeCode.AGENT_EXPIRED: Status.EXPIRED,
     OutcomeCode.CANCELLED: Status.OPTED_OUT,
     OutcomeCode.OPTED_OUT: Status.OPTED_OUT,
     OutcomeCode.REJECTED: Status.REJECTED,
@@ -210,6 +216,9 @@ def _expired(event: ConsentEvent, events: Sequence[ConsentEvent], window: int | 
         return Outcome(
             OutcomeCode.EXPIRED_EXECUTION_ENDED, f"Expired: its execution ended ({status})"
         )
+    if reason in _BY_AGENT:
+        code, verb = _BY_AGENT[reason]
+        return Outcome(code, f"{verb} by {_agent(details)}")
     if reason != "no_reply":
         # Said as recorded rather than mistaken for a window that passed.
         return Outcome(OutcomeCode.EXPIRED_OTHER, f"Expired: {str(reason).replace('_', ' ')}")
@@ -226,9 +235,28 @@ def _expired(event: ConsentEvent, events: Sequence[ConsentEvent], window: int | 
     return Outcome(OutcomeCode.EXPIRED_NO_REPLY, summary)
 
 
+_BY_AGENT = {
+    "agent_cancelled": (OutcomeCode.AGENT_CANCELLED, "Cancelled"),
+    "agent_expired": (OutcomeCode.AGENT_EXPIRED, "Expired"),
+}
+
+
+def _agent(details: dict[str, Any]) -> str:
+    """The agent and their reason, "<user>: <why>", from a console action's ledger details."""
+    why = re.sub(r"\s+", " ", str(details.get("why") or "")).strip()
+    if len(why) > MAX_REASON:
+        why = why[: MAX_REASON - 1].rstrip() + "…"
+    by = str(details.get("by") or "an agent")
+    return f"{by}: {why}" if why else by
+
+
 def _opted_out(event: ConsentEvent, events: Sequence[ConsentEvent]) -> Outcome:
     details = event.details
     previous = details.get("previousStatus")
+    if details.get("source") == "console":
+        if previous == str(Status.PENDING):
+            return Outcome(OutcomeCode.CANCELLED, f"Opted out while pending by {_agent(details)}")
+        return Outcome(OutcomeCode.OPTED_OUT, f"Opted out by {_agent(details)}")
     if details.get("source") == "sms-opt-out-list":
         how = "on the SMS service's opt-out list"
         if previous == str(Status.PENDING):

@@ -19,6 +19,13 @@ class Workflow(Protocol):
         Functions knows no such execution. Raises WorkflowUnavailable when it cannot say."""
         ...
 
+    def stop(self, execution: str, *, error: str, cause: str) -> None:
+        """StopExecution of an execution given by ARN, or by name within this state machine:
+        it ends ABORTED with `error` and `cause` in its history. An execution that is over
+        already, or that Step Functions does not know, is left as it is (no error). Raises
+        WorkflowUnavailable when Step Functions cannot be asked."""
+        ...
+
     def succeed(self, task_token: str, output: dict[str, Any]) -> None:
         """SendTaskSuccess. Raises TaskTokenGone when the task is over (timed out, done)."""
         ...

@@ -12,6 +12,8 @@ is over and the workflow is already on its way to OptIn or Expire.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from optin.domain import contact as transitions
 from optin.domain.consent import ExpiryReason
 from optin.domain.contact import Change, Contact, Status
@@ -25,11 +27,16 @@ NO_SUCH_EXECUTION = "ExecutionDoesNotExist"
 
 
 def expire_if_execution_over(
-    use_case: UseCase, contact: Contact, *, error: str | None = None
+    use_case: UseCase,
+    contact: Contact,
+    *,
+    error: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Change | None:
     """Expire `contact` (reason execution_ended) when its registration's execution is over.
 
     `error` names what gave the end away (TaskTimedOut, ExecutionAlreadyExists, ...).
+    `extra` goes into the ledger event's details too (a console repair's `by` and `why`).
     Returns None when nothing was decided: the contact is not PENDING or its execution runs.
     Otherwise the change, which is unchanged when the contact moved on meanwhile (the
     transition only expires a contact still PENDING on this registration). Raises
@@ -44,6 +51,7 @@ def expire_if_execution_over(
     if status == RUNNING:
         return None
     details: dict[str, object] = {
+        **(extra or {}),
         "executionArn": contact.execution_arn,
         "executionStatus": status or NO_SUCH_EXECUTION,
     }

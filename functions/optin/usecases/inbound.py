@@ -26,6 +26,16 @@ from optin.usecases.ended import expire_if_execution_over
 
 OPTED_OUT_ERROR = "OptedOut"
 
+# Expiries that were not the person's silence: a reply then hears the sign-up is closed.
+_CLOSED_BY_US = frozenset(
+    {
+        ExpiryReason.EXECUTION_ENDED,
+        ExpiryReason.WORKFLOW_FAILED,
+        ExpiryReason.AGENT_CANCELLED,
+        ExpiryReason.AGENT_EXPIRED,
+    }
+)
+
 
 @dataclass(frozen=True)
 class InboundSms:
@@ -211,7 +221,7 @@ class InboundTexts(UseCase):
             None,
         )
         reason = last.details.get("reason") if last else None
-        if reason in (ExpiryReason.EXECUTION_ENDED, ExpiryReason.WORKFLOW_FAILED):
+        if reason in _CLOSED_BY_US:
             self.reply(
                 phone_number, messages.registration_closed(self.settings), sms.inbound_message_id
             )

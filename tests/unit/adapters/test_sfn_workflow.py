@@ -116,3 +116,38 @@ def test_status_of_an_unknown_execution_is_none_and_trouble_is_unavailable(stubb
 def test_status_by_name_needs_the_state_machine_arn() -> None:
     with pytest.raises(ConfigError):
         SfnWorkflow("", client_factory=lambda: None).status("r1")
+
+
+def test_stop_execution_by_name_or_arn(stubbed) -> None:
+    workflow, stubber = stubbed
+    execution = ARN.replace(":stateMachine:", ":execution:") + ":r1"
+    for _ in range(2):
+        stubber.add_response(
+            "stop_execution",
+            {"stopDate": 0},
+            {"executionArn": execution, "error": "AgentCancelled", "cause": "by ana: asked"},
+        )
+    workflow.stop("r1", error="AgentCancelled", cause="by ana: asked")
+    workflow.stop(execution, error="AgentCancelled", cause="by ana: asked")
+    stubber.assert_no_pending_responses()
+
+
+def test_stop_cuts_error_and_cause_to_the_api_s_limits(stubbed) -> None:
+    workflow, stubber = stubbed
+    execution = ARN.replace(":stateMachine:", ":execution:") + ":r1"
+    stubber.add_response(
+        "stop_execution",
+        {"stopDate": 0},
+        {"executionArn": execution, "error": "E" * 256, "cause": "c" * 32768},
+    )
+    workflow.stop(execution, error="E" * 300, cause="c" * 40000)
+    stubber.assert_no_pending_responses()
+
+
+def test_stopping_an_unknown_execution_is_nothing_and_other_errors_unavailable(stubbed) -> None:
+    workflow, stubber = stubbed
+    stubber.add_client_error("stop_execution", service_error_code="ExecutionDoesNotExist")
+    stubber.add_client_error("stop_execution", service_error_code="ThrottlingException")
+    workflow.stop("gone", error="AgentExpired", cause="x")
+    with pytest.raises(WorkflowUnavailable):
+        workflow.stop("r1", error="AgentExpired", cause="x")

@@ -203,9 +203,37 @@ def test_expired_because_its_execution_ended() -> None:
 
 def test_an_expiry_reason_this_code_does_not_know_is_said_as_recorded() -> None:
     ledger = (
-        Ledger().signed_up().texted(T0).expired(T0 + timedelta(hours=1), reason="agent_expired")
+        Ledger().signed_up().texted(T0).expired(T0 + timedelta(hours=1), reason="quota_reached")
     )
-    assert ledger.describe(T0) == Outcome(OutcomeCode.EXPIRED_OTHER, "Expired: agent expired")
+    assert ledger.describe(T0) == Outcome(OutcomeCode.EXPIRED_OTHER, "Expired: quota reached")
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "summary"),
+    [
+        ("agent_cancelled", OutcomeCode.AGENT_CANCELLED, "Cancelled by ana: asked by phone"),
+        ("agent_expired", OutcomeCode.AGENT_EXPIRED, "Expired by ana: asked by phone"),
+    ],
+)
+def test_cancelled_or_expired_by_an_agent_names_who_and_why(
+    reason: str, code: OutcomeCode, summary: str
+) -> None:
+    ledger = Ledger().signed_up().texted(T0)
+    ledger.expired(
+        T0 + timedelta(hours=1), reason=reason, by="ana", why="asked  by\nphone", source="console"
+    )
+    assert ledger.describe(T0) == Outcome(code, summary)
+    assert OUTCOME_STATUS[code] == Status.EXPIRED
+
+
+def test_an_agent_s_long_reason_is_cut_and_a_missing_one_left_out() -> None:
+    long = Ledger().signed_up().texted(T0)
+    long.expired(T0, reason="agent_expired", by="ana", why="w" * 500)
+    summary = long.describe(T0).summary
+    assert summary.startswith("Expired by ana: www") and summary.endswith("…")
+    assert len(summary) == len("Expired by ana: ") + 120
+    bare = Ledger().signed_up().texted(T0).expired(T0, reason="agent_cancelled")
+    assert bare.describe(T0).summary == "Cancelled by an agent"
 
 
 def test_cancelled_by_stop_while_pending() -> None:
@@ -232,9 +260,12 @@ def test_opted_out_after_the_sign_up_had_ended() -> None:
     ledger.stopped(T0 + timedelta(days=2), reply="Stop")
     assert ledger.describe(T0).summary == "Opted out by reply 'Stop' after the sign-up expired"
     agent = Ledger().signed_up().texted(T0).replied_yes("yes", T0)
-    agent.stopped(T0 + timedelta(hours=5), reply="", source="console", reason="asked by phone")
-    assert agent.describe(T0).summary == (
-        "Opted out: console 'asked by phone', 5 h after confirming"
+    agent.stopped(T0 + timedelta(hours=5), reply="", source="console", by="bo", why="by phone")
+    assert agent.describe(T0) == Outcome(OutcomeCode.OPTED_OUT, "Opted out by bo: by phone")
+    pending = Ledger().signed_up().texted(T0)
+    pending.stopped(T0, reply="", source="console", by="bo", why="by phone")
+    assert pending.describe(T0) == Outcome(
+        OutcomeCode.CANCELLED, "Opted out while pending by bo: by phone"
     )
 
 

@@ -83,7 +83,9 @@ WILDCARD_RESOURCE_ALLOWED = {
 # Actions on executions: each execution is named after its sign-up, so a policy can only
 # name them as "every execution of this one state machine", …:execution:<machine name>:*.
 # That trailing wildcard is accepted; any other (a machine name wildcard, "*") is not.
-EXECUTION_ACTIONS = frozenset({"states:DescribeExecution", "states:GetExecutionHistory"})
+EXECUTION_ACTIONS = frozenset(
+    {"states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"}
+)
 _ONE_MACHINE_S_EXECUTIONS = re.compile(r"arn:[^*]+:states:[^*]+:execution:[^*:]+:\*")
 
 # Operations Cognito authorises by the password or the access token in the request, never by
@@ -147,6 +149,7 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "states:DescribeStateMachine": lambda _: {"state_machine"},  # SAR: statemachine*
     "states:DescribeExecution": lambda _: {"execution"},  # SAR: execution*
     "states:GetExecutionHistory": lambda _: {"execution"},  # SAR: execution*
+    "states:StopExecution": lambda _: {"execution"},  # SAR: execution*
     "states:SendTaskSuccess": lambda _: {"*"},
     "states:SendTaskFailure": lambda _: {"*"},
     "sms-voice:SendTextMessage": _send_text,

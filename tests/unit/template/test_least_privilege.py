@@ -504,3 +504,29 @@ def test_only_operations_botocore_sends_unsigned_go_without_a_grant() -> None:
     }
     assert unsigned >= iam_check.NOT_IAM_AUTHORIZED
     assert "cognito-idp:AdminListGroupsForUser" not in unsigned
+
+
+def test_console_actions_need_writes_texts_and_stops_the_read_api_does_not(
+    transformed: dict[str, Any], package: Package
+) -> None:
+    needs, _, problems = iam_check.function_needs(package, "optin.handlers.console_actions")
+    assert problems == []
+    actions = {(need.action, need.resource_key) for need in needs}
+    assert {
+        ("states:StopExecution", "execution"),  # cancel, expire, opt-out
+        ("states:SendTaskFailure", "*"),  # opt-out ends the wait as STOP does
+        ("states:DescribeExecution", "execution"),  # resend and repair ask first
+        ("sms-voice:SendTextMessage", "origination_identity"),  # resend
+        ("sms-voice:PutOptedOutNumber", "opt_out_list"),  # opt-out
+        ("dynamodb:PutItem", "table"),  # the conditional writes
+    } <= actions
+    stack = _stack(transformed, {})
+    stoppers = {
+        role
+        for role, statement in _statements(stack)
+        if "states:stopexecution" in _actions(statement)
+    }
+    assert stoppers == {"ConsoleActionsFunctionRole"}
+    read_api = {action for action, _ in stack.grants(stack.role_of("ConsoleFunction"))}
+    assert not any(action.startswith(("sms-voice:", "states:Stop")) for action in read_api)
+    assert "dynamodb:PutItem" not in read_api
