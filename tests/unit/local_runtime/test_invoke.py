@@ -75,6 +75,7 @@ STEPS = [
     ("CleanUpFunction", "clean-up.json"),
     ("ContactStatusFunction", "contact-status.json"),
     ("ConsoleFunction", "console-signups.json"),
+    ("ConsoleActionsFunction", "console-action-opt-out.json"),
 ]
 
 
@@ -115,6 +116,13 @@ def test_the_step_events_run_the_workflow_by_hand(runtime: LocalRuntime) -> None
     [item] = json.loads(listed["body"])["items"]
     assert item["phoneNumber"] == PHONE and item["status"] == "CONFIRMED"  # an agent's view
     assert item["outcome"]["code"] == "confirmed"
+    # An agent opts the number out from the console: recorded with who and why, no text sent.
+    acted = out["ConsoleActionsFunction"]
+    assert acted["statusCode"] == 200, acted
+    page = json.loads(acted["body"])
+    assert page["signup"]["status"] == "OPTED_OUT"
+    assert page["ledger"][-1]["details"]["by"] == "admin"
+    assert len(runtime.messages(PHONE, "outbound")) == 2
 
 
 def test_the_signup_events_are_api_gateway_proxy_events(runtime: LocalRuntime) -> None:
