@@ -54,6 +54,9 @@ _TASK_TOKEN = re.compile(r'("taskToken"\s*:\s*")[^"]*(")')
 _REGISTRATION_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 # Rows one CSV export may hold; past it the export says so on its last line.
 EXPORT_CAP = 10_000
+# Pages one export may read (a page examines up to MAX_EXAMINED contacts while filtering by
+# outcome or channel): what bounds an export's ledger reads when matches are rare.
+EXPORT_MAX_PAGES = 250
 EXPORT_COLUMNS = (
     "registrationId",
     "phoneNumber",
@@ -368,30 +371,32 @@ class Console:
     # --- exports and the funnel ----------------------------------------------------------------
 
     def export_signups(self, request: ListRequest, *, viewer: bool) -> str:
-        """The filtered list as CSV, every page up to EXPORT_CAP rows; past the cap, a last
-        line says so. One ledger read per row, as the list does."""
+        """The filtered list as CSV, every page up to EXPORT_CAP rows. With an outcome or
+        channel filter each page may examine up to MAX_EXAMINED contacts for few matches, so
+        an export also stops after EXPORT_MAX_PAGES pages. Either way a last line says so.
+        One ledger read per contact examined, as the list does."""
         rows: list[dict[str, Any]] = []
         cursor = request.cursor
-        more = False
-        while True:
+        stopped: str | None = None
+        for _ in range(EXPORT_MAX_PAGES):
             page = self.list_signups(
                 replace(request, limit=MAX_PAGE_SIZE, cursor=cursor), viewer=viewer
             )
             rows.extend(page["items"])
             cursor = page["nextCursor"]
             if len(rows) > EXPORT_CAP or (len(rows) == EXPORT_CAP and cursor):
-                more = True
+                stopped = f"# The export stops at {EXPORT_CAP} rows and more sign-ups may match"
                 break
             if cursor is None:
                 break
-        lines: list[list[Any]] = [_export_row(item) for item in rows[:EXPORT_CAP]]
-        if more:
-            lines.append(
-                [
-                    f"# The export stops at {EXPORT_CAP} rows and more sign-ups match: "
-                    "narrow the filters (status, outcome, dates) to export the rest."
-                ]
+        else:
+            stopped = (
+                f"# The export stops after reading {EXPORT_MAX_PAGES} pages of the list "
+                f"({len(rows)} rows found) and more sign-ups may match"
             )
+        lines: list[list[Any]] = [_export_row(item) for item in rows[:EXPORT_CAP]]
+        if stopped:
+            lines.append([f"{stopped}: narrow the filters (status, dates) to export the rest."])
         return csv_text(EXPORT_COLUMNS, lines)
 
     def funnel(self, span: FunnelRange) -> dict[str, Any]:

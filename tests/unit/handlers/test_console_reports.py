@@ -222,3 +222,21 @@ def test_the_export_stops_at_its_cap_and_says_so(
     monkeypatch.setattr(console_usecases, "EXPORT_CAP", 5)
     rows = rows_of(raw(params={"format": "csv"}, role="agent"))
     assert len(rows) == 1 + 5 and not rows[-1][0].startswith("#")
+
+
+def test_a_filtered_export_stops_after_its_page_budget_and_says_so(
+    expired: Any, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of one row, two contacts examined for each, one page allowed: the export stops
+    # short, saying so.
+    monkeypatch.setattr(console_usecases, "MAX_PAGE_SIZE", 1)
+    monkeypatch.setattr(console_usecases, "MAX_EXAMINED", 2)
+    monkeypatch.setattr(console_usecases, "FILTER_CHUNK", 2)
+    monkeypatch.setattr(console_usecases, "EXPORT_MAX_PAGES", 1)
+    rows = rows_of(raw(params={"format": "csv", "channel": "web"}, role="agent"))
+    assert rows[-1][0].startswith("# The export stops after reading 1 pages")
+    assert [row[1] for row in rows[1:-1]] == ["'" + LATE]  # the newest of four web sign-ups
+    # With the budget back, every web sign-up and no such line.
+    monkeypatch.setattr(console_usecases, "EXPORT_MAX_PAGES", 250)
+    rows = rows_of(raw(params={"format": "csv", "channel": "web"}, role="agent"))
+    assert len(rows) == 1 + 4 and not rows[-1][0].startswith("#")
