@@ -2,7 +2,7 @@
 
 import argparse
 
-from bench import baseline, engine_vs_moto, signup_throughput, yes_latency
+from bench import baseline, console_list, engine_vs_moto, signup_throughput, yes_latency
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
     engine_vs_moto.main(quick=args.quick)
     signup_throughput.main(quick=args.quick, baseline_ref=args.baseline)
     yes_latency.main(quick=args.quick, baseline_ref=args.baseline)
+    console_list.main(quick=args.quick)
 
 
 main()

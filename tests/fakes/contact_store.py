@@ -9,12 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from optin.domain.clock import to_iso
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
+from optin.domain.funnel import increments
 from optin.ports.contact_store import (
     ContactPage,
     SendClaim,
@@ -41,6 +42,7 @@ class MemoryContactStore:
         self._inbound: dict[str, tuple[str, datetime]] = {}
         self._claims: dict[str, _Claim] = {}
         self._lookups: dict[str, tuple[LineInfo, datetime]] = {}
+        self._daily: dict[date, dict[str, int]] = {}
 
     def get(self, phone_number: str) -> Contact | None:
         with self._lock:
@@ -62,6 +64,14 @@ class MemoryContactStore:
                 )
             self._contacts[contact.phone_number] = contact
             self._events.setdefault(contact.phone_number, []).extend(events)
+            for day, counts in increments(contact, events).items():
+                stored = self._daily.setdefault(day, {})
+                for name, n in counts.items():
+                    stored[name] = stored.get(name, 0) + n
+
+    def daily_counts(self, first: date, last: date) -> dict[date, dict[str, int]]:
+        with self._lock:
+            return {day: dict(c) for day, c in self._daily.items() if first <= day <= last}
 
     def events(self, phone_number: str) -> list[ConsentEvent]:
         with self._lock:

@@ -14,6 +14,11 @@ Items (string attributes unless said otherwise):
                 written with the `requested` event that starts it; immutable.
 * inbound       pk INBOUND#<message id>, sk INBOUND: the processed-reply marker.
 * send claim    pk SEND#<dedup key>, sk SEND: `claimState` claimed | sent | released.
+* daily counters pk STATS#DAILY, sk DAY#<yyyy-mm-dd>: the funnel's counters of one UTC day
+                (N attributes named as `optin.domain.funnel` names them), added to with ADD
+                by an Update in the transaction of every save whose events move them. One
+                partition for every day: a range of days is one Query (BatchGetItem is
+                never granted). No `status`, so never in the ByStatus index.
 * lookup        pk LOOKUP#<e164>, sk LOOKUP: a carrier lookup's answer, `expiresAt` (N, epoch
                 seconds: the table's TTL attribute, so DynamoDB removes it; read as absent
                 once past, since TTL deletes lag).
@@ -31,7 +36,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import (
@@ -47,6 +52,7 @@ from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import ConfigError, StoreUnavailable, TransitionConflict
+from optin.domain.funnel import increments
 from optin.ports.contact_store import (
     ContactPage,
     SendClaim,
@@ -61,8 +67,11 @@ default_client_factory = session_client("dynamodb")
 BY_STATUS_INDEX = "ByStatus"
 CONTACT_SK = "CONTACT"
 EVENT_PREFIX = "EVENT#"
-# TransactWriteItems takes at most 100 actions: the contact, its events, their registrations.
+# TransactWriteItems takes at most 100 actions: the contact, its events, their registrations,
+# and one counter update per UTC day the events fall on.
 MAX_TRANSACTION_ITEMS = 100
+STATS_PK = "STATS#DAILY"
+DAY_PREFIX = "DAY#"
 
 # Transient: the request may succeed if tried again later (botocore has already retried).
 _TRANSIENT = frozenset(
@@ -88,6 +97,26 @@ def contact_pk(phone_number: str) -> str:
 
 def event_sk(version: int, index: int) -> str:
     return f"{EVENT_PREFIX}{version:010d}#{index:03d}"
+
+
+def day_sk(day: date) -> str:
+    return f"{DAY_PREFIX}{day.isoformat()}"
+
+
+def _counter_update(table: str, day: date, counts: dict[str, int]) -> dict[str, Any]:
+    """ADD to one day's counters (ADD creates the item and the attributes at zero)."""
+    names = {f"#c{i}": name for i, name in enumerate(sorted(counts))}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"pk": _s(STATS_PK), "sk": _s(day_sk(day))},
+            "UpdateExpression": "ADD " + ", ".join(f"{ref} :{ref[1:]}" for ref in names),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {
+                f":{ref[1:]}": _n(counts[name]) for ref, name in names.items()
+            },
+        }
+    }
 
 
 def registration_pk(registration_id: str) -> str:
@@ -374,6 +403,10 @@ class DynamoDbContactStore:
                         }
                     }
                 )
+        # After every conditional item, so a cancellation's reasons keep their positions;
+        # one Update per day, since a transaction may not touch one item twice.
+        for day, counts in sorted(increments(contact, events).items()):
+            actions.append(_counter_update(self._table, day, counts))
         if len(actions) > MAX_TRANSACTION_ITEMS:
             raise ValueError(
                 f"One save may write at most {MAX_TRANSACTION_ITEMS} items; this one has "
@@ -396,9 +429,10 @@ class DynamoDbContactStore:
             if reasons[0] in _LOST_RACE_REASONS:
                 message = "The contact changed since it was read (its version moved on)."
             else:
-                # The contact's condition held, so an append-only item is there already.
+                # The contact's condition held: an append-only item is there already, or a
+                # day's counters were being changed by another transaction.
                 failed = [i for i, r in enumerate(reasons) if r in _LOST_RACE_REASONS]
-                message = f"Ledger or registration item(s) {failed} of this save exist already."
+                message = f"Item(s) {failed} of this save exist already or were being changed."
             raise TransitionConflict(message) from error
         if any(reason in _TRANSIENT_REASONS for reason in reasons):
             raise StoreUnavailable(
@@ -424,6 +458,33 @@ class DynamoDbContactStore:
             if not last:
                 return events
             request["ExclusiveStartKey"] = last
+
+    def daily_counts(self, first: date, last: date) -> dict[date, dict[str, int]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": _s(STATS_PK),
+                ":first": _s(day_sk(first)),
+                ":last": _s(day_sk(last)),
+            },
+            "ConsistentRead": True,
+        }
+        days: dict[date, dict[str, int]] = {}
+        while True:
+            with self._call("Query"):
+                response = self._client().query(**request)
+            for item in response.get("Items", []):
+                day = date.fromisoformat(str(item["sk"]["S"])[len(DAY_PREFIX) :])
+                days[day] = {
+                    name: int(value["N"])
+                    for name, value in item.items()
+                    if name not in ("pk", "sk") and "N" in value
+                }
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return days
+            request["ExclusiveStartKey"] = last_key
 
     def find_by_registration(self, registration_id: str) -> Contact | None:
         registration = self._get_item(registration_pk(registration_id), "REGISTRATION")

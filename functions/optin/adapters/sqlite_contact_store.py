@@ -15,13 +15,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
+from optin.domain.funnel import increments
 from optin.ports.contact_store import (
     ContactPage,
     SendClaim,
@@ -90,6 +91,15 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     phone_number TEXT NOT NULL,
     processed_at TEXT NOT NULL
 );
+
+-- The funnel's counters per UTC day (optin.domain.funnel), added to in the transaction of
+-- the save whose ledger events move them.
+CREATE TABLE IF NOT EXISTS daily_counts (
+    day   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+) WITHOUT ROWID;
 
 -- A claim taken before a text is sent: claimed, then sent (with its message id) or released.
 CREATE TABLE IF NOT EXISTS send_claims (
@@ -312,6 +322,29 @@ class SqliteContactStore:
                     for event in events
                 ],
             )
+            conn.executemany(
+                "INSERT INTO daily_counts (day, name, n) VALUES (?, ?, ?) "
+                "ON CONFLICT (day, name) DO UPDATE SET n = n + excluded.n",
+                [
+                    (day.isoformat(), name, n)
+                    for day, counts in increments(contact, events).items()
+                    for name, n in counts.items()
+                ],
+            )
+
+    def daily_counts(self, first: date, last: date) -> dict[date, dict[str, int]]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT day, name, n FROM daily_counts WHERE day BETWEEN ? AND ?",
+                (first.isoformat(), last.isoformat()),
+            )
+            .fetchall()
+        )
+        days: dict[date, dict[str, int]] = {}
+        for row in rows:
+            days.setdefault(date.fromisoformat(row["day"]), {})[row["name"]] = int(row["n"])
+        return days
 
     def events(self, phone_number: str) -> list[ConsentEvent]:
         rows = (

@@ -1,7 +1,10 @@
 """The support console's read API (API Gateway REST API, behind a Lambda authorizer):
 
-* GET /console/api/signups?q=&status=&outcome=&channel=&from=&to=&limit=&cursor=
+* GET /console/api/signups?q=&status=&outcome=&channel=&from=&to=&limit=&cursor=&format=
+  (format=csv: every page of the filtered list as a CSV attachment, up to a cap)
 * GET /console/api/signups/{registrationId}
+* GET /console/api/funnel?from=YYYY-MM-DD&to=YYYY-MM-DD&format= (the daily funnel; without
+  from and to, the 30 UTC days ending today)
 
 The authorizer puts the signed-in user into requestContext.authorizer ({"principalId",
 "username", "role"}). Without it nothing is answered (401); a role other than viewer or
@@ -20,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from optin import wiring
 from optin.domain.contact import Status
 from optin.domain.errors import ContactNotFound, StoreUnavailable, WorkflowUnavailable
+from optin.domain.funnel import FunnelRange
 from optin.domain.outcome import OutcomeCode
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
@@ -27,6 +31,9 @@ from optin.ports.contact_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from optin.usecases.console import CHANNELS, BadRequest, ListRequest
 
 ROLES = ("viewer", "agent")
+FORMATS = ("json", "csv")
+# The funnel's range when the request names none: the 30 UTC days ending today.
+DEFAULT_FUNNEL_DAYS = 30
 
 app = APIGatewayRestResolver()
 add_error_handlers(app)
@@ -119,12 +126,79 @@ def _list_request(params: dict[str, str]) -> ListRequest:
     )
 
 
+def _format(params: dict[str, str]) -> str:
+    wanted = (params.get("format") or "json").strip().lower()
+    if wanted not in FORMATS:
+        raise BadRequest("invalid_format", "'format' must be json or csv.")
+    return wanted
+
+
+def _sort(params: dict[str, str]) -> None:
+    """Only newest change first: the ByStatus index orders by the last change, and a
+    pending sign-up's expiry is not what it is keyed by (docs/architecture.md)."""
+    wanted = (params.get("sort") or "newest").strip().lower()
+    if wanted != "newest":
+        raise BadRequest(
+            "unsupported_sort",
+            "The list is sorted newest change first only; sorting by time left is not "
+            "available (each pending sign-up shows its expiresAt).",
+        )
+
+
+def _csv(body: str, name: str) -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=body,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @app.get("/console/api/signups")
 def list_signups() -> Response[str]:
     viewer = _viewer()
-    request = _list_request(dict(app.current_event.query_string_parameters or {}))
+    params = dict(app.current_event.query_string_parameters or {})
+    wanted = _format(params)
+    _sort(params)
+    request = _list_request(params)
+    console = wiring.dependencies().console
+    if wanted == "csv":
+        metrics.add_metric(name="ConsoleExport", unit=MetricUnit.Count, value=1)
+        today = console.clock().date().isoformat()
+        return _csv(console.export_signups(request, viewer=viewer), f"signups-{today}.csv")
     metrics.add_metric(name="ConsoleList", unit=MetricUnit.Count, value=1)
-    return json_response(200, wiring.dependencies().console.list_signups(request, viewer=viewer))
+    return json_response(200, console.list_signups(request, viewer=viewer))
+
+
+@app.get("/console/api/funnel")
+def funnel() -> Response[str]:
+    _viewer()
+    params = dict(app.current_event.query_string_parameters or {})
+    wanted = _format(params)
+    console = wiring.dependencies().console
+    start = (params.get("from") or "").strip()
+    end = (params.get("to") or "").strip()
+    if not start and not end:
+        today = console.clock().astimezone(UTC).date()
+        start = (today - timedelta(days=DEFAULT_FUNNEL_DAYS - 1)).isoformat()
+        end = today.isoformat()
+    elif not start or not end:
+        raise BadRequest(
+            "invalid_date_range", "Give both 'from' and 'to' (dates like 2026-11-01), or neither."
+        )
+    try:
+        span = FunnelRange.parse(start, end)
+    except ValueError as error:
+        raise BadRequest("invalid_date_range", str(error)) from None
+    metrics.add_metric(name="ConsoleFunnel", unit=MetricUnit.Count, value=1)
+    if wanted == "csv":
+        name = f"funnel-{span.first.isoformat()}-{span.last.isoformat()}.csv"
+        return _csv(console.funnel_csv(span), name)
+    return json_response(200, console.funnel(span))
 
 
 @app.get("/console/api/signups/<registration_id>")

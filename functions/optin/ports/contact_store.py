@@ -13,11 +13,15 @@ Shaped for one DynamoDB table (pk/sk) as well as SQLite:
             `expiresAt`, the table's TTL attribute: a number can be ported to another line)
 * registration: pk = "REGISTRATION#<id>", sk = "REGISTRATION" (immutable, written with the
             `requested` event: registration id → number, for `find_by_registration`)
+* daily counters: pk = "STATS#DAILY", sk = "DAY#<yyyy-mm-dd>" (the funnel's counters of one
+            UTC day, `optin.domain.funnel`: added to in the transaction of every save whose
+            events count, so a range of days is one Query of one partition)
 
 `save` is one conditional write: the contact is written only if its stored version is
 still `expected_version` (None: no contact yet), together with its new ledger events
-(DynamoDB: TransactWriteItems with a ConditionExpression; SQLite: BEGIN IMMEDIATE).
-A write that lost a race raises TransitionConflict and writes nothing.
+(DynamoDB: TransactWriteItems with a ConditionExpression; SQLite: BEGIN IMMEDIATE), and
+the daily counters those events move. A write that lost a race raises TransitionConflict
+and writes nothing, counters included.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from optin.domain.consent import ConsentEvent
@@ -157,6 +161,11 @@ class ContactStore(Protocol):
         on DynamoDB, a 1 MB response cut a status's query short); the cursor is None on
         the last page, never on a page before an empty one. A cursor not made for this
         query raises ValueError."""
+        ...
+
+    def daily_counts(self, first: date, last: date) -> dict[date, dict[str, int]]:
+        """The funnel's counters (`optin.domain.funnel.increments`, summed) of each UTC day
+        from `first` to `last` inclusive that has any; one record read per such day."""
         ...
 
     def inbound_processed(self, message_id: str) -> bool:

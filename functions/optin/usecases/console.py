@@ -23,9 +23,12 @@ from optin.domain.clock import Clock, to_iso, utc_now
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import ContactNotFound, DomainError
+from optin.domain.export import csv_text
+from optin.domain.funnel import STAGES, FunnelRange, report
 from optin.domain.outcome import OUTCOME_STATUS, Outcome, OutcomeCode, describe, expires_at
 from optin.domain.phone import check_number, mask
 from optin.ports.contact_store import (
+    MAX_PAGE_SIZE,
     ContactPage,
     ContactStore,
     SignupQuery,
@@ -49,6 +52,26 @@ _TYPED_NUMBER = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{6,}\d(?!\w)")
 _FREE_TEXT = frozenset({"reply", "normalised", "body"})
 _TASK_TOKEN = re.compile(r'("taskToken"\s*:\s*")[^"]*(")')
 _REGISTRATION_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+# Rows one CSV export may hold; past it the export says so on its last line.
+EXPORT_CAP = 10_000
+# Pages one export may read (a page examines up to MAX_EXAMINED contacts while filtering by
+# outcome or channel): what bounds an export's ledger reads when matches are rare.
+EXPORT_MAX_PAGES = 250
+EXPORT_COLUMNS = (
+    "registrationId",
+    "phoneNumber",
+    "status",
+    "outcomeCode",
+    "outcome",
+    "channel",
+    "createdAt",
+    "updatedAt",
+    "expiresAt",
+    "expiredAt",
+    "unansweredTextAt",
+    "unansweredText",
+    "executionArn",
+)
 
 
 class BadRequest(DomainError):
@@ -154,6 +177,36 @@ def conversation(events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:
                 }
             )
     return lines
+
+
+def expiry_of(
+    contact: Contact, events: Sequence[ConsentEvent]
+) -> tuple[ConsentEvent | None, ConsentEvent | None]:
+    """An EXPIRED sign-up's `expired` event and the last confirmation text it left
+    unanswered (that registration's, before the expiry); (None, None) for other statuses."""
+    if contact.status != Status.EXPIRED:
+        return None, None
+    position = next(
+        (
+            index
+            for index in range(len(events) - 1, -1, -1)
+            if events[index].type == EventType.EXPIRED
+            and events[index].registration_id == contact.registration_id
+        ),
+        None,
+    )
+    if position is None:
+        return None, None
+    text = next(
+        (
+            event
+            for event in reversed(events[:position])
+            if event.type == EventType.CONFIRMATION_SENT
+            and event.registration_id == contact.registration_id
+        ),
+        None,
+    )
+    return events[position], text
 
 
 def window_from_history(history: Sequence[dict[str, Any]]) -> int | None:
@@ -315,6 +368,47 @@ class Console:
             return []
         return [(contact, self.store.events(contact.phone_number))]
 
+    # --- exports and the funnel ----------------------------------------------------------------
+
+    def export_signups(self, request: ListRequest, *, viewer: bool) -> str:
+        """The filtered list as CSV, every page up to EXPORT_CAP rows. With an outcome or
+        channel filter each page may examine up to MAX_EXAMINED contacts for few matches, so
+        an export also stops after EXPORT_MAX_PAGES pages. Either way a last line says so.
+        One ledger read per contact examined, as the list does."""
+        rows: list[dict[str, Any]] = []
+        cursor = request.cursor
+        stopped: str | None = None
+        for _ in range(EXPORT_MAX_PAGES):
+            page = self.list_signups(
+                replace(request, limit=MAX_PAGE_SIZE, cursor=cursor), viewer=viewer
+            )
+            rows.extend(page["items"])
+            cursor = page["nextCursor"]
+            if len(rows) > EXPORT_CAP or (len(rows) == EXPORT_CAP and cursor):
+                stopped = f"# The export stops at {EXPORT_CAP} rows and more sign-ups may match"
+                break
+            if cursor is None:
+                break
+        else:
+            stopped = (
+                f"# The export stops after reading {EXPORT_MAX_PAGES} pages of the list "
+                f"({len(rows)} rows found) and more sign-ups may match"
+            )
+        lines: list[list[Any]] = [_export_row(item) for item in rows[:EXPORT_CAP]]
+        if stopped:
+            lines.append([f"{stopped}: narrow the filters (status, dates) to export the rest."])
+        return csv_text(EXPORT_COLUMNS, lines)
+
+    def funnel(self, span: FunnelRange) -> dict[str, Any]:
+        """The daily funnel over `span`: one counter record per day read, never a contact."""
+        return report(span, self.store.daily_counts(span.first, span.last))
+
+    def funnel_csv(self, span: FunnelRange) -> str:
+        answer = self.funnel(span)
+        rows: list[list[Any]] = [[day[key] for key in ("date", *STAGES)] for day in answer["days"]]
+        rows.append(["total", *(answer["totals"][stage] for stage in STAGES)])
+        return csv_text(("date", *STAGES), rows)
+
     # --- one sign-up -----------------------------------------------------------------------
 
     def signup(self, registration_id: str, *, viewer: bool) -> dict[str, Any]:
@@ -360,6 +454,10 @@ class Console:
         outcome: Outcome = describe(contact, events, now=self.clock(), window_seconds=window)
         requested = _requested(contact, events)
         expiry = expires_at(contact, events, window)
+        expired, unanswered = expiry_of(contact, events)
+        body = unanswered.details.get("text") if unanswered else None
+        if viewer and isinstance(body, str):
+            body = mask_typed(redact(body, numbers=True))
         return {
             "registrationId": contact.registration_id,
             "phoneNumber": mask(contact.phone_number) if viewer else contact.phone_number,
@@ -374,6 +472,8 @@ class Console:
             "updatedAt": to_iso(contact.updated_at),
             "executionArn": contact.execution_arn,
             "expiresAt": to_iso(expiry) if expiry else None,
+            "expiredAt": to_iso(expired.at) if expired else None,
+            "unansweredText": ({"at": to_iso(unanswered.at), "body": body} if unanswered else None),
         }
 
     def _contact(self, contact: Contact, *, viewer: bool) -> dict[str, Any]:
@@ -396,3 +496,22 @@ class Console:
             "updatedAt": iso(contact.updated_at),
             "version": contact.version,
         }
+
+
+def _export_row(item: dict[str, Any]) -> list[Any]:
+    unanswered = item.get("unansweredText") or {}
+    return [
+        item["registrationId"],
+        item["phoneNumber"],
+        item["status"],
+        item["outcome"]["code"],
+        item["outcome"]["summary"],
+        item["channel"],
+        item["createdAt"],
+        item["updatedAt"],
+        item["expiresAt"],
+        item["expiredAt"],
+        unanswered.get("at"),
+        unanswered.get("body"),
+        item["executionArn"],
+    ]

@@ -91,7 +91,11 @@ def test_a_new_contact_is_one_conditional_transaction(stubbed) -> None:
     stubber.add_response("transact_write_items", {}, {"TransactItems": ANY})
     store._client().meta.events.register("provide-client-params.dynamodb.*", check)
     store.save(change.after, expected_version=None, events=change.events)
-    contact, event, registration = (action["Put"] for action in captured["TransactItems"])
+    *puts, counters = captured["TransactItems"]
+    contact, event, registration = (action["Put"] for action in puts)
+    # The funnel's day counters, last: the conditional items keep their reason positions.
+    assert counters["Update"]["Key"]["pk"] == {"S": "STATS#DAILY"}
+    assert "ConditionExpression" not in counters["Update"]
     assert contact["ConditionExpression"] == "attribute_not_exists(pk)"
     assert contact["Item"]["status"] == {"S": "PENDING"}
     assert "firstName" not in contact["Item"]  # None fields are left out
