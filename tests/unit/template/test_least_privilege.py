@@ -168,6 +168,31 @@ def test_no_role_can_update_or_overwrite_a_contact_or_ledger_item_by_itself(
     assert any(_allows(s, "dynamodb:PutItem", INBOUND_KEY, transaction=False) for s in statements)
 
 
+def test_every_role_that_saves_a_contact_may_count_it_in_the_same_transaction(
+    transformed: dict[str, Any],
+) -> None:
+    """A contact's save carries the funnel's counter Update (STATS#DAILY) in its transaction,
+    so a role that may write a contact there without that grant fails every save on AWS."""
+    stack = _stack(transformed, {})
+    saving = {
+        role
+        for role, statement in _statements(stack)
+        if _allows(statement, "dynamodb:PutItem", CONTACT_KEY, transaction=True)
+    }
+    assert "ConsoleActionsFunctionRole" in saving
+    counting = {
+        role
+        for role, statement in _statements(stack)
+        if _allows(statement, "dynamodb:UpdateItem", "STATS#DAILY", transaction=True)
+    }
+    assert saving - counting == set()
+    # …and the counter grant is only for transactions.
+    assert not any(
+        _allows(statement, "dynamodb:UpdateItem", "STATS#DAILY", transaction=False)
+        for _, statement in _statements(stack)
+    )
+
+
 def test_line_lookups_are_cached_only_when_carrier_lookup_is_on(
     transformed: dict[str, Any],
 ) -> None:
