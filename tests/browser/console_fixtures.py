@@ -677,6 +677,9 @@ class FakeConsoleApi:
             if self.list_error is not None:
                 self.reply(route, *self.list_error)
                 return
+            if query.get("format") == ["csv"]:
+                self.csv(route, query)
+                return
             cursor = query.get("cursor", [None])[0]
             index = int(cursor.removeprefix("page-")) if cursor else 0
             items = self.pages[index] if index < len(self.pages) else []
@@ -700,6 +703,23 @@ class FakeConsoleApi:
                 self.reply(route, 200, detail)
             return
         self.error(route, 404, "not_found", "There is nothing at this address.")
+
+    def csv(self, route: Route, query: dict[str, list[str]]) -> None:
+        """The list as CSV: every page, one row a sign-up (as the API's format=csv)."""
+        lines = ["registrationId,phoneNumber,status,outcome,expiresAt,expiredAt"]
+        for page in self.pages:
+            for item in page:
+                if query.get("status", [item["status"]]) != [item["status"]]:
+                    continue
+                cells = [item["registrationId"], item["phoneNumber"], item["status"]]
+                cells += [item["outcome"]["summary"], item["expiresAt"] or ""]
+                lines.append(",".join([*cells, item.get("expiredAt") or ""]))
+        route.fulfill(
+            status=200,
+            content_type="text/csv; charset=utf-8",
+            body="\r\n".join(lines) + "\r\n",
+            headers={"Content-Disposition": 'attachment; filename="signups.csv"'},
+        )
 
     def action_posts(self) -> list[tuple[str, dict[str, Any]]]:
         """(path, JSON body) of every action POSTed."""
