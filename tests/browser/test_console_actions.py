@@ -115,7 +115,7 @@ def test_cancel_asks_why_says_what_happens_and_rerenders_from_the_answer(
         "data-status", "cancelled"
     )
     check_axe(page, shared_runtime.base_url)
-    page.screenshot(path=screenshots / "console-action-cancelled.png", full_page=True)
+    page.screenshot(path=screenshots / "console-action-cancelled.png")
 
 
 def test_cooldown_is_a_countdown_then_the_resend_goes_through(
@@ -213,7 +213,7 @@ def test_a_stuck_signup_offers_repair(
     # The workflow cannot take a resend, a cancel or an expiry any more.
     assert shown_buttons(page) == ["Opt out", "Repair"]
     check_axe(page, shared_runtime.base_url)
-    page.screenshot(path=screenshots / "console-action-repair.png", full_page=True)
+    page.screenshot(path=screenshots / "console-action-repair.png")
 
     action_button(page, "Repair").click()
     dialog = page.get_by_role("dialog", name="Repair this sign-up?")

@@ -98,7 +98,9 @@ def test_an_agent_finds_a_signup_and_watches_the_yes_arrive(
     expect(page.locator("#actions")).to_be_visible()
     expect(page.locator("#action-resend")).to_be_visible()
     check_axe(page, shared_runtime.base_url)
-    page.screenshot(path=screenshots / "console-e2e-waiting.png", full_page=True)
+    page.screenshot(path=screenshots / "console-e2e-waiting.png")
+    workflow = page.locator("section", has=page.locator("#graph"))
+    workflow.screenshot(path=screenshots / "console-e2e-graph-waiting.png")
 
     shared_runtime.text_in(NUMBER, "Yes!")
     expect(page.locator('#steps tr[data-state="Confirmed"]')).to_have_attribute(
@@ -113,7 +115,9 @@ def test_an_agent_finds_a_signup_and_watches_the_yes_arrive(
     expect(page.locator("#live-note")).to_be_empty()  # the polling stopped
     expect(page.locator("#action-resend")).to_be_hidden()
     expect(page.locator("#action-opt-out")).to_be_visible()
-    page.screenshot(path=screenshots / "console-e2e-confirmed.png", full_page=True)
+    page.screenshot(path=screenshots / "console-e2e-confirmed.png")
+    workflow = page.locator("section", has=page.locator("#graph"))
+    workflow.screenshot(path=screenshots / "console-e2e-graph-confirmed.png")
 
 
 def test_a_viewer_sees_the_number_masked_and_no_actions(
@@ -131,7 +135,7 @@ def test_a_viewer_sees_the_number_masked_and_no_actions(
     assert page.locator("#action-buttons button:visible").count() == 0
     # Nothing on the page carries the whole number.
     assert "3400181" not in page.locator("#main").inner_text()
-    page.screenshot(path=screenshots / "console-e2e-viewer.png", full_page=True)
+    page.screenshot(path=screenshots / "console-e2e-viewer.png")
 
 
 @pytest.mark.parametrize(
