@@ -162,6 +162,7 @@ def test_without_signing_in_a_page_shows_only_the_way_in(
     text = other_page.locator("body").inner_text()
     for secret in ["0181", "Waiting for a reply", "Registration ID", "Daily funnel"]:
         assert secret not in text, (secret, text)
+    check_axe(other_page, shared_runtime.base_url)
     # And the API behind the page says no without the cookie.
     status, _, body = shared_runtime.request("GET", "/console/api/signups?q=2063400181")
     assert status == 401 and body["error"]["code"] == "unauthenticated"

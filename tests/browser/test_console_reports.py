@@ -208,3 +208,4 @@ def test_without_a_session_only_the_way_to_sign_in(
     expect(page.locator("#signin-needed")).to_be_visible()
     expect(page.locator("#reports")).to_be_hidden()
     assert funnel_queries(api) == []
+    check_axe(page, shared_runtime.base_url)
