@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.console_fixtures import (
     CONFIRMATION_TEXT,
@@ -163,3 +163,34 @@ def test_the_header_links_to_the_reports(
     nav = page.get_by_role("navigation", name="Console")
     expect(nav.get_by_role("link", name="Reports")).to_have_attribute("href", "reports.html")
     expect(nav.get_by_role("link", name="Sign-ups")).to_have_attribute("aria-current", "page")
+
+
+def test_an_api_that_cannot_sort_by_expiry_still_lists_the_pending_and_says_so(
+    shared_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
+) -> None:
+    api.pages = [[pending_signup().summary()]]
+    refusal = "The list is sorted newest change first only; sorting by time left is not available."
+    refused: list[str] = []
+
+    def no_sort(route: Route) -> None:
+        if "sort=" not in route.request.url:
+            route.fallback()
+            return
+        refused.append(route.request.url)
+        api.error(route, 400, "unsupported_sort", refusal)
+
+    page.route("**/console/api/signups?**", no_sort)
+    page.goto(f"{shared_runtime.base_url}/console/?status=PENDING&sort=expiry")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    expect(page.locator("#sort-note")).to_have_text(f"{refusal} Showing the newest change first.")
+    expect(page.locator("#results-caption")).to_have_text("Sign-ups, newest first")
+    expect(page.locator("#filters-error")).to_be_empty()
+    assert page.url.endswith("/console/?status=PENDING")
+    assert len(refused) == 1
+    asked(page, api, {"status": ["PENDING"], "limit": ["25"]})
+    check_axe(page, shared_runtime.base_url)
+
+    page.get_by_label("Search").fill("206")
+    page.get_by_role("button", name="Search", exact=True).click()
+    asked(page, api, {"q": ["206"], "status": ["PENDING"], "limit": ["25"]})
+    expect(page.locator("#sort-note")).to_be_empty()

@@ -20,6 +20,7 @@ const FILTERS = ["q", "status", "outcome", "channel", "from", "to"];
 // The order: newest first, or (PENDING only) the soonest to expire first. Not a form field:
 // the quick link sets it, and a search for another status drops it.
 const SORTS = { expiry: "Pending sign-ups, soonest to expire first" };
+const SORT_REFUSED = ["unsupported_sort", "invalid_sort"];
 // Codes of the console API that name no field in their wording.
 const FILTER_ALIASES = { invalid_query: "q", invalid_registration_id: "q" };
 const PAGE_SIZE = 25;
@@ -190,6 +191,10 @@ function markQuickList(filters) {
   }
 }
 
+// Why the list is not in the order asked for: shown while the list is the one it was about.
+let sortRefusal = null; // {key, message}
+const listKey = (filters) => filterParams({ ...filters, sort: "" }).toString();
+
 // --- expiry ---
 
 /** What is left of a confirmation window, as a person reads it. */
@@ -264,6 +269,8 @@ async function loadPage() {
   fillForm(filters);
   const formError = $("filters-error");
   clearErrors(FILTERS, formError);
+  if (sortRefusal && sortRefusal.key !== listKey(filters)) sortRefusal = null;
+  $("sort-note").textContent = sortRefusal ? sortRefusal.message : "";
   if (inFlight) inFlight.abort();
   inFlight = new AbortController();
   const count = $("result-count");
@@ -287,6 +294,13 @@ async function loadPage() {
     return;
   }
   const body = $("results").tBodies[0];
+  if (filters.sort && result.status === 400 && SORT_REFUSED.includes(errorOf(result).code)) {
+    // An API that cannot order by expiry still lists the pending sign-ups, newest first.
+    const params = listKey(filters);
+    sortRefusal = { key: params, message: `${errorOf(result).message} Showing the newest change first.` };
+    history.replaceState(null, "", params ? `?${params}` : location.pathname);
+    return loadPage();
+  }
   if (!result.ok || !result.data || !Array.isArray(result.data.items)) {
     count.textContent = "";
     body.replaceChildren();
