@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from playwright.sync_api import Route
+from playwright.sync_api import Page, Route
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION: dict[str, Any] = json.loads(
@@ -926,3 +926,13 @@ def funnel(days: list[str]) -> dict[str, Any]:
         "confirmationRate": rate,
         "medianSecondsToConfirm": 154.0,
     }
+
+
+def csp_refusals(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refuses from now on, as chromium reports it."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return refused

@@ -24,6 +24,7 @@ from tests.browser.console_fixtures import (
     after_repair,
     after_resend,
     confirmed_signup,
+    csp_refusals,
     expired_signup,
     pending_signup,
     stuck_signup,
@@ -66,6 +67,7 @@ def test_cancel_asks_why_says_what_happens_and_rerenders_from_the_answer(
     why = "Caller asked us to stop: wrong number"
     cancelled = after_expiry_action(pending, "agent_cancelled", "ada", why)
     api.actions["cancel"] = (200, cancelled.detail(), {})
+    refused = csp_refusals(page)
     open_page(page, shared_runtime, api, pending)
     expect(page.locator("#actions")).to_be_visible()
     assert shown_buttons(page) == ["Resend confirmation", "Cancel sign-up", "Expire now", "Opt out"]
@@ -116,6 +118,7 @@ def test_cancel_asks_why_says_what_happens_and_rerenders_from_the_answer(
     )
     check_axe(page, shared_runtime.base_url)
     page.screenshot(path=screenshots / "console-action-cancelled.png")
+    assert refused == []
 
 
 def test_cooldown_is_a_countdown_then_the_resend_goes_through(

@@ -22,6 +22,7 @@ from tests.browser.console_fixtures import (
     CONFIRMATION_TEXT,
     FakeConsoleApi,
     confirmed_signup,
+    csp_refusals,
     expired_signup,
     pending_signup,
 )
@@ -64,6 +65,7 @@ def test_pending_rows_count_down_and_expired_rows_say_what_went_unanswered(
     rows_served = [soon, pending, expired, confirmed_signup()]
     api.pages = [[s.summary() for s in rows_served]]
     # Time stands still at `now` but for run_for: the countdown is checked to the second.
+    refused = csp_refusals(page)
     page.clock.install(time=now - timedelta(seconds=5))
     page.clock.pause_at(now)
     page.goto(f"{shared_runtime.base_url}/console/")
@@ -88,6 +90,7 @@ def test_pending_rows_count_down_and_expired_rows_say_what_went_unanswered(
     page.clock.resume()  # axe-core waits on timers
     check_axe(page, shared_runtime.base_url)
     page.screenshot(path=screenshots / "console-expiry.png", full_page=True)
+    assert refused == []
 
 
 def test_quick_lists_set_the_filters_and_the_csv_link_follows(

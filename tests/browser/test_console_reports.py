@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.console_fixtures import FakeConsoleApi, funnel
+from tests.browser.console_fixtures import FakeConsoleApi, csp_refusals, funnel
 from tests.browser.test_console_pages import check_axe
 from tests.support.runtime import LocalRuntime
 
@@ -51,6 +51,7 @@ def funnel_queries(api: FakeConsoleApi) -> list[dict[str, list[str]]]:
 def test_the_last_30_days_as_a_chart_a_table_and_the_rates(
     shared_runtime: LocalRuntime, page: Page, api: FakeConsoleApi, screenshots: Path
 ) -> None:
+    refused = csp_refusals(page)
     page.goto(f"{shared_runtime.base_url}/console/reports.html")
     expect(page.get_by_role("heading", name="Reports")).to_be_visible()
     expect(page.get_by_label("From (UTC day)")).to_have_value("2026-10-29")
@@ -101,6 +102,7 @@ def test_the_last_30_days_as_a_chart_a_table_and_the_rates(
     )
     check_axe(page, shared_runtime.base_url)
     page.screenshot(path=screenshots / "console-reports.png", full_page=True)
+    assert refused == []
 
 
 def test_a_period_is_asked_for_kept_in_the_address_and_exported(
