@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from playwright.sync_api import Route
+from playwright.sync_api import Page, Route
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITION: dict[str, Any] = json.loads(
@@ -261,6 +261,8 @@ class Signup:
     conversation: list[dict[str, Any]]
     expires: datetime | None = None
     stop: datetime | None = None
+    expired_at: datetime | None = None
+    unanswered: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -273,6 +275,8 @@ class Signup:
             "updatedAt": iso(self.updated),
             "executionArn": execution_arn(self.registration_id),
             "expiresAt": iso(self.expires) if self.expires else None,
+            "expiredAt": iso(self.expired_at) if self.expired_at else None,
+            "unansweredText": self.unanswered,
         }
 
     def detail(self) -> dict[str, Any]:
@@ -527,6 +531,8 @@ def expired_signup() -> Signup:
         ],
         [message("outbound", sent_at, CONFIRMATION_TEXT, "msg-67083695-confirmation")],
         stop=h.t,
+        expired_at=h.t,
+        unanswered={"at": iso(sent_at), "body": CONFIRMATION_TEXT},
     )
 
 
@@ -630,6 +636,11 @@ class FakeConsoleApi:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: list[list[dict[str, Any]]] = field(default_factory=list)
     list_error: tuple[int, dict[str, Any]] | None = None
+    # POST signups/{id}/{action}: what each action answers (status, body, headers); an
+    # action with no answer here is a 404.
+    actions: dict[str, tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
+    # GET funnel: a function of (from, to) to (status, body).
+    funnel: Any = None
     requests: list[tuple[str, str, dict[str, list[str]], str | None]] = field(default_factory=list)
 
     def list_queries(self) -> list[dict[str, list[str]]]:
@@ -666,11 +677,22 @@ class FakeConsoleApi:
             if self.list_error is not None:
                 self.reply(route, *self.list_error)
                 return
+            if query.get("format") == ["csv"]:
+                self.csv(route, query)
+                return
             cursor = query.get("cursor", [None])[0]
             index = int(cursor.removeprefix("page-")) if cursor else 0
             items = self.pages[index] if index < len(self.pages) else []
             next_cursor = f"page-{index + 1}" if index + 1 < len(self.pages) else None
             self.reply(route, 200, {"items": items, "nextCursor": next_cursor})
+            return
+        action = re.fullmatch(r"signups/([^/]+)/([a-z-]+)", path)
+        if action and request.method == "POST":
+            self.handle_action(route, action.group(2))
+            return
+        if path == "funnel" and request.method == "GET" and self.funnel is not None:
+            start, end = query.get("from", [""])[0], query.get("to", [""])[0]
+            self.reply(route, *self.funnel(start, end))
             return
         found = re.fullmatch(r"signups/([^/]+)", path)
         if found and request.method == "GET":
@@ -681,6 +703,46 @@ class FakeConsoleApi:
                 self.reply(route, 200, detail)
             return
         self.error(route, 404, "not_found", "There is nothing at this address.")
+
+    def csv(self, route: Route, query: dict[str, list[str]]) -> None:
+        """The list as CSV: every page, one row a sign-up (as the API's format=csv)."""
+        lines = ["registrationId,phoneNumber,status,outcome,expiresAt,expiredAt"]
+        for page in self.pages:
+            for item in page:
+                if query.get("status", [item["status"]]) != [item["status"]]:
+                    continue
+                cells = [item["registrationId"], item["phoneNumber"], item["status"]]
+                cells += [item["outcome"]["summary"], item["expiresAt"] or ""]
+                lines.append(",".join([*cells, item.get("expiredAt") or ""]))
+        route.fulfill(
+            status=200,
+            content_type="text/csv; charset=utf-8",
+            body="\r\n".join(lines) + "\r\n",
+            headers={"Content-Disposition": 'attachment; filename="signups.csv"'},
+        )
+
+    def action_posts(self) -> list[tuple[str, dict[str, Any]]]:
+        """(path, JSON body) of every action POSTed."""
+        return [
+            (p, json.loads(body or "{}"))
+            for m, p, _, body in self.requests
+            if m == "POST" and p.startswith("signups/")
+        ]
+
+    def handle_action(self, route: Route, name: str) -> None:
+        # As the API: JSON only (its cross-site protection), agents only.
+        request = route.request
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            self.error(route, 403, "cross_site_request", "Refused: not sent as JSON.")
+            return
+        if (self.session or {}).get("role") != "agent":
+            self.error(route, 403, "forbidden", "Only an agent may do this.")
+            return
+        if name not in self.actions:
+            self.error(route, 404, "not_found", "There is nothing at this address.")
+            return
+        status, body, headers = self.actions[name]
+        self.reply(route, status, body, headers)
 
     def handle_session(self, route: Route) -> None:
         request = route.request
@@ -709,3 +771,168 @@ class FakeConsoleApi:
             self.reply(route, 200, {"signedOut": True})
         else:
             self.error(route, 405, "method_not_allowed", "Not allowed.")
+
+
+# --- after an agent's action (wave 2 contract: the action answers with the new detail) ---
+
+
+def console_event(
+    registration_id: str, at: datetime, type_: str, by: str, why: str, **details: Any
+) -> dict[str, Any]:
+    return {
+        "eventId": f"ev-{registration_id[:8]}-{type_}-console",
+        "type": type_,
+        "at": iso(at),
+        "registrationId": registration_id,
+        "details": {"by": by, "why": why, "source": "console", **details},
+    }
+
+
+def aborted(history: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
+    """The history after StopExecution: ExecutionAborted closes the waiting state."""
+    events = json.loads(json.dumps(history))
+    events.append(
+        {
+            "timestamp": iso(at),
+            "type": "ExecutionAborted",
+            "id": len(events) + 1,
+            "previousEventId": len(events),
+            "executionAbortedEventDetails": {"error": "AgentCancelled", "cause": "console"},
+        }
+    )
+    return events
+
+
+def after_expiry_action(pending: Signup, reason: str, by: str, why: str) -> Signup:
+    """A pending sign-up after an agent cancelled it or expired it now (EXPIRED, stopped)."""
+    at = pending.updated + timedelta(minutes=10)
+    verb = "Cancelled" if reason == "agent_cancelled" else "Expired"
+    event = console_event(pending.registration_id, at, "expired", by, why, reason=reason)
+    return Signup(
+        pending.registration_id,
+        pending.phone,
+        "EXPIRED",
+        reason,
+        f"{verb} by {by}: {why}",
+        pending.channel,
+        pending.created,
+        at,
+        "ABORTED",
+        aborted(pending.history, at),
+        [*pending.ledger, event],
+        pending.conversation,
+        stop=at,
+        expired_at=at,
+        unanswered={"at": pending.conversation[-1]["at"], "body": pending.conversation[-1]["body"]},
+    )
+
+
+def after_resend(pending: Signup, by: str, why: str) -> Signup:
+    at = pending.updated + timedelta(minutes=3)
+    rid = pending.registration_id
+    event = console_event(rid, at, "resent", by, why, messageId=f"msg-{rid[:8]}-2")
+    return Signup(
+        rid,
+        pending.phone,
+        "PENDING",
+        "waiting",
+        "Waiting for a reply: 23 h left (text sent twice)",
+        pending.channel,
+        pending.created,
+        at,
+        "RUNNING",
+        pending.history,
+        [*pending.ledger, event],
+        [*pending.conversation, message("outbound", at, CONFIRMATION_TEXT, f"msg-{rid[:8]}-2")],
+        expires=pending.expires,
+    )
+
+
+def stuck_signup() -> Signup:
+    """PENDING, but its execution was stopped outside the workflow: no reply can confirm it."""
+    rid = "5b0c9e2a-4d7f-4a1e-8c3b-2f6e9d1a7b40"
+    phone = "+1206***0135"
+    created = BASE - timedelta(hours=2)
+    h = History(rid, phone, created).through_send()
+    stopped = h.t + timedelta(minutes=30)
+    sent_at = created + timedelta(seconds=2)
+    return Signup(
+        rid,
+        phone,
+        "PENDING",
+        "waiting",
+        "Waiting for a reply: 21 h left",
+        "web",
+        created,
+        sent_at,
+        "ABORTED",
+        aborted(h.events, stopped),
+        [requested(rid, created), sent(rid, sent_at, "confirmation", CONFIRMATION_TEXT)],
+        [message("outbound", sent_at, CONFIRMATION_TEXT, "msg-5b0c9e2a-confirmation")],
+        expires=created + timedelta(hours=24),
+        stop=stopped,
+    )
+
+
+def after_repair(stuck: Signup, by: str, why: str) -> Signup:
+    at = stuck.updated + timedelta(hours=1)
+    event = console_event(
+        stuck.registration_id,
+        at,
+        "expired",
+        by,
+        why,
+        reason="execution_ended",
+        executionStatus="ABORTED",
+    )
+    return Signup(
+        stuck.registration_id,
+        stuck.phone,
+        "EXPIRED",
+        "expired_execution_ended",
+        "Expired: its execution ended (ABORTED)",
+        stuck.channel,
+        stuck.created,
+        at,
+        "ABORTED",
+        stuck.history,
+        [*stuck.ledger, event],
+        stuck.conversation,
+        stop=stuck.stop,
+        expired_at=at,
+        unanswered={"at": stuck.conversation[0]["at"], "body": stuck.conversation[0]["body"]},
+    )
+
+
+def funnel(days: list[str]) -> dict[str, Any]:
+    """GET /console/api/funnel's answer for these UTC days, with figures that add up."""
+    keys = ["signedUp", "texted", "confirmed", "expired", "optedOut", "rejected"]
+    rows = []
+    for n, day in enumerate(days):
+        signed = 10 + (n * 7) % 13
+        rejected = n % 3
+        texted = signed - rejected
+        opted_out = n % 2
+        expired = (n * 5) % 4
+        confirmed = texted - opted_out - expired
+        row: dict[str, Any] = {"date": day, "signedUp": signed, "texted": texted}
+        row |= {"confirmed": confirmed, "expired": expired, "optedOut": opted_out}
+        rows.append(row | {"rejected": rejected})
+    totals = {k: sum(int(r[k]) for r in rows) for k in keys}
+    rate = totals["confirmed"] / totals["texted"] if totals["texted"] else None
+    return {
+        "days": rows,
+        "totals": totals,
+        "confirmationRate": rate,
+        "medianSecondsToConfirm": 154.0,
+    }
+
+
+def csp_refusals(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refuses from now on, as chromium reports it."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return refused

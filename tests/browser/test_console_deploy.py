@@ -36,6 +36,9 @@ def test_the_console_has_what_the_pages_load() -> None:
     assert {
         "console/index.html",
         "console/signup.html",
+        "console/reports.html",
+        "console/js/actions.js",
+        "console/js/reports.js",
         "console/js/graph-status.js",
         "console/js/graph.js",
         "console/css/console.css",

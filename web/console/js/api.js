@@ -12,7 +12,7 @@ export function apiUrl(path) {
 }
 
 /**
- * Resolves to {status, ok, data}; data is null when the body is not JSON. Rejects only
+ * Resolves to {status, ok, data, headers}; data is null when the body is not JSON. Rejects only
  * when the network fails, so a caller can tell "the server said no" from "no answer".
  */
 export async function request(method, path, body, { signal } = {}) {
@@ -30,7 +30,7 @@ export async function request(method, path, body, { signal } = {}) {
   } catch {
     data = null;
   }
-  return { status: response.status, ok: response.ok, data };
+  return { status: response.status, ok: response.ok, data, headers: response.headers };
 }
 
 /** The {code, message, field} of an error answer, with a sentence for non-JSON failures. */

@@ -17,6 +17,10 @@ import {
 import { OUTCOMES, showUser, signOut } from "./session.js";
 
 const FILTERS = ["q", "status", "outcome", "channel", "from", "to"];
+// The order: newest first, or (PENDING only) the soonest to expire first. Not a form field:
+// the quick link sets it, and a search for another status drops it.
+const SORTS = { expiry: "Pending sign-ups, soonest to expire first" };
+const SORT_REFUSED = ["unsupported_sort", "invalid_sort"];
 // Codes of the console API that name no field in their wording.
 const FILTER_ALIASES = { invalid_query: "q", invalid_registration_id: "q" };
 const PAGE_SIZE = 25;
@@ -136,6 +140,8 @@ function filtersFromUrl() {
   const params = new URLSearchParams(location.search);
   const filters = {};
   for (const name of FILTERS) filters[name] = params.get(name) || "";
+  const sort = params.get("sort") || "";
+  filters.sort = SORTS[sort] ? sort : "";
   return filters;
 }
 
@@ -149,12 +155,93 @@ function fillForm(filters) {
   for (const name of FILTERS) $(name).value = filters[name] || "";
 }
 
-function query(filters, cursor) {
+function filterParams(filters) {
   const params = new URLSearchParams();
   for (const name of FILTERS) if (filters[name]) params.set(name, filters[name]);
+  if (filters.sort) params.set("sort", filters.sort);
+  return params;
+}
+
+function query(filters, cursor) {
+  const params = filterParams(filters);
   params.set("limit", String(PAGE_SIZE));
   if (cursor) params.set("cursor", cursor);
   return params.toString();
+}
+
+/** The CSV of the whole filtered list (the API pages through it), as a link to download. */
+function csvHref(filters) {
+  const params = filterParams(filters);
+  params.set("format", "csv");
+  return `api/signups?${params.toString()}`;
+}
+
+const QUICK_LISTS = {
+  "quick-expiring": { status: "PENDING", sort: "expiry" },
+  "quick-expired": { status: "EXPIRED" },
+  "quick-all": {},
+};
+
+/** Marks the quick list the filters are exactly, so a reader knows which list this is. */
+function markQuickList(filters) {
+  for (const [id, wanted] of Object.entries(QUICK_LISTS)) {
+    const same = [...FILTERS, "sort"].every((n) => (filters[n] || "") === (wanted[n] || ""));
+    if (same) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
+}
+
+// Why the list is not in the order asked for: shown while the list is the one it was about.
+let sortRefusal = null; // {key, message}
+const listKey = (filters) => filterParams({ ...filters, sort: "" }).toString();
+
+// --- expiry ---
+
+/** What is left of a confirmation window, as a person reads it. */
+export function timeLeft(ms) {
+  if (ms <= 0) return "Window closed: expiring";
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${h} h left`;
+  if (h) return `${h} h ${m} min left`;
+  return `${m} min ${String(s % 60).padStart(2, "0")} s left`;
+}
+
+function tickExpiries() {
+  const now = Date.now();
+  for (const node of document.querySelectorAll("#results [data-expires]")) {
+    const left = timeLeft(Date.parse(node.dataset.expires) - now);
+    if (node.textContent !== left) node.textContent = left;
+  }
+}
+setInterval(tickExpiries, 1000);
+
+function expiryCell(item) {
+  if (item.status === "PENDING" && item.expiresAt) {
+    return cell(
+      el("span", { class: "time-left", "data-expires": item.expiresAt }, timeLeft(Date.parse(item.expiresAt) - Date.now())),
+      el("span", { class: "cell-note" }, "until ", el("time", { datetime: item.expiresAt }, formatDateTime(item.expiresAt))),
+    );
+  }
+  if (item.status === "EXPIRED" && item.expiredAt) {
+    const parts = [el("span", {}, "Expired ", el("time", { datetime: item.expiredAt }, formatDateTime(item.expiredAt)))];
+    const text = item.unansweredText;
+    if (text && text.body) {
+      parts.push(
+        el(
+          "details",
+          { class: "unanswered" },
+          el("summary", {}, "Unanswered text"),
+          el("p", { class: "cell-note" }, "Sent ", el("time", { datetime: text.at }, formatDateTime(text.at))),
+          el("blockquote", { class: "quote", text: text.body }),
+        ),
+      );
+    }
+    return cell(...parts);
+  }
+  return cell("—");
 }
 
 function cell(...children) {
@@ -173,7 +260,7 @@ function row(item) {
     cell(item.channel === "api" ? "Partner API" : item.channel === "web" ? "Web form" : item.channel || ""),
     cell(el("time", { datetime: item.createdAt }, formatDateTime(item.createdAt))),
     cell(el("time", { datetime: item.updatedAt }, formatDateTime(item.updatedAt))),
-    cell(item.expiresAt ? el("time", { datetime: item.expiresAt }, formatDateTime(item.expiresAt)) : "—"),
+    expiryCell(item),
   );
 }
 
@@ -182,10 +269,15 @@ async function loadPage() {
   fillForm(filters);
   const formError = $("filters-error");
   clearErrors(FILTERS, formError);
+  if (sortRefusal && sortRefusal.key !== listKey(filters)) sortRefusal = null;
+  $("sort-note").textContent = sortRefusal ? sortRefusal.message : "";
   if (inFlight) inFlight.abort();
   inFlight = new AbortController();
   const count = $("result-count");
   count.textContent = "Loading sign-ups…";
+  $("csv-link").href = csvHref(filters);
+  $("results-caption").textContent = SORTS[filters.sort] || "Sign-ups, newest first";
+  markQuickList(filters);
   let result;
   try {
     result = await request("GET", `signups?${query(filters, pages[pageIndex])}`, undefined, {
@@ -202,6 +294,13 @@ async function loadPage() {
     return;
   }
   const body = $("results").tBodies[0];
+  if (filters.sort && result.status === 400 && SORT_REFUSED.includes(errorOf(result).code)) {
+    // An API that cannot order by expiry still lists the pending sign-ups, newest first.
+    const params = listKey(filters);
+    sortRefusal = { key: params, message: `${errorOf(result).message} Showing the newest change first.` };
+    history.replaceState(null, "", params ? `?${params}` : location.pathname);
+    return loadPage();
+  }
   if (!result.ok || !result.data || !Array.isArray(result.data.items)) {
     count.textContent = "";
     body.replaceChildren();
@@ -232,10 +331,11 @@ function resetPaging() {
 
 $("filters").addEventListener("submit", (event) => {
   event.preventDefault();
-  const params = new URLSearchParams();
   const filters = filtersFromForm();
-  for (const name of FILTERS) if (filters[name]) params.set(name, filters[name]);
-  const search = params.toString();
+  const sort = filtersFromUrl().sort;
+  // The expiry order is for pending sign-ups only: another status goes back to newest first.
+  if (sort && filters.status === "PENDING") filters.sort = sort;
+  const search = filterParams(filters).toString();
   history.pushState(null, "", search ? `?${search}` : location.pathname);
   resetPaging();
   loadPage();

@@ -11,6 +11,8 @@ export const OUTCOMES = Object.freeze([
   ["expired_workflow_failed", "Expired: the workflow failed"],
   ["expired_execution_ended", "Expired: the execution ended"],
   ["expired_other", "Expired: another reason"],
+  ["agent_cancelled", "Cancelled by an agent"],
+  ["agent_expired", "Expired by an agent"],
   ["cancelled", "Cancelled: opted out while pending"],
   ["opted_out", "Opted out after confirming"],
   ["rejected", "Rejected"],

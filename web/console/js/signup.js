@@ -14,6 +14,7 @@ import {
   START_ID,
   STATUS_LABELS,
 } from "./graph-status.js";
+import { setupActions } from "./actions.js";
 import { showUser, signOut } from "./session.js";
 
 export const POLL_MS = 2000;
@@ -24,6 +25,8 @@ const registrationId = new URLSearchParams(location.search).get("id") || "";
 let graph = null;
 let pollTimer = null;
 let latest = null;
+let role = null; // the signed-in user's: only an agent sees the actions
+let actions = null;
 const expanded = new Set(); // history event ids whose details are open
 
 const LEDGER_WORDS = {
@@ -41,6 +44,8 @@ const EXPIRED_REASONS = {
   no_reply: "no reply before the confirmation window closed",
   workflow_failed: "the workflow failed; the clean-up marked it expired",
   execution_ended: "its execution was no longer running",
+  agent_cancelled: "an agent cancelled the sign-up",
+  agent_expired: "an agent expired the sign-up",
 };
 
 function fact(term, ...value) {
@@ -224,6 +229,7 @@ function detailFacts(event) {
   if (d.inboundMessageId) facts.push(...fact("Inbound message ID", code(d.inboundMessageId)));
   if (d.source) facts.push(...fact("Source", d.source));
   if (d.by) facts.push(...fact("By", d.by));
+  if (d.why) facts.push(...fact("Reason given", el("q", { text: String(d.why) })));
   return facts;
 }
 
@@ -281,6 +287,7 @@ function render(data) {
   const status = data.execution ? data.execution.status : null;
   const view = executionView(data.definition, data.history, { executionStatus: status, now: Date.now() });
   if (changed("summary", data.signup)) renderSummary(data);
+  if (actions) actions.update(data, role);
   const colours = { states: view.states, path: view.path };
   if (!graph) {
     changed("graph", colours);
@@ -323,9 +330,7 @@ async function load() {
   }
   $("loading").hidden = true;
   if (result.status === 401) {
-    stopPolling();
-    $("signup").hidden = true;
-    $("signin-needed").hidden = false;
+    signedOut();
     return;
   }
   if (!result.ok || !result.data || !result.data.signup) {
@@ -342,6 +347,12 @@ async function load() {
 function schedule(data) {
   stopPolling();
   if (data.execution && data.execution.status === "RUNNING") pollTimer = setTimeout(load, POLL_MS);
+}
+
+function signedOut() {
+  stopPolling();
+  $("signup").hidden = true;
+  $("signin-needed").hidden = false;
 }
 
 function stopPolling() {
@@ -376,7 +387,18 @@ async function start() {
     $("signin-needed").hidden = false;
     return;
   }
-  if (session && session.ok && session.data) showUser(session.data);
+  if (session && session.ok && session.data) {
+    showUser(session.data);
+    role = session.data.role;
+  }
+  actions = setupActions({
+    registrationId,
+    onDone: (data) => {
+      render(data);
+      schedule(data);
+    },
+    onSignedOut: signedOut,
+  });
   await load();
 }
 
