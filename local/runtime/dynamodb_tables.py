@@ -6,7 +6,10 @@ CloudFormation property shapes of these are the CreateTable API's shapes). The p
 is the one the local runtime gives the table everywhere else (`!Ref ContactsTable` in a
 function's environment), so a function finds the table it was told about.
 
-Tables that exist are left alone, whatever their definition: the data in them is the point.
+Tables that exist keep their data and their definition, with one exception: a table with the
+declared key schema that lacks a declared global secondary index gets it (UpdateTable, as a
+CloudFormation stack update adds it on AWS), so a local table made by an older template gains
+the indexes newer code queries. Nothing is ever removed or replaced.
 """
 
 from __future__ import annotations
@@ -100,9 +103,12 @@ def ensure_tables(
     """
     created: list[str] = []
     requests = create_table_requests(Path(template_path), parameter_overrides)
+    deadline = time.monotonic() + timeout_seconds
     for request in requests:
         name = request["TableName"]
-        if _describe(client, name) is not None:
+        existing = _describe(client, name)
+        if existing is not None:
+            _add_missing_indexes(client, request, existing, deadline, poll_seconds, sleep)
             continue
         try:
             client.create_table(**request)
@@ -112,10 +118,36 @@ def ensure_tables(
                 raise
         else:
             created.append(name)
-    deadline = time.monotonic() + timeout_seconds
     for request in requests:
         _wait_active(client, request["TableName"], deadline, poll_seconds, sleep)
     return created
+
+
+def _add_missing_indexes(
+    client: Any,
+    request: dict[str, Any],
+    table: dict[str, Any],
+    deadline: float,
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+) -> None:
+    """Create the declared global secondary indexes an existing table of the declared key
+    schema lacks, one UpdateTable each (DynamoDB takes one index creation per call)."""
+    if table.get("KeySchema") != request["KeySchema"]:
+        return  # not this template's table: left alone
+    have = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes") or []}
+    types = {a["AttributeName"]: a for a in request["AttributeDefinitions"]}
+    for index in request.get("GlobalSecondaryIndexes") or []:
+        if index["IndexName"] in have:
+            continue
+        keys = [key["AttributeName"] for key in index["KeySchema"]]
+        # A table accepts one index change at a time: the one before must be ACTIVE.
+        _wait_active(client, request["TableName"], deadline, poll_seconds, sleep)
+        client.update_table(
+            TableName=request["TableName"],
+            AttributeDefinitions=[types[name] for name in keys],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
 
 
 def _describe(client: Any, name: str) -> dict[str, Any] | None:

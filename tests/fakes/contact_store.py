@@ -18,10 +18,12 @@ from optin.domain.errors import TransitionConflict
 from optin.domain.funnel import increments
 from optin.ports.contact_store import (
     ContactPage,
+    Order,
     SendClaim,
     SignupQuery,
     decode_cursor,
     encode_cursor,
+    expiry_key,
 )
 from optin.ports.number_lookup import LineInfo
 
@@ -112,6 +114,9 @@ class MemoryContactStore:
         return ContactPage(page, str(start + limit) if more else None)
 
     def list_signups(self, query: SignupQuery) -> ContactPage:
+        if query.order == Order.EXPIRY:
+            return self._by_expiry(query)
+
         # The ISO text sorts as the stores' indexes sort (fixed width, microseconds).
         def key(contact: Contact) -> tuple[str, str]:
             return (to_iso(contact.updated_at), contact.phone_number)
@@ -134,6 +139,32 @@ class MemoryContactStore:
                 ),
                 key=key,
                 reverse=True,
+            )
+        page = matching[: query.limit]
+        if len(matching) <= query.limit:
+            return ContactPage(page, None)
+        return ContactPage(
+            page, encode_cursor({"q": query.fingerprint(), "after": list(key(page[-1]))})
+        )
+
+    def _by_expiry(self, query: SignupQuery) -> ContactPage:
+        def key(contact: Contact) -> tuple[str, str]:
+            return (expiry_key(contact), contact.phone_number)
+
+        after: tuple[str, str] | None = None
+        if query.cursor:
+            position = decode_cursor(query.cursor, query).get("after")
+            if not isinstance(position, list) or len(position) != 2:
+                raise ValueError("The cursor is not one this listing returned.")
+            after = (str(position[0]), str(position[1]))
+        with self._lock:
+            matching = sorted(
+                (
+                    c
+                    for c in self._contacts.values()
+                    if c.status == Status.PENDING and (after is None or key(c) > after)
+                ),
+                key=key,
             )
         page = matching[: query.limit]
         if len(matching) <= query.limit:

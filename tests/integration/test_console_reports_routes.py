@@ -93,7 +93,8 @@ def test_bad_report_parameters_are_400_with_a_code(rt: LocalRuntime) -> None:
         (f"{FUNNEL}?from=2026-11-01", "invalid_date_range"),
         (f"{FUNNEL}?format=pdf", "invalid_format"),
         (f"{SIGNUPS}?format=csv&status=MAYBE", "invalid_status"),
-        (f"{SIGNUPS}?status=PENDING&sort=expiry", "unsupported_sort"),
+        (f"{SIGNUPS}?sort=expiry", "unsupported_sort"),
+        (f"{SIGNUPS}?status=PENDING&sort=soonest", "invalid_sort"),
     ):
         status, _, body = request(rt, "GET", path, headers=agent)
         assert status == 400, (path, body)

@@ -21,7 +21,13 @@ from optin.domain import contact as transitions
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import AlreadyRegistered, TransitionConflict
-from optin.ports.contact_store import ContactPage, ContactStore, SendClaim, SignupQuery
+from optin.ports.contact_store import (
+    ContactPage,
+    ContactStore,
+    Order,
+    SendClaim,
+    SignupQuery,
+)
 from tests.fakes.contact_store import MemoryContactStore
 from tests.support import dynamodb
 
@@ -102,6 +108,12 @@ def test_every_field_round_trips(store: ContactStore) -> None:
     )
     store.save(full, expected_version=1)
     assert store.get(NUMBER) == full
+    # The expiry is kept while PENDING (to the microsecond) and only then.
+    waiting = replace(
+        full, version=3, status=Status.PENDING, expires_at=NOW + timedelta(days=1, microseconds=7)
+    )
+    store.save(waiting, expected_version=2)
+    assert store.get(NUMBER) == waiting
 
 
 def test_creating_twice_conflicts(store: ContactStore) -> None:
@@ -653,3 +665,207 @@ def test_dynamodb_list_signups_only_queries_the_status_index() -> None:
         ]
         assert asked.count("REJECTED") == 1 and asked.count("OPTED_OUT") == 1
         assert asked.count("PENDING") > 1
+
+
+# --- the pending sign-ups, soonest to expire first (Order.EXPIRY) ------------------------------
+
+BY_EXPIRY = SignupQuery(statuses=(Status.PENDING,), order=Order.EXPIRY)
+
+
+def waiting(store: ContactStore, number: str, *, started: int, window: int | None) -> Contact:
+    """A PENDING sign-up whose wait started `started` minutes after NOW (the real
+    transitions: request, then the task token with the window)."""
+    moment = NOW + timedelta(minutes=started)
+    requested = transitions.request(
+        store.get(number),
+        phone_number=number,
+        registration_id=f"reg-{number}",
+        first_name=None,
+        execution_arn=None,
+        evidence={},
+        validation={},
+        now=moment,
+    )
+    assert requested.after is not None
+    store.save(requested.after, expected_version=None, events=requested.events)
+    change, _ = transitions.attach_task_token(
+        requested.after,
+        registration_id=f"reg-{number}",
+        task_token="tok",
+        now=moment,
+        window_seconds=window,
+    )
+    assert change.after is not None
+    store.save(change.after, expected_version=requested.after.version)
+    return change.after
+
+
+def test_pending_by_expiry_soonest_first_across_a_resend_and_pages(store: ContactStore) -> None:
+    # Waits started at minutes 0..3 with windows that make the expiries run 2, 0, 3, 1.
+    first = waiting(store, "+12065552000", started=0, window=3 * 3600)
+    second = waiting(store, "+12065552001", started=1, window=3600)
+    third = waiting(store, "+12065552002", started=2, window=4 * 3600)
+    fourth = waiting(store, "+12065552003", started=3, window=2 * 3600)
+    # Not yet waiting (no token yet): expiry unknown, last.
+    reserved = transitions.request(
+        None,
+        phone_number="+12065552004",
+        registration_id="reg-x",
+        first_name=None,
+        execution_arn=None,
+        evidence={},
+        validation={},
+        now=NOW,
+    ).after
+    assert reserved is not None
+    store.save(reserved, expected_version=None)
+    store.save(contact_at("+12065552005", Status.CONFIRMED, 9), expected_version=None)
+    soonest = [c.phone_number for c in (second, fourth, first, third)] + [reserved.phone_number]
+
+    # A resend moves the last change (the newest-first order), never the expiry.
+    resent, _ = transitions.reserve_resend(
+        second,
+        now=NOW + timedelta(minutes=30),
+        cooldown_seconds=0,
+        max_sends=5,
+        evidence={},
+    )
+    assert resent.after is not None
+    store.save(resent.after, expected_version=second.version, events=resent.events)
+    newest = store.list_signups(SignupQuery(statuses=(Status.PENDING,), limit=1))
+    assert numbers(newest.contacts) == [second.phone_number]
+
+    whole = store.list_signups(BY_EXPIRY)
+    assert numbers(whole.contacts) == soonest and whole.cursor is None
+    assert whole.contacts[0].expires_at == NOW + timedelta(minutes=1, hours=1)
+    assert whole.contacts[-1].expires_at is None
+    seen, pages = all_pages(store, replace(BY_EXPIRY, limit=2))
+    assert (seen, pages) == (soonest, 3)  # 2 + 2 + 1, no empty page at the end
+
+    # Leaving PENDING takes a contact out of the order; the rest keep theirs.
+    confirmed = transitions.confirm(
+        resent.after, registration_id=f"reg-{second.phone_number}", reply={}, now=NOW
+    )
+    assert confirmed.after is not None and confirmed.after.expires_at is None
+    store.save(confirmed.after, expected_version=resent.after.version)
+    assert all_pages(store, replace(BY_EXPIRY, limit=2))[0] == soonest[1:]
+
+
+def test_the_expiry_order_is_pending_only_and_its_cursors_are_its_own(
+    store: ContactStore,
+) -> None:
+    for started in range(3):
+        waiting(store, f"+1206555300{started}", started=started, window=3600)
+    with pytest.raises(ValueError, match="Only PENDING"):
+        SignupQuery(statuses=(Status.PENDING, Status.EXPIRED), order=Order.EXPIRY)
+    with pytest.raises(ValueError, match="no range"):
+        SignupQuery(statuses=(Status.PENDING,), order=Order.EXPIRY, updated_from=NOW)
+    by_expiry = store.list_signups(replace(BY_EXPIRY, limit=1)).cursor
+    newest = store.list_signups(SignupQuery(statuses=(Status.PENDING,), limit=1)).cursor
+    assert by_expiry and newest and by_expiry != newest
+    with pytest.raises(ValueError, match="other filters"):
+        store.list_signups(SignupQuery(statuses=(Status.PENDING,), cursor=by_expiry))
+    with pytest.raises(ValueError, match="other filters"):
+        store.list_signups(replace(BY_EXPIRY, cursor=newest))
+
+
+def test_sqlite_expiry_order_walks_the_partial_index(tmp_path: Path) -> None:
+    sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
+    try:
+        for number in ("+12065554000", "+12065554001"):
+            waiting(sqlite_store, number, started=0, window=60)
+        cursor = sqlite_store.list_signups(replace(BY_EXPIRY, limit=1)).cursor
+        for query in (BY_EXPIRY, replace(BY_EXPIRY, limit=1, cursor=cursor)):
+            plan = " / ".join(sqlite_store.explain_list_signups(query))
+            assert "contacts_pending_by_expiry" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+            assert not re.search(r"SCAN contacts(?! USING)", plan), plan
+            if query.cursor:
+                # A later page seeks to where the last one stopped, not walks up to it.
+                assert plan.startswith("SEARCH contacts USING INDEX"), plan
+    finally:
+        sqlite_store.close()
+
+
+def test_sqlite_rows_from_before_the_expiry_column_sort_last(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """CREATE TABLE contacts (
+            phone_number TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL,
+            opted_in INTEGER NOT NULL, registration_id TEXT, first_name TEXT,
+            execution_arn TEXT, task_token TEXT, send_count INTEGER NOT NULL DEFAULT 0,
+            last_sent_at TEXT, last_send_key TEXT, last_message_id TEXT,
+            welcome_message_id TEXT, clarified_registration TEXT,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        INSERT INTO contacts (phone_number, version, status, opted_in, created_at, updated_at)
+        VALUES ('+12065555000', 1, 'PENDING', 0, '2026-10-01T00:00:00.000000Z',
+                '2026-10-01T00:00:00.000000Z');"""
+    )
+    old.close()
+    sqlite_store = SqliteContactStore(path)
+    try:
+        waiting(sqlite_store, "+12065555001", started=0, window=60)
+        legacy = sqlite_store.get("+12065555000")
+        assert legacy is not None and legacy.expires_at is None
+        page = sqlite_store.list_signups(BY_EXPIRY)
+        assert numbers(page.contacts) == ["+12065555001", "+12065555000"]
+        # Opening it again (another process, or a restart) changes nothing.
+        SqliteContactStore(path).close()
+    finally:
+        sqlite_store.close()
+
+
+def test_dynamodb_expiry_order_is_one_query_of_the_sparse_index() -> None:
+    with dynamodb.moto_dynamodb() as client:
+        recording = _Recording(client)
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, lambda: recording)
+        for started in range(3):
+            waiting(store, f"+1206555600{started}", started=started, window=3600)
+        recording.calls.clear()
+        seen, pages = all_pages(store, replace(BY_EXPIRY, limit=2))
+        assert len(seen) == 3 and pages == 2
+        assert [name for name, _ in recording.calls] == ["query", "query"]
+        assert {kwargs["IndexName"] for _, kwargs in recording.calls} == {"PendingByExpiry"}
+        # Only a PENDING contact item carries the index's key.
+        item = client.get_item(
+            TableName=dynamodb.CONTACTS_TABLE,
+            Key={"pk": {"S": contact_pk("+12065556000")}, "sk": {"S": "CONTACT"}},
+        )["Item"]
+        assert item["pendingExpiresAt"] == {"S": "2026-11-01T13:00:00.000000Z"}
+        contact = store.get("+12065556000")
+        assert contact is not None
+        gone = transitions.expire(contact, registration_id="reg-+12065556000", now=NOW)
+        assert gone.after is not None
+        store.save(gone.after, expected_version=contact.version)
+        item = client.get_item(
+            TableName=dynamodb.CONTACTS_TABLE,
+            Key={"pk": {"S": contact_pk("+12065556000")}, "sk": {"S": "CONTACT"}},
+        )["Item"]
+        assert "pendingExpiresAt" not in item
+
+
+def test_dynamodb_pending_items_from_before_the_index_are_left_out_until_saved() -> None:
+    with dynamodb.moto_dynamodb() as client:
+        store = DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
+        fresh = waiting(store, "+12065557000", started=0, window=60)
+        legacy = waiting(store, "+12065557001", started=1, window=60)
+        # As an older version wrote it: no pendingExpiresAt.
+        client.update_item(
+            TableName=dynamodb.CONTACTS_TABLE,
+            Key={"pk": {"S": contact_pk(legacy.phone_number)}, "sk": {"S": "CONTACT"}},
+            UpdateExpression="REMOVE pendingExpiresAt",
+        )
+        assert numbers(store.list_signups(BY_EXPIRY).contacts) == [fresh.phone_number]
+        newest = store.list_signups(SignupQuery(statuses=(Status.PENDING,)))
+        assert numbers(newest.contacts) == [legacy.phone_number, fresh.phone_number]
+        # Its next save (any change) puts it back, with an unknown expiry: last.
+        stored = store.get(legacy.phone_number)
+        assert stored is not None and stored.expires_at is None
+        clarified = transitions.mark_clarified(stored, now=NOW + timedelta(minutes=5))
+        assert clarified.after is not None
+        store.save(clarified.after, expected_version=stored.version)
+        assert numbers(store.list_signups(BY_EXPIRY).contacts) == [
+            fresh.phone_number,
+            legacy.phone_number,
+        ]

@@ -5,7 +5,11 @@ Items (string attributes unless said otherwise):
 * contact       pk CONTACT#<e164>, sk CONTACT: every Contact field (camelCase, datetimes as
                 fixed-width ISO strings, None fields omitted), `version` (N), `status` and
                 `updatedAt`, which put it in the ByStatus index. Only contact items carry
-                `status`, so nothing else reaches that index.
+                `status`, so nothing else reaches that index. While PENDING (and only then)
+                also `pendingExpiresAt`: `expiry_key` of the contact (its expires_at, or
+                "~" when unknown), which puts it in the sparse PendingByExpiry index (status,
+                pendingExpiresAt). A PENDING item written before that attribute existed is
+                not in that index until its next save (docs/architecture.md).
 * ledger event  pk CONTACT#<e164>, sk EVENT#<contact version, 10 digits>#<index, 3 digits>:
                 written once, in the transaction of the contact change it records, with
                 `attribute_not_exists(pk)`; never updated or deleted. The sort key orders a
@@ -54,17 +58,22 @@ from optin.domain.contact import Contact, Status
 from optin.domain.errors import ConfigError, StoreUnavailable, TransitionConflict
 from optin.domain.funnel import increments
 from optin.ports.contact_store import (
+    UNKNOWN_EXPIRY,
     ContactPage,
+    Order,
     SendClaim,
     SignupQuery,
     decode_cursor,
     encode_cursor,
+    expiry_key,
 )
 from optin.ports.number_lookup import LineInfo, LineType
 
 default_client_factory = session_client("dynamodb")
 
 BY_STATUS_INDEX = "ByStatus"
+PENDING_BY_EXPIRY_INDEX = "PendingByExpiry"
+EXPIRY_ATTRIBUTE = "pendingExpiresAt"
 CONTACT_SK = "CONTACT"
 EVENT_PREFIX = "EVENT#"
 # TransactWriteItems takes at most 100 actions: the contact, its events, their registrations,
@@ -190,6 +199,9 @@ def _contact_item(contact: Contact) -> dict[str, Any]:
         "clarifiedRegistration": contact.clarified_registration,
     }
     item.update({name: _s(value) for name, value in optional.items() if value is not None})
+    if contact.status == Status.PENDING:
+        # The Put replaces the whole item: leaving PENDING drops it from the expiry index.
+        item[EXPIRY_ATTRIBUTE] = _s(expiry_key(contact))
     return item
 
 
@@ -217,7 +229,13 @@ def _item_contact(item: dict[str, Any]) -> Contact:
         clarified_registration=_text(item, "clarifiedRegistration"),
         created_at=created_at,
         updated_at=updated_at,
+        expires_at=_expires_at(item),
     )
+
+
+def _expires_at(item: dict[str, Any]) -> datetime | None:
+    text = _text(item, EXPIRY_ATTRIBUTE)
+    return from_iso(text) if text is not None and text != UNKNOWN_EXPIRY else None
 
 
 def _event_item(phone_number: str, version: int, index: int, event: ConsentEvent) -> dict[str, Any]:
@@ -529,7 +547,10 @@ class DynamoDbContactStore:
 
     def list_signups(self, query: SignupQuery) -> ContactPage:
         """One ByStatus query per status, merged newest first. The cursor keeps, per
-        status, the (updatedAt, number) of the last contact taken from it, or "done"."""
+        status, the (updatedAt, number) of the last contact taken from it, or "done".
+        Order EXPIRY: one PendingByExpiry query."""
+        if query.order == Order.EXPIRY:
+            return self._by_expiry(query)
         positions: dict[str, Any] = {}
         if query.cursor:
             positions = decode_cursor(query.cursor, query).get("at") or {}
@@ -570,6 +591,49 @@ class DynamoDbContactStore:
         ) < len(query.status_set)
         cursor = encode_cursor({"q": query.fingerprint(), "at": next_positions}) if more else None
         return ContactPage([_item_contact(item) for _, item in taken], cursor)
+
+    def _by_expiry(self, query: SignupQuery) -> ContactPage:
+        """PENDING contacts soonest to expire first: one Query of the sparse index. The
+        cursor keeps the (pendingExpiresAt, number) of the last contact of the page."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PENDING_BY_EXPIRY_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": _s(str(Status.PENDING))},
+            "ScanIndexForward": True,
+            # One more than asked: tells whether a next page exists without an empty one.
+            "Limit": query.limit + 1,
+        }
+        if query.cursor:
+            after = decode_cursor(query.cursor, query).get("after")
+            if not (
+                isinstance(after, list)
+                and len(after) == 2
+                and all(isinstance(part, str) for part in after)
+            ):
+                raise ValueError("The cursor is not one this listing returned.")
+            request["ExclusiveStartKey"] = {
+                "pk": _s(contact_pk(after[1])),
+                "sk": _s(CONTACT_SK),
+                "status": _s(str(Status.PENDING)),
+                EXPIRY_ATTRIBUTE: _s(after[0]),
+            }
+        with self._call("Query"):
+            response = self._client().query(**request)
+        items: list[dict[str, Any]] = response.get("Items", [])
+        last: dict[str, Any] | None = None
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            last = items[-1]
+        elif response.get("LastEvaluatedKey") and items:
+            # Fewer than asked and a LastEvaluatedKey: the 1 MB page limit cut the query.
+            last = items[-1]
+        cursor = None
+        if last is not None:
+            position = [_text(last, EXPIRY_ATTRIBUTE) or "", _text(last, "phoneNumber") or ""]
+            cursor = encode_cursor({"q": query.fingerprint(), "after": position})
+        return ContactPage([_item_contact(item) for item in items], cursor)
 
     def _status_run(self, status: Status, query: SignupQuery, position: Any) -> _Run:
         names = {"#status": "status"}

@@ -25,6 +25,7 @@ from optin.domain.errors import TransitionConflict
 from optin.domain.funnel import increments
 from optin.ports.contact_store import (
     ContactPage,
+    Order,
     SendClaim,
     SignupQuery,
     decode_cursor,
@@ -49,7 +50,10 @@ CREATE TABLE IF NOT EXISTS contacts (
     welcome_message_id     TEXT,
     clarified_registration TEXT,
     created_at             TEXT NOT NULL,
-    updated_at             TEXT NOT NULL
+    updated_at             TEXT NOT NULL,
+    -- The contact's expires_at, written only while PENDING (NULL otherwise); a file made
+    -- before this column gets it from _add_expiry_column, NULL in every existing row.
+    expires_at             TEXT
 );
 -- Listing by status, newest change first, with the number as the tie-breaker that makes
 -- the keyset cursor exact. It replaces contacts_by_status (status, updated_at).
@@ -114,6 +118,16 @@ CREATE TABLE IF NOT EXISTS send_claims (
 );
 """
 
+# The expiry order (list_signups, Order.EXPIRY): a partial index, so only PENDING rows are in
+# it, on the expiry key (ports.contact_store.expiry_key: NULL, unknown, sorts last as '~'),
+# then the number. Queries must spell the expression and the WHERE exactly like this for
+# SQLite to use it.
+_EXPIRY_KEY_SQL = "coalesce(expires_at, '~')"
+EXPIRY_INDEX = f"""
+CREATE INDEX IF NOT EXISTS contacts_pending_by_expiry
+    ON contacts ({_EXPIRY_KEY_SQL}, phone_number) WHERE status = 'PENDING';
+"""
+
 _COLUMNS = (
     "phone_number",
     "version",
@@ -131,6 +145,7 @@ _COLUMNS = (
     "clarified_registration",
     "created_at",
     "updated_at",
+    "expires_at",
 )
 
 
@@ -178,6 +193,7 @@ def _row_to_contact(row: sqlite3.Row) -> Contact:
         clarified_registration=row["clarified_registration"],
         created_at=from_iso(row["created_at"]),
         updated_at=from_iso(row["updated_at"]),
+        expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None,
     )
 
 
@@ -199,10 +215,14 @@ def _contact_values(contact: Contact) -> tuple[object, ...]:
         contact.clarified_registration,
         to_iso(contact.created_at),
         to_iso(contact.updated_at),
+        # Only a PENDING row belongs in the expiry index's order.
+        _iso(contact.expires_at) if contact.status == Status.PENDING else None,
     )
 
 
 def _list_signups_sql(query: SignupQuery) -> tuple[str, list[object]]:
+    if query.order == Order.EXPIRY:
+        return _by_expiry_sql(query)
     statuses = query.status_set
     conditions: list[str] = []
     params: list[object] = []
@@ -233,6 +253,45 @@ def _list_signups_sql(query: SignupQuery) -> tuple[str, list[object]]:
     )
 
 
+def _by_expiry_sql(query: SignupQuery) -> tuple[str, list[object]]:
+    # 'PENDING' as a literal: a bound parameter would not let SQLite use the partial index.
+    where = "status = 'PENDING'"
+    params: list[object] = []
+    if query.cursor:
+        after = decode_cursor(query.cursor, query).get("after")
+        if not (
+            isinstance(after, list) and len(after) == 2 and all(isinstance(p, str) for p in after)
+        ):
+            raise ValueError("The cursor is not one this listing returned.")
+        # Spelt out rather than a row value: SQLite seeks an expression index on `>=` but
+        # not on a row-value comparison, which would walk the index from its start.
+        where += f" AND {_EXPIRY_KEY_SQL} >= ? AND ({_EXPIRY_KEY_SQL} > ? OR phone_number > ?)"
+        params.extend([after[0], after[0], after[1]])
+    params.append(query.limit + 1)
+    return (
+        # INDEXED BY: with no statistics the planner may pick contacts_by_status_time and
+        # sort every PENDING row; this makes it the index walk or an error, never a sort.
+        f"SELECT *, {_EXPIRY_KEY_SQL} AS expiry_key "
+        f"FROM contacts INDEXED BY contacts_pending_by_expiry WHERE {where} "
+        f"ORDER BY {_EXPIRY_KEY_SQL}, phone_number LIMIT ?",
+        params,
+    )
+
+
+def _add_expiry_column(conn: sqlite3.Connection) -> None:
+    """A contacts table made before `expires_at` existed gets the column (NULL in every
+    row: those PENDING rows sort last in the expiry order), then the expiry index."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(contacts)")}
+    if "expires_at" not in columns:
+        try:
+            conn.execute("ALTER TABLE contacts ADD COLUMN expires_at TEXT")
+        except sqlite3.OperationalError as error:
+            # Another process opening the same file added it first.
+            if "duplicate column" not in str(error):
+                raise
+    conn.executescript(EXPIRY_INDEX)
+
+
 class SqliteContactStore:
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = 30.0) -> None:
         self._path = str(path)
@@ -242,6 +301,7 @@ class SqliteContactStore:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         # Every statement is IF NOT EXISTS: several processes may open the file at once.
         self._connection().executescript(SCHEMA)
+        _add_expiry_column(self._connection())
 
     @property
     def path(self) -> str:
@@ -422,8 +482,9 @@ class SqliteContactStore:
         next_cursor = None
         if len(rows) > query.limit:
             last = page[-1]
+            at = last["expiry_key"] if query.order == Order.EXPIRY else last["updated_at"]
             next_cursor = encode_cursor(
-                {"q": query.fingerprint(), "after": [last["updated_at"], last["phone_number"]]}
+                {"q": query.fingerprint(), "after": [at, last["phone_number"]]}
             )
         return ContactPage([_row_to_contact(row) for row in page], next_cursor)
 

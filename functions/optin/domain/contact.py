@@ -12,7 +12,7 @@ retried step must change nothing and record nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -73,6 +73,10 @@ class Contact:
     last_message_id: str | None = None
     welcome_message_id: str | None = None
     clarified_registration: str | None = None
+    # When the wait for a reply ends (the workflow's wait times out), while PENDING only: set
+    # when a task token starts a wait, None before that, when the window was not given, and
+    # once the contact leaves PENDING. The stores index PENDING contacts by it.
+    expires_at: datetime | None = None
     # Optimistic concurrency: 0 means "not stored yet"; each stored change adds one.
     version: int = 0
 
@@ -99,7 +103,11 @@ def _unchanged(contact: Contact | None) -> Change:
 
 
 def _evolve(contact: Contact, now: datetime, **changes: Any) -> Contact:
-    return replace(contact, updated_at=now, version=contact.version + 1, **changes)
+    after = replace(contact, updated_at=now, version=contact.version + 1, **changes)
+    if after.status != Status.PENDING and after.expires_at is not None:
+        # Only a PENDING contact is waiting: whatever ended the wait ends its expiry too.
+        after = replace(after, expires_at=None)
+    return after
 
 
 def _belongs(contact: Contact | None, registration_id: str) -> bool:
@@ -167,17 +175,28 @@ def _require_pending(current: Contact | None, registration_id: str) -> Contact:
 
 
 def attach_task_token(
-    current: Contact | None, *, registration_id: str, task_token: str, now: datetime
+    current: Contact | None,
+    *,
+    registration_id: str,
+    task_token: str,
+    now: datetime,
+    window_seconds: int | None = None,
 ) -> tuple[Change, str]:
     """Store the workflow's task token and reserve the first confirmation send.
 
     Returns the change and the dedup key for the send. A retried step (new token, same
     registration) keeps the send count: the dedup key makes the SMS service return the
-    first message instead of sending another.
+    first message instead of sending another. Each token is one wait with its own timeout
+    (Step Functions times every attempt of a Task afresh), so a new token sets `expires_at`
+    to now + `window_seconds` (None when the workflow did not say its window).
     """
     contact = _require_pending(current, registration_id)
     key = confirmation_key(registration_id)
     changes: dict[str, Any] = {"task_token": task_token}
+    if contact.task_token != task_token:
+        changes["expires_at"] = (
+            now + timedelta(seconds=window_seconds) if window_seconds is not None else None
+        )
     if contact.last_send_key != key:
         changes.update(
             send_count=contact.send_count + 1,

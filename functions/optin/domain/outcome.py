@@ -135,10 +135,14 @@ def first_text_at(contact: Contact, events: Sequence[ConsentEvent]) -> datetime 
 def expires_at(
     contact: Contact, events: Sequence[ConsentEvent], window_seconds: int | None
 ) -> datetime | None:
-    """When a PENDING sign-up expires, counted from its first text (None otherwise, or
-    when the window or the text is unknown). Resends do not move it: the workflow's wait
-    timed from its start."""
-    if contact.status != Status.PENDING or window_seconds is None:
+    """When a PENDING sign-up expires (None otherwise, or when unknown): the contact's
+    stored `expires_at`, set when its wait started. Resends do not move it. A contact saved
+    before that field existed has none: its first text + `window_seconds` stands in."""
+    if contact.status != Status.PENDING:
+        return None
+    if contact.expires_at is not None:
+        return contact.expires_at
+    if window_seconds is None:
         return None
     sent = first_text_at(contact, events)
     return sent + timedelta(seconds=window_seconds) if sent else None
@@ -175,16 +179,17 @@ def _waiting(
     sent = first_text_at(contact, events)
     if sent is None:
         return Outcome(OutcomeCode.WAITING, "Waiting for the confirmation text to go out")
-    if window is None:
+    expiry = expires_at(contact, events, window)
+    if expiry is None:
         return Outcome(
             OutcomeCode.WAITING, f"Waiting for a reply: texted {duration(now - sent)} ago"
         )
-    left = sent + timedelta(seconds=window) - now
+    left = expiry - now
     if left.total_seconds() <= 0:
         return Outcome(
             OutcomeCode.WAITING,
-            f"Waiting for a reply: the {duration(timedelta(seconds=window))} window closed "
-            f"{duration(-left)} ago and it has not expired yet",
+            f"Waiting for a reply: the window closed {duration(-left)} ago and it has not "
+            "expired yet",
         )
     return Outcome(OutcomeCode.WAITING, f"Waiting for a reply: {duration(left)} left")
 

@@ -1,6 +1,7 @@
 """The support console's read API (API Gateway REST API, behind a Lambda authorizer):
 
-* GET /console/api/signups?q=&status=&outcome=&channel=&from=&to=&limit=&cursor=&format=
+* GET /console/api/signups?q=&status=&outcome=&channel=&from=&to=&limit=&cursor=&format=&sort=
+  (sort=expiry: the PENDING sign-ups soonest to expire first; status=PENDING required)
   (format=csv: every page of the filtered list as a CSV attachment, up to a cap)
 * GET /console/api/signups/{registrationId}
 * GET /console/api/funnel?from=YYYY-MM-DD&to=YYYY-MM-DD&format= (the daily funnel; without
@@ -13,6 +14,7 @@ agent is refused (403); a viewer sees phone numbers masked.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from optin.domain.funnel import FunnelRange
 from optin.domain.outcome import OutcomeCode
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
-from optin.ports.contact_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from optin.ports.contact_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order
 from optin.usecases.console import CHANNELS, BadRequest, ListRequest
 
 ROLES = ("viewer", "agent")
@@ -133,16 +135,14 @@ def _format(params: dict[str, str]) -> str:
     return wanted
 
 
-def _sort(params: dict[str, str]) -> None:
-    """Only newest change first: the ByStatus index orders by the last change, and a
-    pending sign-up's expiry is not what it is keyed by (docs/architecture.md)."""
-    wanted = (params.get("sort") or "newest").strip().lower()
-    if wanted != "newest":
-        raise BadRequest(
-            "unsupported_sort",
-            "The list is sorted newest change first only; sorting by time left is not "
-            "available (each pending sign-up shows its expiresAt).",
-        )
+def _order(params: dict[str, str]) -> Order:
+    """newest (the default: last change first) or expiry (PENDING only, soonest first;
+    Console refuses it for other statuses with unsupported_sort)."""
+    wanted = (params.get("sort") or Order.NEWEST).strip().lower()
+    try:
+        return Order(wanted)
+    except ValueError:
+        raise BadRequest("invalid_sort", "'sort' must be newest or expiry.") from None
 
 
 def _csv(body: str, name: str) -> Response[str]:
@@ -163,8 +163,7 @@ def list_signups() -> Response[str]:
     viewer = _viewer()
     params = dict(app.current_event.query_string_parameters or {})
     wanted = _format(params)
-    _sort(params)
-    request = _list_request(params)
+    request = replace(_list_request(params), order=_order(params))
     console = wiring.dependencies().console
     if wanted == "csv":
         metrics.add_metric(name="ConsoleExport", unit=MetricUnit.Count, value=1)

@@ -42,6 +42,9 @@ class SendConfirmationEvent(_Lenient):
     registrationId: str = Field(min_length=1)
     phoneNumber: str = Field(min_length=2)
     firstName: str | None = None
+    # The wait's TimeoutSeconds (the same state input TimeoutSecondsPath reads), so the
+    # contact records when this wait ends; absent from executions of older definitions.
+    confirmationWindowSeconds: int | None = Field(default=None, ge=1)
 
 
 class OptInEvent(_Lenient):

@@ -35,6 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 registration_id=request.registrationId,
                 phone_number=request.phoneNumber,
                 first_name=request.firstName,
+                window_seconds=request.confirmationWindowSeconds,
             )
     except DomainError as error:
         logger.warning("confirmation not sent", extra={"error": type(error).__name__})

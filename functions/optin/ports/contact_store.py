@@ -4,7 +4,9 @@ Shaped for one DynamoDB table (pk/sk) as well as SQLite:
 
 * contact:  pk = "CONTACT#<e164>", sk = "CONTACT", with a numeric `version`; indexed by
             status and update time (the `ByStatus` index), which serves both listings:
-            `list_by_status` and `list_signups` (one status, or several merged)
+            `list_by_status` and `list_signups` (one status, or several merged); while
+            PENDING also by `expiry_key` (the sparse `PendingByExpiry` index), which serves
+            `list_signups` sorted by expiry
 * ledger:   pk = "CONTACT#<e164>", sk = "EVENT#<contact version>#<index>" (append-only:
             written once, in the same transaction as the contact change it records)
 * inbound:  pk = "INBOUND#<message id>", sk = "INBOUND" (processed-message marker)
@@ -32,11 +34,28 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
+from optin.domain.clock import to_iso
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
 from optin.ports.number_lookup import LineInfo
+
+# The expiry key of a PENDING contact whose expiry is unknown (no wait started yet, or a
+# workflow that did not give its window): after every ISO time, so those sort last.
+UNKNOWN_EXPIRY = "~"
+
+
+def expiry_key(contact: Contact) -> str:
+    """What the expiry order sorts a PENDING contact by (with its number as tie-breaker):
+    the fixed-width ISO time of `expires_at`, or UNKNOWN_EXPIRY."""
+    return to_iso(contact.expires_at) if contact.expires_at else UNKNOWN_EXPIRY
+
+
+class Order(StrEnum):
+    NEWEST = "newest"  # the last change, newest first (every status)
+    EXPIRY = "expiry"  # PENDING only: soonest to expire first, unknown expiries last
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,8 @@ DEFAULT_PAGE_SIZE = 25
 @dataclass(frozen=True)
 class SignupQuery:
     """What `list_signups` lists: contacts in any of `statuses`, newest change first, whose
-    `updatedAt` lies in [updated_from, updated_to] (both inclusive, either open).
+    `updatedAt` lies in [updated_from, updated_to] (both inclusive, either open); or, with
+    `order` EXPIRY, the PENDING contacts by (expiry_key, number), soonest first.
 
     The range is on the time of the last change, not of the sign-up: that is the order the
     store's index keeps, so a range is a key condition and never a filter over a scan.
@@ -65,10 +85,18 @@ class SignupQuery:
     updated_to: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
+    order: Order = Order.NEWEST
 
     def __post_init__(self) -> None:
         if not self.statuses:
             raise ValueError("A listing needs at least one status.")
+        if self.order == Order.EXPIRY:
+            # Only PENDING contacts are indexed by expiry, and not by the time of the last
+            # change: a range on it would be a filter over the index, not a key condition.
+            if set(self.statuses) != {Status.PENDING}:
+                raise ValueError("Only PENDING sign-ups can be sorted by expiry.")
+            if self.updated_from or self.updated_to:
+                raise ValueError("The expiry order takes no range of change times.")
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be 1 to {MAX_PAGE_SIZE}, got {self.limit}.")
         if self.updated_from and self.updated_to and self.updated_from > self.updated_to:
@@ -84,7 +112,9 @@ class SignupQuery:
         bounds = [
             moment.isoformat() if moment else "" for moment in (self.updated_from, self.updated_to)
         ]
-        return "|".join([",".join(self.status_set), *bounds])
+        # Newest-first cursors keep their old form (cursors handed out before still work).
+        extra = [str(self.order)] if self.order != Order.NEWEST else []
+        return "|".join([",".join(self.status_set), *bounds, *extra])
 
 
 def encode_cursor(payload: dict[str, Any]) -> str:
@@ -157,7 +187,8 @@ class ContactStore(Protocol):
     def list_signups(self, query: SignupQuery) -> ContactPage:
         """A page of contacts for `query`, most recently changed first, by index queries
         only (several statuses: one query per status, merged; the cursor remembers where
-        each status stopped). A page holds `limit` contacts unless the listing ends there (or,
+        each status stopped). Order EXPIRY: one query of the PENDING-by-expiry index. A
+        page holds `limit` contacts unless the listing ends there (or,
         on DynamoDB, a 1 MB response cut a status's query short); the cursor is None on
         the last page, never on a page before an empty one. A cursor not made for this
         query raises ValueError."""

@@ -31,6 +31,7 @@ from optin.ports.contact_store import (
     MAX_PAGE_SIZE,
     ContactPage,
     ContactStore,
+    Order,
     SignupQuery,
     decode_cursor,
     encode_cursor,
@@ -92,6 +93,7 @@ class ListRequest:
     updated_to: datetime | None = None
     limit: int = 25
     cursor: str | None = None
+    order: Order = Order.NEWEST
 
 
 def mask_typed(text: str) -> str:
@@ -233,6 +235,7 @@ class Console:
     # --- the list ------------------------------------------------------------------------
 
     def list_signups(self, request: ListRequest, *, viewer: bool) -> dict[str, Any]:
+        _check_order(request)
         statuses = request.statuses
         if request.outcome is not None:
             status = OUTCOME_STATUS[request.outcome]
@@ -260,6 +263,7 @@ class Console:
                 updated_from=request.updated_from,
                 updated_to=request.updated_to,
                 limit=request.limit,
+                order=request.order,
             )
         except ValueError as error:
             raise BadRequest("invalid_parameter", str(error)) from error
@@ -496,6 +500,25 @@ class Console:
             "updatedAt": iso(contact.updated_at),
             "version": contact.version,
         }
+
+
+def _check_order(request: ListRequest) -> None:
+    """The expiry order exists for PENDING sign-ups only (the store indexes only those by
+    expiry), and not within a range of change times (that index is not keyed by them)."""
+    if request.order != Order.EXPIRY:
+        return
+    if set(request.statuses) != {Status.PENDING}:
+        raise BadRequest(
+            "unsupported_sort",
+            "Only pending sign-ups can be sorted by expiry: add status=PENDING, or leave "
+            "out sort to list newest change first.",
+        )
+    if request.updated_from or request.updated_to:
+        raise BadRequest(
+            "unsupported_sort",
+            "The expiry order cannot be limited to dates of the last change: leave out "
+            "from and to, or leave out sort to list newest change first.",
+        )
 
 
 def _export_row(item: dict[str, Any]) -> list[Any]:

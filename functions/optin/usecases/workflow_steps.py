@@ -120,13 +120,18 @@ class WorkflowSteps(UseCase):
         registration_id: str,
         phone_number: str,
         first_name: str | None,
+        window_seconds: int | None = None,
     ) -> str:
         now = self.clock()
         keys: list[str] = []
 
         def attach(current: Contact | None) -> Change:
             change, key = transitions.attach_task_token(
-                current, registration_id=registration_id, task_token=task_token, now=now
+                current,
+                registration_id=registration_id,
+                task_token=task_token,
+                now=now,
+                window_seconds=window_seconds,
             )
             keys.append(key)
             return change

@@ -287,3 +287,61 @@ def test_no_reason_touches_a_contact_that_moved_on(reason: ExpiryReason) -> None
     for contact in (confirmed, opted_out, rejected, newer, None):
         change = t.expire(contact, registration_id="r1", now=NOW, reason=reason)
         assert not change.changed and change.events == ()
+
+
+def waiting(window: int | None = 3600, token: str = "tok") -> t.Contact:
+    change, _ = t.attach_task_token(
+        requested(), registration_id="r1", task_token=token, now=NOW, window_seconds=window
+    )
+    assert change.after is not None
+    return change.after
+
+
+def test_a_wait_sets_the_expiry_once_per_token() -> None:
+    assert requested().expires_at is None  # no wait yet
+    contact = waiting()
+    assert contact.expires_at == NOW + timedelta(hours=1)
+    # The same token again (a Lambda retry of the same attempt): the same wait.
+    again, _ = t.attach_task_token(
+        contact,
+        registration_id="r1",
+        task_token="tok",
+        now=NOW + timedelta(minutes=5),
+        window_seconds=3600,
+    )
+    assert again.after is not None and again.after.expires_at == NOW + timedelta(hours=1)
+    # A new token (Step Functions retried the task): a new wait, timed afresh.
+    retried, _ = t.attach_task_token(
+        contact,
+        registration_id="r1",
+        task_token="tok-2",
+        now=NOW + timedelta(minutes=5),
+        window_seconds=3600,
+    )
+    assert retried.after is not None
+    assert retried.after.expires_at == NOW + timedelta(hours=1, minutes=5)
+    # A workflow that does not say its window: unknown, not a stale value.
+    unknown, _ = t.attach_task_token(
+        contact, registration_id="r1", task_token="tok-3", now=NOW, window_seconds=None
+    )
+    assert unknown.after is not None and unknown.after.expires_at is None
+
+
+@pytest.mark.parametrize(
+    "leave",
+    [
+        lambda c: t.confirm(c, registration_id="r1", reply={"reply": "YES"}, now=NOW),
+        lambda c: t.expire(c, registration_id="r1", now=NOW),
+        lambda c: t.opt_out(c, details={"reply": "STOP"}, now=NOW),
+        lambda c: t.reject(c, registration_id="r1", reason="refused", now=NOW),
+    ],
+    ids=["confirm", "expire", "opt_out", "reject"],
+)
+def test_leaving_pending_clears_the_expiry(leave: object) -> None:
+    contact = waiting()
+    assert contact.expires_at is not None
+    change = leave(contact)  # type: ignore[operator]
+    assert change.after.status != Status.PENDING and change.after.expires_at is None
+    # A resend while PENDING keeps it: the wait did not start again.
+    resent, _ = t.reserve_resend(contact, now=NOW, cooldown_seconds=0, max_sends=5, evidence={})
+    assert resent.after is not None and resent.after.expires_at == contact.expires_at

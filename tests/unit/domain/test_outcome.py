@@ -53,11 +53,15 @@ class Ledger:
             )
         )
 
-    def texted(self, at: datetime) -> Ledger:
+    def texted(self, at: datetime, window: int | None = None, token: str = "tok") -> Ledger:
         assert self.contact is not None and self.contact.registration_id
         registration_id = self.contact.registration_id
         change, key = t.attach_task_token(
-            self.contact, registration_id=registration_id, task_token="tok", now=at
+            self.contact,
+            registration_id=registration_id,
+            task_token=token,
+            now=at,
+            window_seconds=window,
         )
         self.apply(change)
         return self.apply(
@@ -314,9 +318,33 @@ def test_waiting_for_a_reply_with_the_time_left() -> None:
         "Waiting for a reply: texted 5 min ago"
     )
     late = ledger.describe(T0 + timedelta(days=1, minutes=10), window=DAY).summary
-    assert late == (
-        "Waiting for a reply: the 24 h window closed 10 min ago and it has not expired yet"
+    assert late == ("Waiting for a reply: the window closed 10 min ago and it has not expired yet")
+
+
+def test_the_stored_expiry_is_what_the_time_left_and_expires_at_read() -> None:
+    # The wait started with a 2 h window; the console believes 24 h (a later deploy): the
+    # contact's own expiry wins, and a resend does not move it.
+    ledger = Ledger().signed_up().texted(T0, window=7200)
+    assert ledger.contact is not None and ledger.contact.expires_at == T0 + timedelta(hours=2)
+    assert expires_at(ledger.contact, ledger.events, DAY) == T0 + timedelta(hours=2)
+    assert ledger.describe(T0 + timedelta(hours=1), window=DAY).summary == (
+        "Waiting for a reply: 1 h left"
     )
+    resent, _ = t.reserve_resend(
+        ledger.contact,
+        now=T0 + timedelta(minutes=30),
+        cooldown_seconds=60,
+        max_sends=3,
+        evidence={},
+    )
+    ledger.apply(resent)
+    assert expires_at(ledger.contact, ledger.events, DAY) == T0 + timedelta(hours=2)
+    # A retried task (a new token) is a new wait with its own timeout.
+    ledger.texted(T0 + timedelta(hours=1), window=7200, token="tok-2")
+    assert expires_at(ledger.contact, ledger.events, None) == T0 + timedelta(hours=3)
+    # Leaving PENDING clears it.
+    ledger.expired(T0 + timedelta(hours=3))
+    assert ledger.contact is not None and ledger.contact.expires_at is None
 
 
 def test_waiting_before_the_text_went_out() -> None:

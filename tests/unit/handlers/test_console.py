@@ -39,7 +39,9 @@ class Seeder:
         self.world.store.save(change.after, expected_version=before, events=change.events)
         return change.after
 
-    def signup(self, number: str, registration_id: str, *, api: bool = False) -> Contact:
+    def signup(
+        self, number: str, registration_id: str, *, api: bool = False, window: int | None = DAY
+    ) -> Contact:
         evidence = {
             "channel": "api" if api else "web",
             "ip": "203.0.113.7",
@@ -63,6 +65,7 @@ class Seeder:
             registration_id=registration_id,
             task_token="secret-token",
             now=self.world.clock(),
+            window_seconds=window,
         )
         contact = self.save(change)
         return self.save(

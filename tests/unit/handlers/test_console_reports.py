@@ -179,11 +179,69 @@ def test_an_expired_sign_up_says_when_and_which_text_went_unanswered(
             assert other["expiredAt"] is None and other["unansweredText"] is None
 
 
-def test_sorting_by_time_left_is_refused_not_ignored(seeded: Any, raw: Any) -> None:
-    response = raw(params={"status": "PENDING", "sort": "expiry"})
+SOON = "+12065550155"
+LEGACY = "+12065550166"
+
+
+def test_pending_sign_ups_soonest_to_expire_first(seeded: Any, raw: Any) -> None:
+    world = seeded
+    # WEB and API waited a day from minutes 0 and 1; SOON waits 10 min from now; LEGACY's
+    # workflow did not give its window (an execution of an older definition): unknown, last.
+    world.seed.signup(SOON, "reg-soon", window=600)
+    world.seed.signup(LEGACY, "reg-legacy", window=None)
+    # A resend moves WEB to the top of the newest-first list, not in the expiry order.
+    world.clock.advance(60)
+    web = world.store.get(WEB)
+    resent, _ = t.reserve_resend(
+        web, now=world.clock(), cooldown_seconds=0, max_sends=5, evidence={}
+    )
+    world.seed.save(resent)
+    assert body_of(raw(params={"status": "PENDING"}))["items"][0]["phoneNumber"] == "+1206***0100"
+
+    first = body_of(raw(params={"status": "PENDING", "sort": "expiry", "limit": "2"}))
+    second = body_of(
+        raw(params={"status": "PENDING", "sort": "expiry", "cursor": first["nextCursor"]})
+    )
+    assert second["nextCursor"] is None
+    items = first["items"] + second["items"]
+    assert [item["registrationId"] for item in items] == [
+        "reg-soon",
+        "reg-web",
+        "reg-api",
+        "reg-legacy",
+    ]
+    expiries = [item["expiresAt"] for item in items[:3]]
+    assert expiries == sorted(expiries)
+    assert items[0]["outcome"]["summary"] == "Waiting for a reply: 9 min left"
+    # The CSV of the same list keeps its order.
+    rows = rows_of(raw(params={"status": "PENDING", "sort": "expiry", "format": "csv"}))
+    assert [row[0] for row in rows[1:]] == [item["registrationId"] for item in items]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "says"),
+    [
+        ({"sort": "expiry"}, "unsupported_sort", "Only pending"),
+        ({"status": "EXPIRED", "sort": "expiry"}, "unsupported_sort", "Only pending"),
+        ({"status": "PENDING", "sort": "expiry", "from": "2026-11-01"}, "unsupported_sort", "from"),
+        ({"status": "PENDING", "sort": "soonest"}, "invalid_sort", "newest or expiry"),
+    ],
+)
+def test_an_expiry_order_the_store_cannot_give_is_refused_not_ignored(
+    seeded: Any, raw: Any, params: dict[str, str], code: str, says: str
+) -> None:
+    response = raw(params=params)
     assert response["statusCode"] == 400
-    assert body_of(response)["error"]["code"] == "unsupported_sort"
+    error = body_of(response)["error"]
+    assert error["code"] == code and says in error["message"]
     assert raw(params={"sort": "newest"})["statusCode"] == 200
+
+
+def test_a_newest_first_cursor_does_not_page_the_expiry_order(seeded: Any, raw: Any) -> None:
+    cursor = body_of(raw(params={"status": "PENDING", "limit": "1"}))["nextCursor"]
+    response = raw(params={"status": "PENDING", "sort": "expiry", "cursor": cursor})
+    assert response["statusCode"] == 400
+    assert body_of(response)["error"]["code"] == "invalid_cursor"
 
 
 # --- CSV export of the list -----------------------------------------------------------------

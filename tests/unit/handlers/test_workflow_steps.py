@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from optin.domain import contact as transitions
 from optin.domain.consent import EventType
@@ -19,6 +23,7 @@ from optin.domain.errors import (
 )
 from optin.handlers import create_contact, expire, opt_in, send_confirmation, validate_number
 
+ASL = Path(__file__).parents[3] / "statemachine" / "registration.asl.json"
 NUMBER = "+12065550100"
 REG = "3f1c2a9e-7d7b-4c4e-9a53-0b8f5f1f7e21"
 EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:Registration:{REG}"
@@ -36,13 +41,21 @@ def create_event(registration_id: str = REG, **overrides: Any) -> dict[str, Any]
     }
 
 
-def send_event(token: str = "token-1", registration_id: str = REG) -> dict[str, Any]:
-    return {
+WINDOW = 86400
+
+
+def send_event(
+    token: str = "token-1", registration_id: str = REG, window: int | None = WINDOW
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
         "taskToken": token,
         "registrationId": registration_id,
         "phoneNumber": NUMBER,
         "firstName": "Ana",
     }
+    if window is not None:
+        event["confirmationWindowSeconds"] = window
+    return event
 
 
 REPLY = {"reply": "Yes!", "inboundMessageId": "in-1", "receivedAt": "2026-11-01T12:05:00.000000Z"}
@@ -196,6 +209,7 @@ def test_send_confirmation_stores_token_then_texts_and_records(world, lambda_con
     contact = world.store.get(NUMBER)
     assert contact.task_token == "token-1"
     assert contact.send_count == 1 and contact.last_sent_at == world.clock.now
+    assert contact.expires_at == world.clock.now + timedelta(seconds=WINDOW)
     assert contact.last_message_id == sent.message_id
     event = world.store.events(NUMBER)[-1]
     assert event.type == EventType.CONFIRMATION_SENT
@@ -203,6 +217,31 @@ def test_send_confirmation_stores_token_then_texts_and_records(world, lambda_con
     # The text's own revision rides on the disclosure version it goes with.
     assert event.details["version"] == f"{world.settings.disclosure_version}+r2"
     assert event.details["messageId"] == sent.message_id
+
+
+def test_the_wait_s_window_comes_from_the_state_that_times_it() -> None:
+    definition = json.loads(ASL.read_text(encoding="utf-8"))
+    state = definition["States"]["SendConfirmation"]
+    assert (
+        state["Parameters"]["Payload"]["confirmationWindowSeconds.$"]
+        == (state["TimeoutSecondsPath"])
+    )
+
+
+def test_a_send_without_the_window_leaves_the_expiry_unknown(world, lambda_context) -> None:
+    # An execution of a definition from before the window was passed.
+    create_contact.handler(create_event(), lambda_context)
+    send_confirmation.handler(send_event(window=None), lambda_context)
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.PENDING and contact.expires_at is None
+
+
+@pytest.mark.parametrize("window", [0, -5, "soon"])
+def test_a_send_with_a_nonsense_window_is_refused(world, lambda_context, window: Any) -> None:
+    create_contact.handler(create_event(), lambda_context)
+    with pytest.raises(ValidationError):
+        send_confirmation.handler(send_event(window=window), lambda_context)
+    assert world.sms.sent == [] and world.store.get(NUMBER).task_token is None
 
 
 def test_send_confirmation_retry_sends_nothing_twice(world, lambda_context) -> None:

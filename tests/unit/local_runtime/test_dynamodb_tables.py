@@ -51,11 +51,35 @@ def test_creates_the_templates_tables_as_declared(client: Any) -> None:
         declared["AttributeDefinitions"], key=lambda a: a["AttributeName"]
     )
     assert table["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]
-    [index] = table["GlobalSecondaryIndexes"]
-    [declared_index] = declared["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == declared_index["IndexName"] == "ByStatus"
-    assert index["KeySchema"] == declared_index["KeySchema"]
-    assert index["Projection"] == declared_index["Projection"]
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    declared_indexes = {index["IndexName"]: index for index in declared["GlobalSecondaryIndexes"]}
+    assert set(indexes) == set(declared_indexes) == {"ByStatus", "PendingByExpiry"}
+    for name, index in indexes.items():
+        assert index["KeySchema"] == declared_indexes[name]["KeySchema"]
+        assert index["Projection"] == declared_indexes[name]["Projection"]
+
+
+def test_a_table_of_an_older_template_gains_the_indexes_it_lacks(client: Any) -> None:
+    [request] = create_table_requests(TEMPLATE)
+    older = {
+        **request,
+        "AttributeDefinitions": [
+            a for a in request["AttributeDefinitions"] if a["AttributeName"] != "pendingExpiresAt"
+        ],
+        "GlobalSecondaryIndexes": [
+            i for i in request["GlobalSecondaryIndexes"] if i["IndexName"] == "ByStatus"
+        ],
+    }
+    client.create_table(**older)
+    client.put_item(TableName="ContactsTable", Item={"pk": {"S": "x"}, "sk": {"S": "y"}})
+    assert ensure_tables(client, TEMPLATE) == []
+    table = client.describe_table(TableName="ContactsTable")["Table"]
+    names = {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
+    assert names == {"ByStatus", "PendingByExpiry"}
+    assert client.get_item(TableName="ContactsTable", Key={"pk": {"S": "x"}, "sk": {"S": "y"}})[
+        "Item"
+    ]
+    assert ensure_tables(client, TEMPLATE) == []  # nothing more to add
 
 
 def test_a_second_call_creates_nothing_and_keeps_the_data(client: Any) -> None:

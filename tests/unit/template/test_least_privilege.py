@@ -99,6 +99,7 @@ def test_the_code_analysis_finds_each_kind_of_call(package: Package) -> None:
         ("dynamodb:GetItem", "table"),
         ("dynamodb:Query", "table"),  # a number's ledger
         ("dynamodb:Query", "index:ByStatus"),  # the sign-ups list
+        ("dynamodb:Query", "index:PendingByExpiry"),  # the pending, soonest to expire
         ("states:DescribeExecution", "execution"),
         ("states:GetExecutionHistory", "execution"),
         ("states:DescribeStateMachine", "state_machine"),
