@@ -27,7 +27,8 @@ from tests.browser.console_fixtures import (
     pending_signup,
 )
 from tests.browser.test_console_pages import check_axe
-from tests.support.runtime import LocalRuntime
+from tests.support.console import PASSWORD, add_user
+from tests.support.runtime import LocalRuntime, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -104,12 +105,26 @@ def test_quick_lists_set_the_filters_and_the_csv_link_follows(
     csv = page.get_by_role("link", name="Download this list (CSV)")
     expect(csv).to_have_attribute("href", "api/signups?format=csv")
 
+    # The API answers the expiry order as it now does: soonest first, shown as served.
+    soon = dataclasses.replace(
+        pending,
+        registration_id="5c1f0a2e-8d3b-4f6a-9e7c-2b4d6f8a0c1e",
+        phone="+1206***0145",
+        expires=(pending.expires or pending.created) - timedelta(hours=20),
+    )
+    api.pages = [[soon.summary(), pending.summary()]]
     page.get_by_role("link", name="Pending, soonest to expire").click()
     expect(page.get_by_label("Status")).to_have_value("PENDING")
     expect(page.locator("#results-caption")).to_have_text(
         "Pending sign-ups, soonest to expire first"
     )
     asked(page, api, {"status": ["PENDING"], "sort": ["expiry"], "limit": ["25"]})
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(soon.phone)
+    expect(rows.nth(1)).to_contain_text(pending.phone)
+    expect(page.locator("#sort-note")).to_be_empty()
+    api.pages = [[pending.summary(), expired.summary()]]
     expect(page.get_by_role("link", name="Pending, soonest to expire")).to_have_attribute(
         "aria-current", "page"
     )
@@ -168,11 +183,16 @@ def test_the_header_links_to_the_reports(
     expect(nav.get_by_role("link", name="Sign-ups")).to_have_attribute("aria-current", "page")
 
 
-def test_an_api_that_cannot_sort_by_expiry_still_lists_the_pending_and_says_so(
+def test_an_expiry_order_the_api_refuses_still_lists_the_pending_and_says_so(
     shared_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
 ) -> None:
+    # The API orders PENDING by expiry but not within dates of the last change (from/to):
+    # it refuses with unsupported_sort, and the page lists newest first with a note.
     api.pages = [[pending_signup().summary()]]
-    refusal = "The list is sorted newest change first only; sorting by time left is not available."
+    refusal = (
+        "The expiry order cannot be limited to dates of the last change: leave out from and "
+        "to, or leave out sort to list newest change first."
+    )
     refused: list[str] = []
 
     def no_sort(route: Route) -> None:
@@ -183,17 +203,58 @@ def test_an_api_that_cannot_sort_by_expiry_still_lists_the_pending_and_says_so(
         api.error(route, 400, "unsupported_sort", refusal)
 
     page.route("**/console/api/signups?**", no_sort)
-    page.goto(f"{shared_runtime.base_url}/console/?status=PENDING&sort=expiry")
+    page.goto(f"{shared_runtime.base_url}/console/?status=PENDING&from=2026-11-01&sort=expiry")
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(page.locator("#sort-note")).to_have_text(f"{refusal} Showing the newest change first.")
     expect(page.locator("#results-caption")).to_have_text("Sign-ups, newest first")
     expect(page.locator("#filters-error")).to_be_empty()
-    assert page.url.endswith("/console/?status=PENDING")
+    assert page.url.endswith("/console/?status=PENDING&from=2026-11-01")
     assert len(refused) == 1
-    asked(page, api, {"status": ["PENDING"], "limit": ["25"]})
+    asked(page, api, {"status": ["PENDING"], "from": ["2026-11-01"], "limit": ["25"]})
     check_axe(page, shared_runtime.base_url)
 
     page.get_by_label("Search").fill("206")
     page.get_by_role("button", name="Search", exact=True).click()
-    asked(page, api, {"q": ["206"], "status": ["PENDING"], "limit": ["25"]})
+    asked(page, api, {"q": ["206"], "status": ["PENDING"], "from": ["2026-11-01"], "limit": ["25"]})
     expect(page.locator("#sort-note")).to_be_empty()
+
+
+ORDERED = ("+12063400191", "+12063400192", "+12063400193")
+
+
+def test_the_real_api_lists_the_pending_soonest_to_expire_first(
+    shared_runtime: LocalRuntime, page: Page
+) -> None:
+    """Nothing stubbed: real sign-ups through the workflow, the console API behind the
+    sign-in, the store's expiry index. Each wait starts when its text goes out, so the
+    sign-ups made one after another expire in that order: the reverse of newest first."""
+    add_user(shared_runtime, "eve-expiry", "viewer")
+    for number in ORDERED:
+        status, body = shared_runtime.signup(number)
+        assert status == 202, body
+        wait_for(lambda n=number: shared_runtime.messages(n, "outbound"), what="the text")
+    page.goto(f"{shared_runtime.base_url}/console/")
+    page.get_by_label("Username").fill("eve-expiry")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#user-name")).to_have_text("eve-expiry")
+    with page.expect_response(
+        lambda r: "/console/api/signups?" in r.url and "sort=expiry" in r.url
+    ) as answer:
+        page.get_by_role("link", name="Pending, soonest to expire").click()
+    assert answer.value.status == 200
+    items = answer.value.json()["items"]
+    expect(page.locator("#results tbody tr")).to_have_count(len(items))
+    expect(page.locator("#sort-note")).to_be_empty()
+    expect(page.locator("#results-caption")).to_have_text(
+        "Pending sign-ups, soonest to expire first"
+    )
+    # Other tests share this runtime: whatever else is pending, the order holds throughout,
+    # and ours come in the order they were made.
+    expiries = page.locator("#results tbody tr .time-left").evaluate_all(
+        "(spans) => spans.map((s) => s.dataset.expires)"
+    )
+    assert len(expiries) >= len(ORDERED) and expiries == sorted(expiries)
+    masked = [f"{number[:5]}***{number[-4:]}" for number in ORDERED]
+    shown = [item["phoneNumber"] for item in items if item["phoneNumber"] in masked]
+    assert shown == masked
