@@ -4,12 +4,13 @@ scripted client answers here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
 from optin.domain.contact import Status
-from optin.ports.contact_store import SignupQuery
+from optin.ports.contact_store import Order, SignupQuery
 
 
 def item(status: str, minute: int) -> dict[str, Any]:
@@ -92,3 +93,35 @@ def test_each_query_asks_one_more_than_a_page_and_a_range_is_a_key_condition() -
     assert request["KeyConditionExpression"] == (
         "#status = :status AND #updated BETWEEN :low AND :high"
     )
+
+
+def pending_item(minute: int, expires: str | None) -> dict[str, Any]:
+    found = item("PENDING", minute)
+    if expires is not None:
+        found["pendingExpiresAt"] = {"S": expires}
+    return found
+
+
+def test_the_expiry_order_resumes_after_a_cut_from_the_last_contact_it_returned() -> None:
+    soon = "2026-11-02T12:00:00.000000Z"
+    cut = {"Items": [pending_item(1, soon)], "LastEvaluatedKey": {"pk": {"S": "x"}}}
+    client = Scripted({"PENDING": [cut, {"Items": [pending_item(2, "~")]}]})
+    store = DynamoDbContactStore("t", lambda: client)
+    query = SignupQuery(statuses=(Status.PENDING,), order=Order.EXPIRY, limit=5)
+    first = store.list_signups(query)
+    # Fewer than asked but cut short: a cursor, never a false end.
+    assert minutes(first) == [1] and first.cursor
+    assert first.contacts[0].expires_at == datetime(2026, 11, 2, 12, tzinfo=UTC)
+    second = store.list_signups(replace(query, cursor=first.cursor))
+    assert minutes(second) == [2] and second.cursor is None
+    assert second.contacts[0].expires_at is None  # "~": unknown
+    one, two = client.requests
+    assert one["IndexName"] == two["IndexName"] == "PendingByExpiry"
+    assert one["ScanIndexForward"] is True and one["Limit"] == 6
+    assert "ExclusiveStartKey" not in one
+    assert two["ExclusiveStartKey"] == {
+        "pk": {"S": "CONTACT#+12065551001"},
+        "sk": {"S": "CONTACT"},
+        "status": {"S": "PENDING"},
+        "pendingExpiresAt": {"S": soon},
+    }
