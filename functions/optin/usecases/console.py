@@ -235,7 +235,6 @@ class Console:
     # --- the list ------------------------------------------------------------------------
 
     def list_signups(self, request: ListRequest, *, viewer: bool) -> dict[str, Any]:
-        _check_order(request)
         statuses = request.statuses
         if request.outcome is not None:
             status = OUTCOME_STATUS[request.outcome]
@@ -245,6 +244,7 @@ class Console:
                     f"The outcome {request.outcome} only happens to sign-ups in status {status}.",
                 )
             statuses = (status,)
+        _check_order(request, statuses)
         if request.q is not None and request.q.strip():
             items = [
                 self._summary(contact, events, viewer=viewer)
@@ -502,12 +502,13 @@ class Console:
         }
 
 
-def _check_order(request: ListRequest) -> None:
+def _check_order(request: ListRequest, statuses: tuple[Status, ...]) -> None:
     """The expiry order exists for PENDING sign-ups only (the store indexes only those by
-    expiry), and not within a range of change times (that index is not keyed by them)."""
+    expiry; outcome `waiting` implies PENDING), and not within a range of change times (that
+    index is not keyed by them)."""
     if request.order != Order.EXPIRY:
         return
-    if set(request.statuses) != {Status.PENDING}:
+    if set(statuses) != {Status.PENDING}:
         raise BadRequest(
             "unsupported_sort",
             "Only pending sign-ups can be sorted by expiry: add status=PENDING, or leave "

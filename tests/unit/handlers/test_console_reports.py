@@ -213,6 +213,9 @@ def test_pending_sign_ups_soonest_to_expire_first(seeded: Any, raw: Any) -> None
     expiries = [item["expiresAt"] for item in items[:3]]
     assert expiries == sorted(expiries)
     assert items[0]["outcome"]["summary"] == "Waiting for a reply: 9 min left"
+    # Outcome `waiting` is PENDING's: the same order without a status.
+    waiting = body_of(raw(params={"outcome": "waiting", "sort": "expiry"}))["items"]
+    assert [item["registrationId"] for item in waiting] == [i["registrationId"] for i in items]
     # The CSV of the same list keeps its order.
     rows = rows_of(raw(params={"status": "PENDING", "sort": "expiry", "format": "csv"}))
     assert [row[0] for row in rows[1:]] == [item["registrationId"] for item in items]
@@ -223,6 +226,7 @@ def test_pending_sign_ups_soonest_to_expire_first(seeded: Any, raw: Any) -> None
     [
         ({"sort": "expiry"}, "unsupported_sort", "Only pending"),
         ({"status": "EXPIRED", "sort": "expiry"}, "unsupported_sort", "Only pending"),
+        ({"outcome": "confirmed", "sort": "expiry"}, "unsupported_sort", "Only pending"),
         ({"status": "PENDING", "sort": "expiry", "from": "2026-11-01"}, "unsupported_sort", "from"),
         ({"status": "PENDING", "sort": "soonest"}, "invalid_sort", "newest or expiry"),
     ],
