@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.test_console_e2e import find, sign_in
 from tests.browser.test_console_pages import check_axe, node_statuses
@@ -376,7 +376,7 @@ def test_q2_a_yes_that_reached_a_stopped_execution(rt: LocalRuntime, page: Page)
     expect(page.locator("#conversation .bubble--outbound")).to_have_count(2)
 
 
-def test_q4_prove_this_person_agreed(rt: LocalRuntime, page: Page) -> None:
+def test_q4_prove_this_person_agreed(rt: LocalRuntime, page: Page, browser: Browser) -> None:
     """Signed up on the real form in this browser; the evidence download says how."""
     number = "+12063400208"
     page.goto(rt.base_url + "/")
@@ -421,6 +421,24 @@ def test_q4_prove_this_person_agreed(rt: LocalRuntime, page: Page) -> None:
     )
     assert events["confirmed"]["details"]["reply"] == "Yes!", events["confirmed"]
     assert [m["direction"] for m in record["conversation"]] == ["outbound", "inbound", "outbound"]
+    # The text we sent, exactly as the phone got it, with the id the SMS service gave it.
+    texted = rt.messages(number, "outbound")[0]
+    sent = events["confirmation_sent"]["details"]
+    assert (sent["text"], sent["messageId"]) == (texted["body"], texted["messageId"]), sent
+    expect(ledger_entry(page, "confirmation_sent")).to_contain_text(texted["messageId"])
+
+    # A viewer's download of the same record has the number masked, and only masked.
+    viewer = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        other = viewer.new_page()
+        open_signup(other, rt, number, VIEWER)
+        with other.expect_download() as download:
+            other.get_by_role("button", name="Download evidence (JSON)").click()
+        masked = Path(download.value.path()).read_text(encoding="utf-8")
+        assert json.loads(masked)["signup"]["phoneNumber"] == "+1206***0208"
+        assert number[2:] not in masked
+    finally:
+        viewer.close()
 
 
 @pytest.fixture
