@@ -2,7 +2,14 @@
 
 import argparse
 
-from bench import baseline, console_list, engine_vs_moto, signup_throughput, yes_latency
+from bench import (
+    baseline,
+    console_list,
+    console_page,
+    engine_vs_moto,
+    signup_throughput,
+    yes_latency,
+)
 
 
 def main() -> None:
@@ -19,6 +26,7 @@ def main() -> None:
     signup_throughput.main(quick=args.quick, baseline_ref=args.baseline)
     yes_latency.main(quick=args.quick, baseline_ref=args.baseline)
     console_list.main(quick=args.quick)
+    console_page.main(quick=args.quick)
 
 
 main()

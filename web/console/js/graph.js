@@ -142,6 +142,12 @@ export function drawGraph(container, view) {
   container.style.height = `${Math.round(Math.min(960, Math.max(320, box.h + 40)))}px`;
   cy.resize();
   cy.fit(undefined, 16);
+  // Render-done marker for bench/console_page.py: the layout above is synchronous, and
+  // cytoscape paints in its own animation frame, queued before this one; so at this frame the
+  // graph is on screen. The value is ms since the navigation began (performance.now()).
+  requestAnimationFrame(() => {
+    container.dataset.drawnAt = performance.now().toFixed(1);
+  });
   return {
     update(next) {
       applyView(cy, next);
