@@ -21,6 +21,7 @@ class EventType(StrEnum):
     OPTED_OUT = "opted_out"  # raw reply + inbound message id (or the SMS service's list)
     RESUBSCRIBED = "resubscribed"  # START / UNSTOP from an opted-out number
     REJECTED = "rejected"  # confirmation text permanently refused
+    REPLY_SENT = "reply_sent"  # our answer to an inbound text: its exact text and message id
 
 
 class ExpiryReason(StrEnum):

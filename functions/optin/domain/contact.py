@@ -279,6 +279,27 @@ def record_send(
     return Change(before=current, after=after, events=(event,))
 
 
+def record_reply(
+    current: Contact | None,
+    *,
+    message: Message,
+    message_id: str,
+    in_reply_to: str,
+    now: datetime,
+) -> Change:
+    """Our answer to an inbound text went out: put it on the number's record word for word,
+    beside the reply it answers (a number with no contact has no record to put it on)."""
+    if current is None:
+        return _unchanged(current)
+    event = ConsentEvent(
+        EventType.REPLY_SENT,
+        now,
+        current.registration_id,
+        {"messageId": message_id, "inReplyTo": in_reply_to, **message.as_evidence()},
+    )
+    return Change(before=current, after=_evolve(current, now), events=(event,))
+
+
 def confirm(
     current: Contact | None,
     *,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from optin.domain import contact as transitions
 from optin.domain import messages
 from optin.domain.clock import Clock, utc_now
+from optin.domain.consent import EventType
 from optin.domain.contact import Change, Contact
 from optin.domain.errors import (
     SmsConfigurationError,
@@ -116,10 +117,36 @@ class UseCase:
         """Replies are courtesy texts: a refusal (e.g. the number is on the SMS service's
         opt-out list after STOP) must not undo the state change already made."""
         try:
-            return self.text(to, message, transitions.reply_key(inbound_message_id))
+            message_id = self.text(to, message, transitions.reply_key(inbound_message_id))
         except SmsRejected as error:
             log.warning("reply not sent", extra={"phone": mask(to), "error": error.code})
             return None
+        self._record_reply(to, message, inbound_message_id, message_id)
+        return message_id
+
+    def _record_reply(
+        self, to: str, message: messages.Message, inbound_message_id: str, message_id: str
+    ) -> None:
+        """The answer goes on the number's record (the console's conversation shows it), once:
+        a redelivered inbound text finds its answer there already."""
+
+        def transition(current: Contact | None) -> Change:
+            answered = any(
+                event.type == EventType.REPLY_SENT
+                and event.details.get("inReplyTo") == inbound_message_id
+                for event in (self.store.events(to) if current is not None else ())
+            )
+            if answered:
+                return Change(before=current, after=current)
+            return transitions.record_reply(
+                current,
+                message=message,
+                message_id=message_id,
+                in_reply_to=inbound_message_id,
+                now=self.clock(),
+            )
+
+        self.apply(to, transition)
 
     def record_send(
         self,

@@ -160,7 +160,11 @@ def conversation(events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for event in events:
         details = event.details
-        if event.type in (EventType.CONFIRMATION_SENT, EventType.WELCOME_SENT):
+        if event.type in (
+            EventType.CONFIRMATION_SENT,
+            EventType.WELCOME_SENT,
+            EventType.REPLY_SENT,
+        ):
             lines.append(
                 {
                     "direction": "outbound",
@@ -431,8 +435,15 @@ class Console:
         info = self.reader.describe(arn)
         history = self.reader.history(arn) if info else None
         window = (window_from_history(history.events) if history else None) or (self.window_seconds)
+        summary = self._summary(contact, events, viewer=viewer, window=window)
+        if contact.status == Status.PENDING and info and info.status != "RUNNING":
+            # The ledger says it waits, but nothing waits any more: say so, not "h left".
+            summary["outcome"]["summary"] = (
+                f"Stuck: its execution ended ({info.status}) while the number still waits "
+                "for a reply; a YES cannot confirm it. Repair closes it."
+            )
         return {
-            "signup": self._summary(contact, events, viewer=viewer, window=window),
+            "signup": summary,
             "contact": self._contact(contact, viewer=viewer),
             "ledger": [redact(event.as_dict(), numbers=viewer) for event in events],
             "conversation": [

@@ -206,7 +206,14 @@ class InboundTexts(UseCase):
         and the sign-up may be starting it this very moment)."""
         if contact.execution_arn is None:
             return None
-        change = expire_if_execution_over(self, contact, error=error)
+        # The reply is what revealed the end: the ledger keeps it, as it keeps a YES, so the
+        # console's conversation shows that the person did answer.
+        reply = {
+            "reply": sms.body,
+            "inboundMessageId": sms.inbound_message_id,
+            "receivedAt": to_iso(sms.received_at or self.clock()),
+        }
+        change = expire_if_execution_over(self, contact, error=error, extra=reply)
         if change is None or change.after is None or change.after.status != Status.EXPIRED:
             return None
         return self._expired_reply(phone_number, sms)

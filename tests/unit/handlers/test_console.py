@@ -374,6 +374,20 @@ def test_a_sign_up_page_for_an_agent(seeded, call) -> None:
     assert "secret-token" not in json.dumps(body)
 
 
+def test_a_pending_sign_up_whose_execution_ended_says_it_is_stuck(seeded, call) -> None:
+    start = seeded.clock() - timedelta(hours=1)
+    seeded.deps.reader.add(
+        ExecutionInfo(execution("reg-api"), MACHINE, "ABORTED", start, stop_date=start), []
+    )
+    status, body = call("/console/api/signups/reg-api", role="agent")
+    assert status == 200 and body["signup"]["status"] == "PENDING"
+    assert body["signup"]["outcome"]["code"] == "waiting"
+    assert body["signup"]["outcome"]["summary"].startswith("Stuck: its execution ended (ABORTED)")
+    # The list, which reads no execution, still says what the ledger says.
+    status, listed = call("/console/api/signups", {"q": "reg-api"}, role="agent")
+    assert listed["items"][0]["outcome"]["summary"].startswith("Waiting for a reply")
+
+
 def test_a_viewer_sees_no_whole_number_anywhere_on_the_page(seeded, call) -> None:
     seeded.seed.reply(WEB, "yes, text 206-555-0100 or +12065550199")
     status, body = call("/console/api/signups/reg-web")

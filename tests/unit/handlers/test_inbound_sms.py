@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from optin.domain.consent import EventType
+from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Status
 from optin.domain.errors import RecipientOptedOut, WorkflowUnavailable
 from optin.handlers import create_contact, expire, inbound_sms, opt_in, send_confirmation
@@ -57,6 +57,11 @@ def pending(world, lambda_context):
     )
     world.sms.sent.clear()
     return world
+
+
+def last_change(deps: Any) -> ConsentEvent:
+    """The newest ledger event other than our answers (reply_sent follows what it answers)."""
+    return [e for e in deps.store.events(NUMBER) if e.type != EventType.REPLY_SENT][-1]
 
 
 def logged(caplog) -> str:
@@ -116,7 +121,7 @@ def test_stop_while_pending_opts_out_at_once_and_fails_the_task(
     [callback] = pending.workflow.callbacks
     assert callback.outcome == "failure" and callback.error == "OptedOut"
     assert callback.cause
-    event = pending.store.events(NUMBER)[-1]
+    event = last_change(pending)
     assert event.type == EventType.OPTED_OUT
     assert event.details["reply"] == body and event.details["inboundMessageId"] == "in-stop"
     [reply] = replies(pending)
@@ -170,7 +175,7 @@ def test_start_resubscribes_an_opted_out_number(pending, sns_event, lambda_conte
     inbound_sms.handler(sns_event(body, "in-start"), lambda_context)
     contact = pending.store.get(NUMBER)
     assert contact.status == Status.CONFIRMED and contact.opted_in is True
-    event = pending.store.events(NUMBER)[-1]
+    event = last_change(pending)
     assert event.type == EventType.RESUBSCRIBED and event.details["inboundMessageId"] == "in-start"
     assert "subscribed" in replies(pending)[-1]
 
@@ -199,6 +204,25 @@ def test_a_redelivered_stop_finishes_what_a_crash_left(pending, sns_event, lambd
     inbound_sms.handler(sns_event("STOP", "in-stop"), lambda_context)
     assert NUMBER in pending.sms.opted_out
     assert len([r for r in replies(pending) if "unsubscribed" in r]) == 1
+
+
+def test_our_answer_goes_on_the_record_once_beside_what_it_answers(
+    pending, sns_event, lambda_context
+) -> None:
+    inbound_sms.handler(sns_event("HELP", "in-help"), lambda_context)
+    inbound_sms.handler(sns_event("HELP", "in-help"), lambda_context)  # SNS delivers again
+    answers = [e for e in pending.store.events(NUMBER) if e.type == EventType.REPLY_SENT]
+    assert len(answers) == 1
+    [reply] = replies(pending)
+    assert answers[0].details["text"] == reply
+    assert answers[0].details["inReplyTo"] == "in-help"
+    assert answers[0].details["kind"] == "help" and answers[0].details["messageId"]
+
+
+def test_an_answer_to_a_stranger_has_no_record_to_go_on(world, sns_event, lambda_context) -> None:
+    inbound_sms.handler(sns_event("HELP", "in-help"), lambda_context)
+    assert [message.body for message in world.sms.to(NUMBER)]  # answered…
+    assert world.store.events(NUMBER) == []  # …and no ledger is started for it
 
 
 def test_start_takes_the_number_off_the_list_before_replying(
@@ -359,22 +383,24 @@ def test_yes_after_the_execution_ended_expires_and_answers_once(
     assert result["actions"] == ["closed_reply"]
     contact = pending.store.get(NUMBER)
     assert (contact.status, contact.opted_in, contact.task_token) == (Status.EXPIRED, False, None)
-    expired = pending.store.events(NUMBER)[-1]
+    expired = last_change(pending)
     assert expired.type == EventType.EXPIRED
     assert expired.details["reason"] == "execution_ended"
     assert expired.details["executionStatus"] == execution_status
     assert expired.details["error"] == refusal
     assert expired.details["executionArn"] == pending.workflow.execution_arn(REG)
+    # The reply that revealed the end is on record, as a YES that confirms is.
+    assert (expired.details["reply"], expired.details["inboundMessageId"]) == ("YES", "in-late")
     [reply] = replies(pending)
     assert reply.startswith(f"{pending.settings.program_name}: ")
     assert "no longer open" in reply and reply.endswith(pending.settings.signup_url)
 
     # SNS redelivers the same message: nothing is recorded or sent again.
     inbound_sms.handler(event, lambda_context)
-    # …and a later YES from the same phone gets the same answer, still no new event.
+    # …and a later YES from the same phone gets the same answer: on record, no other change.
     events = len(pending.store.events(NUMBER))
     inbound_sms.handler(sns_event("yes"), lambda_context)
-    assert len(pending.store.events(NUMBER)) == events
+    assert [e.type for e in pending.store.events(NUMBER)[events:]] == [EventType.REPLY_SENT]
     assert replies(pending) == [reply, reply]
 
 
@@ -414,7 +440,7 @@ def test_an_odd_reply_after_the_execution_ended_gets_the_same_answer(
     assert '"Inbound_closed_reply"' in capsys.readouterr().out  # the operator sees repairs
     assert result["actions"] == ["closed_reply"]
     assert pending.store.get(NUMBER).status == Status.EXPIRED
-    details = pending.store.events(NUMBER)[-1].details
+    details = last_change(pending).details
     assert details["reason"] == "execution_ended" and "error" not in details
     [reply] = replies(pending)
     assert "no longer open" in reply
@@ -453,7 +479,7 @@ def test_a_window_that_passed_keeps_its_own_answer(pending, sns_event, lambda_co
     expire.handler({"registrationId": REG, "phoneNumber": NUMBER}, lambda_context)
     pending.workflow.end(REG, "SUCCEEDED")
     inbound_sms.handler(sns_event("YES"), lambda_context)
-    assert pending.store.events(NUMBER)[-1].details["reason"] == "no_reply"
+    assert last_change(pending).details["reason"] == "no_reply"
     assert replies(pending) == [
         f"{pending.settings.program_name}: This request expired. "
         f"Sign up again at {pending.settings.signup_url}"

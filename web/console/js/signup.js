@@ -35,10 +35,11 @@ const LEDGER_WORDS = {
   confirmed: "Confirmed by reply",
   welcome_sent: "Welcome text sent",
   opted_out: "Opted out",
-  opted_in: "Opted in",
+  resubscribed: "Resubscribed (START)",
   expired: "Expired",
-  resent: "Confirmation resent",
+  resend_requested: "Confirmation resent",
   rejected: "Rejected",
+  reply_sent: "Reply sent",
 };
 const EXPIRED_REASONS = {
   no_reply: "no reply before the confirmation window closed",
