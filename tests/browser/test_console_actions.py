@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.browser.a11y import check_axe
 from tests.browser.console_fixtures import (
     FakeConsoleApi,
     Signup,
@@ -29,7 +30,6 @@ from tests.browser.console_fixtures import (
     pending_signup,
     stuck_signup,
 )
-from tests.browser.test_console_pages import check_axe
 from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.browser

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.test_console_pages import check_axe, node_statuses
+from tests.browser.a11y import check_axe
+from tests.browser.test_console_pages import node_statuses
 from tests.support.console import PASSWORD, add_user
 from tests.support.runtime import LocalRuntime, wait_for
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from tests.browser.a11y import check_axe
 from tests.browser.console_fixtures import (
     CONFIRMATION_TEXT,
     FakeConsoleApi,
@@ -26,7 +27,6 @@ from tests.browser.console_fixtures import (
     expired_signup,
     pending_signup,
 )
-from tests.browser.test_console_pages import check_axe
 from tests.support.console import PASSWORD, add_user
 from tests.support.runtime import LocalRuntime, wait_for
 

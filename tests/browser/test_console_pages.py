@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from tests.browser.a11y import check_axe, contrast
 from tests.browser.console_fixtures import (
     DEFINITION,
     STATE_NAMES,
@@ -84,21 +85,6 @@ def api(page: Page) -> FakeConsoleApi:
 
 def viewer(api: FakeConsoleApi) -> None:
     api.session = {"username": "sam", "role": "viewer"}
-
-
-def check_axe(page: Page, base_url: str) -> None:
-    """Zero axe-core violations (WCAG 2.x A/AA and best practices) on what is shown now."""
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        # From this origin by URL: the CSP allows 'self' scripts, not inline ones.
-        page.add_script_tag(url=f"{base_url}/vendor/axe-core/axe.min.js")
-    results = page.evaluate(
-        """async () => {
-            const r = await axe.run(document, {resultTypes: ['violations']});
-            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
-        }"""
-    )
-    assert results == [], json.dumps(results, indent=1)
 
 
 def rendered(page: Page) -> dict[str, Any]:
@@ -622,31 +608,6 @@ def test_unknown_signup_shows_the_servers_sentence(
     page.goto(f"{console_runtime.base_url}/console/signup.html?id=no-such-id")
     expect(page.locator("#page-error")).to_have_text("There is no sign-up with this ID.")
     expect(page.locator("#signup")).to_be_hidden()
-
-
-def luminance(rgb: str) -> float:
-    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", rgb)[:3])
-
-    def channel(c: float) -> float:
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def over(colour: str, background: str) -> str:
-    """A translucent colour as seen over an opaque background."""
-    values = [float(v) for v in re.findall(r"[\d.]+", colour)]
-    alpha = values[3] if len(values) > 3 else 1.0
-    under = [float(v) for v in re.findall(r"[\d.]+", background)][:3]
-    mixed = [alpha * c + (1 - alpha) * u for c, u in zip(values[:3], under, strict=True)]
-    return "rgb({:.0f}, {:.0f}, {:.0f})".format(*mixed)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of colour a (translucent allowed) against opaque b."""
-    a = over(a, b)
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def test_inputs_and_focus_rings_have_3_to_1_contrast(

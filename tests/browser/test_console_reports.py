@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.a11y import check_axe
 from tests.browser.console_fixtures import FakeConsoleApi, csp_refusals, funnel
-from tests.browser.test_console_pages import check_axe
 from tests.support.runtime import LocalRuntime
 
 pytestmark = pytest.mark.browser

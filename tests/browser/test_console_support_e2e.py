@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.browser.a11y import check_axe
 from tests.browser.test_console_e2e import find, sign_in
-from tests.browser.test_console_pages import check_axe, node_statuses
+from tests.browser.test_console_pages import node_statuses
 from tests.support.console import add_user
 from tests.support.runtime import LocalRuntime, wait_for
 

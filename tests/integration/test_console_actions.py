@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.console import add_user, own, request, sign_in, token_of
+from tests.support.console import cookie_for, own, request
 from tests.support.numbers import new_us_number
 from tests.support.runtime import LocalRuntime, wait_for
 
@@ -32,16 +32,9 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         runtime.stop()
 
 
-def cookie(rt: LocalRuntime, name: str, group: str) -> dict[str, str]:
-    add_user(rt, name, group)
-    status, body, headers = sign_in(rt, name)
-    assert status == 200, body
-    return {"Cookie": f"console_session={token_of(headers['set-cookie'])}"}
-
-
 @pytest.fixture(scope="module")
 def agent(rt: LocalRuntime) -> dict[str, str]:
-    return {**cookie(rt, "action-agent", "agent"), **own(rt)}
+    return {**cookie_for(rt, "action-agent", "agent"), **own(rt)}
 
 
 def waiting_signup(rt: LocalRuntime) -> tuple[str, str]:
@@ -176,7 +169,7 @@ def test_repair_only_a_sign_up_whose_execution_is_over(
 
 def test_refusals_change_nothing(rt: LocalRuntime, agent: dict[str, str]) -> None:
     phone, registration = waiting_signup(rt)
-    viewer = {**cookie(rt, "action-viewer", "viewer"), **own(rt)}
+    viewer = {**cookie_for(rt, "action-viewer", "viewer"), **own(rt)}
     hostile = {**agent, "Origin": "http://evil.example"}
     no_origin = {k: v for k, v in agent.items() if k != "Origin"}
     for headers, reason, status_code, code in (

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support.console import add_user, request, sign_in, token_of
+from tests.support.console import cookie_for, request
 from tests.support.numbers import new_us_number
 from tests.support.runtime import LocalRuntime, wait_for
 
@@ -22,13 +22,6 @@ SIGNUPS = "/console/api/signups"
 @pytest.fixture(scope="module")
 def rt(shared_runtime: LocalRuntime) -> LocalRuntime:
     return shared_runtime
-
-
-def cookie_for(rt: LocalRuntime, name: str, group: str) -> dict[str, str]:
-    add_user(rt, name, group)
-    status, body, headers = sign_in(rt, name)
-    assert status == 200, body
-    return {"Cookie": f"console_session={token_of(headers['set-cookie'])}"}
 
 
 def days() -> str:

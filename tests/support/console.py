@@ -50,3 +50,11 @@ def token_of(set_cookie: str) -> str:
     found = re.match(r"console_session=([^;]+);", set_cookie)
     assert found, set_cookie
     return found[1]
+
+
+def cookie_for(rt: LocalRuntime, name: str, group: str) -> dict[str, str]:
+    """A user in `group` signed in: the Cookie header the console's page would send."""
+    add_user(rt, name, group)
+    status, body, headers = sign_in(rt, name)
+    assert status == 200, body
+    return {"Cookie": f"console_session={token_of(headers['set-cookie'])}"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 COOKIE_NAME = "console_session"
 # The console's API only: the pages and the public form never send the token anywhere.
@@ -84,6 +84,24 @@ class Session:
         """What the authorizer hands API Gateway, which passes it on to the route's function
         as event.requestContext.authorizer (string values only)."""
         return {"principalId": self.username, "username": self.username, "role": self.role}
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who the API's authorizer let through: its context, as the console's handlers read it."""
+
+    username: str
+    role: str  # as the authorizer passed it; a handler checks it is one it serves
+
+
+def signed_in(raw_event: Mapping[str, Any]) -> SignedIn | None:
+    """The user the authorizer put into `requestContext.authorizer`; None without one (a
+    route reached without the authorizer, which the handlers refuse as unauthenticated)."""
+    context = raw_event.get("requestContext") or {}
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    if not isinstance(authorizer, Mapping) or not authorizer.get("username"):
+        return None
+    return SignedIn(str(authorizer["username"]), str(authorizer.get("role") or ""))
 
 
 def role_from_groups(groups: Iterable[str]) -> Role | None:

@@ -27,6 +27,7 @@ from optin.domain.contact import Status
 from optin.domain.errors import ContactNotFound, StoreUnavailable, WorkflowUnavailable
 from optin.domain.funnel import FunnelRange
 from optin.domain.outcome import OutcomeCode
+from optin.domain.session import signed_in
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
 from optin.ports.contact_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order
@@ -51,16 +52,13 @@ class Forbidden(Exception):
 
 def _viewer() -> bool:
     """True for a viewer, False for an agent; raises for anyone else."""
-    context = app.current_event.raw_event.get("requestContext") or {}
-    authorizer = context.get("authorizer") if isinstance(context, dict) else None
-    username = authorizer.get("username") if isinstance(authorizer, dict) else None
-    if not isinstance(authorizer, dict) or not username:
+    user = signed_in(app.current_event.raw_event)
+    if user is None:
         raise Unauthenticated()
-    role = authorizer.get("role")
-    if role not in ROLES:
+    if user.role not in ROLES:
         raise Forbidden()
-    logger.append_keys(user=str(username), role=str(role))
-    return bool(role == "viewer")
+    logger.append_keys(user=user.username, role=user.role)
+    return user.role == "viewer"
 
 
 def _moment(name: str, raw: str, *, end_of_day: bool) -> datetime:

@@ -32,7 +32,7 @@ from optin.domain.errors import (
     TransitionConflict,
     WorkflowUnavailable,
 )
-from optin.domain.session import SessionError, check_state_changing
+from optin.domain.session import SessionError, check_state_changing, signed_in
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
 from optin.usecases.console_actions import Action, ActionRefused, AgentRequest, check_reason
@@ -56,18 +56,15 @@ class Forbidden(Exception):
 
 def _agent() -> str:
     """The signed-in agent's username; raises for nobody, a viewer or an unknown role."""
-    context = app.current_event.raw_event.get("requestContext") or {}
-    authorizer = context.get("authorizer") if isinstance(context, dict) else None
-    username = authorizer.get("username") if isinstance(authorizer, dict) else None
-    if not isinstance(authorizer, dict) or not username:
+    user = signed_in(app.current_event.raw_event)
+    if user is None:
         raise Unauthenticated()
-    role = authorizer.get("role")
-    logger.append_keys(user=str(username), role=str(role))
-    if role == "viewer":
+    logger.append_keys(user=user.username, role=user.role)
+    if user.role == "viewer":
         raise Forbidden("Viewers can look but not act: ask an agent to do this.")
-    if role != "agent":
+    if user.role != "agent":
         raise Forbidden("Your account has no console role (viewer or agent).")
-    return str(username)
+    return user.username
 
 
 def _reason() -> str:
