@@ -211,6 +211,8 @@ class Recorder:
         self.table_keys, self.indexes = _describe(self._observer, table)
         self.step = ""
         self.calls: list[Call] = []
+        # What is kept once the calls are done: bytes per item label and key, and per index.
+        self.stored: dict[tuple[str, str, str], int] = {}
 
     def attach(self, client: Any) -> Any:
         client.meta.events.register("provide-client-params.dynamodb.*", self._before)
@@ -283,11 +285,23 @@ class Recorder:
             new_size = item_size(new) if new else 0
             wru = _kb_units(max(old_size, new_size)) * (2 if transactional else 1)
             index_wru = {} if call.error else self._index_writes(old, new)
-            call.writes.append(
-                Write(_label(key, new or old), action, old_size, new_size, wru, index_wru)
-            )
+            label = _label(key, new or old)
+            call.writes.append(Write(label, action, old_size, new_size, wru, index_wru))
+            self._keep(label, key, new)
             call.wru += wru
         self.calls.append(call)
+
+    def _keep(self, label: str, key: dict[str, Any], item: dict[str, Any] | None) -> None:
+        where = (str(key["pk"]["S"]), str(key["sk"]["S"]))
+        for holder in (label, *(index.name for index in self.indexes)):
+            self.stored.pop((holder, *where), None)
+        if item is None:
+            return
+        self.stored[(label, *where)] = item_size(item)
+        for index in self.indexes:
+            entry = index.entry(item, self.table_keys)
+            if entry:
+                self.stored[(index.name, *where)] = item_size(entry)
 
     def _index_writes(
         self, old: dict[str, Any] | None, new: dict[str, Any] | None
@@ -482,6 +496,7 @@ def report(recorder: Recorder, ledger: list[str]) -> None:
         f"\nWRU {total_wru} ({table_wru} table + {index_wru} index), RRU {_fmt(rru)}: "
         f"${cost:.7f} per sign-up at $0.625 per 1M WRU and $0.125 per 1M RRU"
     )
+    print(_storage(recorder))
     print("\nEvery write, bytes before → after (table WRU; index WRU):")
     for call in recorder.calls:
         for w in call.writes:
@@ -490,6 +505,23 @@ def report(recorder: Recorder, ledger: list[str]) -> None:
                 f"  {call.step:18} {call.operation:18} {w.action:6} {w.label:28} "
                 f"{w.old:5} → {w.new:5}  {w.wru}; {extra}"
             )
+
+
+def _storage(recorder: Recorder) -> str:
+    """Bytes kept per sign-up: its items and index entries, each with the 100 bytes of
+    per-item overhead DynamoDB bills storage for. The day's counter item is shared by every
+    sign-up of the day, so it is left out."""
+    indexes = {index.name for index in recorder.indexes}
+    items = [(label, size) for (label, _, _), size in recorder.stored.items()]
+    own = [(label, size) for label, size in items if label != "day counters"]
+    table = [size for label, size in own if label not in indexes]
+    entries = [(label, size) for label, size in own if label in indexes]
+    total = sum(table) + 100 * len(table) + sum(size + 100 for _, size in entries)
+    return (
+        f"\nkept after the sign-up: {len(table)} items, {sum(table)} bytes; index entries: "
+        + (", ".join(f"{label} {size} bytes" for label, size in entries) or "none")
+        + f"; with 100 bytes of overhead each, {total} bytes ({total / KB:.1f} KB)"
+    )
 
 
 def main(quick: bool = False) -> None:
