@@ -481,7 +481,7 @@ def report(recorder: Recorder, ledger: list[str]) -> None:
         for name, units in step_index.items():
             index_totals[name] += units
         described = "; ".join(call.describe() for call in calls) or "none"
-        per_write = " + ".join(str(call.wru) for call in calls if call.wru) or "0"
+        per_write = " + ".join(str(w.wru) for call in calls for w in call.writes) or "0"
         indexes = ", ".join(f"{name} {units}" for name, units in sorted(step_index.items()))
         print(
             f"| {step} | {described} | {per_write} = {wru} | "
