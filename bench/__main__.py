@@ -6,6 +6,7 @@ from bench import (
     baseline,
     console_list,
     console_page,
+    dynamodb_cost,
     engine_vs_moto,
     signup_throughput,
     yes_latency,
@@ -22,6 +23,7 @@ def main() -> None:
         help="the commit the runtime benchmarks compare against (default: %(default)s)",
     )
     args = parser.parse_args()
+    dynamodb_cost.main(quick=args.quick)
     engine_vs_moto.main(quick=args.quick)
     signup_throughput.main(quick=args.quick, baseline_ref=args.baseline)
     yes_latency.main(quick=args.quick, baseline_ref=args.baseline)
