@@ -13,7 +13,6 @@ as GET /console/api/signups/{registrationId} does, after the action.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -33,7 +32,14 @@ from optin.domain.errors import (
     WorkflowUnavailable,
 )
 from optin.domain.session import SessionError, check_state_changing, signed_in
-from optin.handlers.http import add_error_handlers, error_response, json_response
+from optin.handlers.http import (
+    DuplicateKeyError,
+    add_error_handlers,
+    duplicate_key_message,
+    error_response,
+    json_response,
+    loads_strict,
+)
 from optin.observability import logger, metrics, tracer
 from optin.usecases.console_actions import Action, ActionRefused, AgentRequest, check_reason
 
@@ -69,7 +75,10 @@ def _agent() -> str:
 
 def _reason() -> str:
     try:
-        body = json.loads(app.current_event.body or "")
+        body = loads_strict(app.current_event.body or "")
+    except DuplicateKeyError as error:
+        metrics.add_metric(name="DuplicateKeyRefused", unit=MetricUnit.Count, value=1)
+        raise ActionRefused("duplicate_key", duplicate_key_message(error.key), status=400) from None
     except ValueError:
         raise ActionRefused(
             "invalid_json", 'The body is not valid JSON: send {"reason": "…"}.', status=400

@@ -14,6 +14,39 @@ from optin.domain.errors import ConfigError
 from optin.observability import logger, metrics
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice. json.loads keeps the last value silently, so
+    `{"consent": false, "consent": true}` would read as consent given while a log, proxy or
+    WAF that keeps the first sees a refusal: such bodies are refused, never guessed at."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
+def loads_strict(raw: str | bytes) -> Any:
+    """json.loads, refusing a key repeated in any object of the document (nested ones too).
+    Raises DuplicateKeyError (a ValueError) for a repeated key, ValueError for bad JSON."""
+    return json.loads(raw, object_pairs_hook=_unique_keys)
+
+
+def duplicate_key_message(key: str) -> str:
+    """The sentence every API answers a repeated key with (code `duplicate_key`)."""
+    # The key is the caller's own text: quoted through JSON and cut short, it stays one
+    # readable line whatever it contains.
+    shown = json.dumps(key[:64])
+    return f"The key {shown} appears more than once in the body; send each key once."
+
+
 def json_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response[str]:

@@ -194,6 +194,8 @@ def test_a_cross_site_request_is_refused_before_anything(
         (None, "not json", "invalid_json"),
         (None, "", "invalid_json"),
         (None, '["reason"]', "body_not_object"),
+        # The second reason would win in json.loads; neither is taken.
+        (None, '{"reason": "agreed on the phone", "reason": "x"}', "duplicate_key"),
     ],
 )
 def test_a_reason_is_required(agent_world, post, body, raw, code) -> None:
@@ -515,3 +517,11 @@ def test_a_reply_after_an_agent_ended_the_sign_up_hears_it_is_closed(
     (reply,) = agent_world.sms.to(NUMBER)
     assert "no longer open" in reply.body
     assert agent_world.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_a_repeated_key_is_named_in_the_refusal(agent_world, post) -> None:
+    waiting(agent_world)
+    status, answer, _ = post("expire", None, raw='{"reason": "a", "reason": "b"}')
+    assert (status, answer["error"]["code"]) == (400, "duplicate_key")
+    assert '"reason"' in answer["error"]["message"]
+    assert agent_world.store.get(NUMBER).status == Status.PENDING

@@ -256,7 +256,7 @@ def test_confirmed_number_is_already_subscribed(world, post, lambda_context) -> 
         ({"phoneNumber": NUMBER, "consent": False}, 400, "consent_required"),
         ({"phoneNumber": NUMBER, "consent": "true"}, 400, "consent_required"),
         ({"phoneNumber": NUMBER, "consent": 1}, 400, "consent_required"),
-        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, 400, "invalid_field"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, 400, "field_too_long"),
         ({"phoneNumber": NUMBER, "consent": True, "firstName": 42}, 400, "invalid_field"),
         (
             {"phoneNumber": NUMBER, "consent": True, "firstName": "Visit evil.example/x"},
@@ -702,3 +702,88 @@ def test_a_decomposed_name_is_stored_composed(world, post) -> None:
     assert post(body(firstName=decomposed))[0] == 202
     [(_, payload)] = world.workflow.started
     assert payload["firstName"] == "Nguyễn"
+
+
+# --- duplicate keys and length limits (docs/security.md) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        # The attack: a consent refused in the first key, given in the second.
+        ('{"phoneNumber": "+12065550100", "consent": false, "consent": true}', "consent"),
+        (
+            '{"phoneNumber": "+12065550100", "phoneNumber": "+12065550101", "consent": true}',
+            "phoneNumber",
+        ),
+        # Nested objects are checked too.
+        ('{"phoneNumber": "+12065550100", "consent": true, "x": {"a": 1, "a": 2}}', "a"),
+    ],
+)
+def test_a_repeated_key_is_refused_and_named(world, post, raw, key) -> None:
+    status, answer, _ = post(raw=raw)
+    assert status == 400
+    assert answer["error"]["code"] == "duplicate_key"
+    assert answer["error"]["field"] == key
+    assert f'"{key}"' in answer["error"]["message"]
+    assert world.store.get(NUMBER) is None and world.workflow.started == []
+    assert world.sms.sent == []
+
+
+def test_a_repeated_key_is_refused_in_a_base64_body_too(world, post) -> None:
+    raw = '{"phoneNumber": "+12065550100", "consent": false, "consent": true}'
+    status, answer, _ = post(raw=raw, base64_body=True)
+    assert (status, answer["error"]["code"]) == (400, "duplicate_key")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("firstName", "A" * 51, 50),
+        ("page", "https://example.com/" + "p" * 2100, 2048),
+        ("disclosureVersion", "v" * 65, 64),
+        ("phoneNumber", "+1206555010" + "0" * 60, 64),
+    ],
+)
+def test_an_overlong_field_is_refused_and_named(world, post, field, value, limit) -> None:
+    status, answer, _ = post(body(**{field: value}))
+    assert status == 400
+    assert answer["error"]["code"] == "field_too_long"
+    assert answer["error"]["field"] == field
+    assert str(limit) in answer["error"]["message"]
+    assert world.store.get(NUMBER) is None
+
+
+def test_fields_at_their_limit_are_taken(world, post) -> None:
+    page = "https://example.com/" + "p" * (2048 - len("https://example.com/"))
+    status, _, _ = post(body(firstName="A" * 50, page=page))
+    assert status == 202
+    assert requested_evidence(world)["page"] == page
+
+
+def test_an_overlong_api_client_header_is_refused(world, post) -> None:
+    status, answer, _ = post(body(), headers={"X-Api-Client": "c" * 129})
+    assert (status, answer["error"]["code"]) == (400, "field_too_long")
+    assert answer["error"]["field"] == "X-Api-Client"
+    assert world.store.get(NUMBER) is None
+
+
+def test_browser_and_proxy_headers_are_cut_not_refused(world, post) -> None:
+    chain = ", ".join(f"10.0.{i // 250}.{i % 250}" for i in range(200)) + ", 198.51.100.9"
+    status, _, _ = post(
+        body(page=None),
+        headers={
+            "User-Agent": "Mozilla/5.0 " + "x" * 5000,
+            "X-Forwarded-For": chain,
+            "Referer": "https://example.com/" + "r" * 5000,
+        },
+    )
+    assert status == 202
+    evidence = requested_evidence(world)
+    assert len(evidence["userAgent"]) == 512 and evidence["userAgent"].startswith("Mozilla/5.0")
+    assert evidence["userAgent"].endswith("…")
+    # The proxies append: the end of the chain (the address CloudFront saw) is kept.
+    assert len(evidence["forwardedFor"]) == 512
+    assert evidence["forwardedFor"].startswith("…")
+    assert evidence["forwardedFor"].endswith(", 198.51.100.9")
+    assert len(evidence["page"]) == 2048 and evidence["page"].startswith("https://example.com/")
