@@ -31,10 +31,12 @@ from optin.domain.errors import (
     TransitionConflict,
     WorkflowUnavailable,
 )
+from optin.domain.send_limits import DailyCapReached
 from optin.domain.session import SessionError, check_state_changing, signed_in
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
+    count_blocked_send,
     duplicate_key_message,
     error_response,
     json_response,
@@ -173,6 +175,17 @@ def cooldown(error: ResendCooldown) -> Response[str]:
     )
 
 
+@app.exception_handler(DailyCapReached)
+def daily_cap(error: DailyCapReached) -> Response[str]:
+    count_blocked_send(error)
+    wait = error.retry_after_seconds
+    return json_response(
+        429,
+        {"error": {"code": error.code, "message": error.message, "retryAfterSeconds": wait}},
+        {"Retry-After": str(wait)},
+    )
+
+
 @app.exception_handler(ResendLimit)
 def send_limit(error: ResendLimit) -> Response[str]:
     return error_response(409, "send_limit", error.message)
@@ -181,6 +194,7 @@ def send_limit(error: ResendLimit) -> Response[str]:
 @app.exception_handler(SmsRejected)
 def undeliverable(error: SmsRejected) -> Response[str]:
     logger.warning("console resend refused by the SMS service", extra={"error": error.code})
+    count_blocked_send(error)
     return error_response(
         409, "undeliverable", "The SMS service refused to text this number; nothing was sent."
     )

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from optin.domain.errors import ConfigError
+from optin.domain.send_limits import COUNTRY_BLOCKED, DailyCapReached, SendBlocked
 from optin.observability import logger, metrics
 
 
@@ -45,6 +46,23 @@ def duplicate_key_message(key: str) -> str:
     # readable line whatever it contains.
     shown = json.dumps(key[:64])
     return f"The key {shown} appears more than once in the body; send each key once."
+
+
+# One metric per brake, so a dashboard can tell them apart without a dimension (numbers
+# never go in dimensions, and a per-invocation dimension would tag every other metric too).
+_BLOCKED_METRICS = {COUNTRY_BLOCKED: "SendBlockedByProtectConfiguration"}
+
+
+def count_blocked_send(error: Exception) -> None:
+    """Count a confirmation text a defence stopped: the daily cap, MaxPrice or the protect
+    configuration. Other errors are not counted here."""
+    if isinstance(error, DailyCapReached):
+        name = "DailyCapReached"
+    elif isinstance(error, SendBlocked):
+        name = _BLOCKED_METRICS.get(error.reason, "SendBlockedByMaxPrice")
+    else:
+        return
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def json_response(

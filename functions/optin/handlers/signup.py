@@ -33,9 +33,11 @@ from optin.domain.errors import (
 )
 from optin.domain.messages import FIRST_NAME_RULE, disclosure
 from optin.domain.phone import mask
+from optin.domain.send_limits import DailyCapReached
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
+    count_blocked_send,
     duplicate_key_message,
     error_response,
     json_response,
@@ -249,8 +251,23 @@ def resend_limit(error: ResendLimit) -> Response[str]:
     return error_response(429, error.code, error.message)
 
 
+@app.exception_handler(DailyCapReached)
+def daily_cap(error: DailyCapReached) -> Response[str]:
+    count_blocked_send(error)
+    return _error(
+        429,
+        error.code,
+        error.message,
+        extra={"retryAfterSeconds": error.retry_after_seconds},
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 @app.exception_handler(SmsRejected)
-def undeliverable(_error: SmsRejected) -> Response[str]:
+def undeliverable(error: SmsRejected) -> Response[str]:
+    # MaxPrice and the protect configuration answer here too: to the person, the number
+    # cannot be texted; the metric tells the operator which brake it was.
+    count_blocked_send(error)
     return error_response(422, "undeliverable", "We can't send text messages to this number.")
 
 

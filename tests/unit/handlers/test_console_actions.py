@@ -525,3 +525,19 @@ def test_a_repeated_key_is_named_in_the_refusal(agent_world, post) -> None:
     assert (status, answer["error"]["code"]) == (400, "duplicate_key")
     assert '"reason"' in answer["error"]["message"]
     assert agent_world.store.get(NUMBER).status == Status.PENDING
+
+
+def test_resend_stops_at_the_daily_cap(agent_world, post, make_settings) -> None:
+    # Under the registration's own limit (3), over the number's day (2 texts).
+    agent_world.deps.settings = make_settings(max_confirmation_texts_per_day=2)
+    waiting(agent_world)
+    agent_world.clock.advance(61)
+    assert post("resend", {"reason": "first"})[0] == 200
+    agent_world.clock.advance(61)
+    status, body, response = post("resend", {"reason": "second"})
+    assert status == 429 and body["error"]["code"] == "daily_cap"
+    # The first text leaves the 24 hours 122 s after it went out.
+    assert body["error"]["retryAfterSeconds"] == 86400 - 122
+    assert response["multiValueHeaders"]["Retry-After"] == [str(86400 - 122)]
+    assert len(agent_world.sms.sent) == 1
+    assert agent_world.store.get(NUMBER).send_count == 2  # nothing reserved

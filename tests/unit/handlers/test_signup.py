@@ -11,7 +11,8 @@ import pytest
 from optin.domain.consent import EventType
 from optin.domain.contact import Status
 from optin.domain.errors import ExecutionAlreadyExists, SmsUnavailable, WorkflowUnavailable
-from optin.handlers import create_contact, opt_in, send_confirmation, signup
+from optin.domain.send_limits import DailyCapReached
+from optin.handlers import create_contact, expire, opt_in, send_confirmation, signup
 
 NUMBER = "+12065550100"
 
@@ -787,3 +788,93 @@ def test_browser_and_proxy_headers_are_cut_not_refused(world, post) -> None:
     assert evidence["forwardedFor"].startswith("…")
     assert evidence["forwardedFor"].endswith(", 198.51.100.9")
     assert len(evidence["page"]) == 2048 and evidence["page"].startswith("https://example.com/")
+
+
+# --- the daily cap on confirmation texts ------------------------------------------------
+
+
+def expire_registration(world, lambda_context, registration_id: str) -> None:
+    expire.handler({"registrationId": registration_id, "phoneNumber": NUMBER}, lambda_context)
+    assert world.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_signing_up_again_and_again_stops_at_the_daily_cap(world, post, lambda_context) -> None:
+    # The pumping loop the per-registration limit cannot see: sign up, let it expire, again.
+    for _ in range(3):
+        assert post(body())[0] == 202
+        registration_id = run_workflow_until_text(world, lambda_context)
+        world.clock.advance(3600)
+        expire_registration(world, lambda_context, registration_id)
+    status, answer, headers = post(body())
+    assert status == 429
+    assert answer["error"]["code"] == "daily_cap"
+    assert answer["error"]["message"]
+    # The first text went out 3 hours ago: it leaves the 24 hours in 21.
+    assert answer["error"]["retryAfterSeconds"] == 21 * 3600
+    assert headers["Retry-After"] == str(21 * 3600)
+    assert len(world.workflow.started) == 3 and len(world.sms.sent) == 3
+    assert world.store.get(NUMBER).status == Status.EXPIRED  # nothing reserved
+
+    world.clock.advance(21 * 3600)
+    assert post(body())[0] == 202
+
+
+def test_a_resend_stops_at_the_daily_cap_before_the_registration_limit(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=2)
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(61)
+    assert post(body())[0] == 202  # the second text
+    world.clock.advance(61)
+    status, answer, _ = post(body())
+    assert (status, answer["error"]["code"]) == (429, "daily_cap")
+    assert len(world.sms.sent) == 2
+    assert world.store.get(NUMBER).send_count == 2
+
+
+def test_send_confirmation_at_the_cap_rejects_with_reason_daily_cap(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1)
+    post(body())
+    first = run_workflow_until_text(world, lambda_context)
+    expire_registration(world, lambda_context, first)
+    # An execution started some other way than POST /signups (which would answer 429):
+    # SendConfirmation is the last line and must hold too.
+    create_contact.handler(
+        {"registrationId": "reg-2", "phoneNumber": NUMBER, "validation": {}}, lambda_context
+    )
+    with pytest.raises(DailyCapReached):
+        send_confirmation.handler(
+            {"taskToken": "token-2", "registrationId": "reg-2", "phoneNumber": NUMBER},
+            lambda_context,
+        )
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.REJECTED and contact.registration_id == "reg-2"
+    rejected = world.store.events(NUMBER)[-1]
+    assert rejected.type == EventType.REJECTED
+    assert rejected.details["reason"].startswith("daily_cap:")
+    assert len(world.sms.sent) == 1
+
+
+def test_a_retried_send_confirmation_is_not_counted_twice(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1)
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    # Step Functions retries the task with a new token: the text already reserved is the
+    # one, not another that would need room under the cap.
+    contact = world.store.get(NUMBER)
+    send_confirmation.handler(
+        {
+            "taskToken": "token-retry",
+            "registrationId": contact.registration_id,
+            "phoneNumber": NUMBER,
+        },
+        lambda_context,
+    )
+    assert world.store.get(NUMBER).status == Status.PENDING
+    assert len(world.sms.sent) == 1
