@@ -56,6 +56,10 @@ _BLOCKED_METRICS = {COUNTRY_BLOCKED: "SendBlockedByProtectConfiguration"}
 def count_blocked_send(error: Exception) -> None:
     """Count a confirmation text a defence stopped: the daily cap, MaxPrice or the protect
     configuration. Other errors are not counted here."""
+    # A use case may wrap the SMS refusal (SendConfirmation raises Undeliverable from it).
+    cause = error.__cause__
+    if not isinstance(error, DailyCapReached | SendBlocked) and isinstance(cause, SendBlocked):
+        error = cause
     if isinstance(error, DailyCapReached):
         name = "DailyCapReached"
     elif isinstance(error, SendBlocked):

@@ -798,7 +798,9 @@ def expire_registration(world, lambda_context, registration_id: str) -> None:
     assert world.store.get(NUMBER).status == Status.EXPIRED
 
 
-def test_signing_up_again_and_again_stops_at_the_daily_cap(world, post, lambda_context) -> None:
+def test_signing_up_again_and_again_stops_at_the_daily_cap(
+    world, post, lambda_context, capsys
+) -> None:
     # The pumping loop the per-registration limit cannot see: sign up, let it expire, again.
     for _ in range(3):
         assert post(body())[0] == 202
@@ -814,6 +816,7 @@ def test_signing_up_again_and_again_stops_at_the_daily_cap(world, post, lambda_c
     assert headers["Retry-After"] == str(21 * 3600)
     assert len(world.workflow.started) == 3 and len(world.sms.sent) == 3
     assert world.store.get(NUMBER).status == Status.EXPIRED  # nothing reserved
+    assert '"DailyCapReached"' in capsys.readouterr().out  # the metric
 
     world.clock.advance(21 * 3600)
     assert post(body())[0] == 202
