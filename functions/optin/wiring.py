@@ -153,6 +153,7 @@ def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
         settings.origination_identity,
         settings.configuration_set_name,
         settings.opt_out_list_name,
+        settings.max_price_per_message,
         *_aws_key(env, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"),
     )
     return _cached(
@@ -161,6 +162,7 @@ def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
             settings.origination_identity,
             configuration_set=settings.configuration_set_name,
             opt_out_list=settings.opt_out_list_name,
+            max_price=settings.max_price_per_message,
         ),
     )
 

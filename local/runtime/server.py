@@ -15,7 +15,7 @@ from local.runtime.console import ExecutionWatcher, ReportingLambdaRunner, Sessi
 from local.runtime.http_api import Runtime, make_server
 from local.runtime.security import WILDCARD_HOSTS, binds_beyond_loopback, generate_secret
 from local.runtime.security import banner_lines as security_banner_lines
-from local.runtime.sms_sandbox import SmsSandbox
+from local.runtime.sms_sandbox import SmsSandbox, protect_rules_from_template
 from local.runtime.sns import SnsPublisher
 from local.runtime.stepfunctions_backend import (
     EmbeddedStepFunctions,
@@ -201,6 +201,8 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
         origination,
         SnsPublisher(app, runner, topic_id),
         send_delay_seconds=config.sms_send_delay,
+        # The template's protect configuration, as AWS applies it to the set a send names.
+        protect_rules=protect_rules_from_template(config.template, config.parameter_overrides),
     )
     exposed = binds_beyond_loopback(config.host)
     # Beyond loopback, everything but the public form needs a secret: the one given, or one

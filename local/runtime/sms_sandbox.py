@@ -18,6 +18,19 @@ NANP lines +1 NPA 555-01XX, which answer by line so tests can choose:
     555-0199          INVALID
     any other         MOBILE (as is any other US/CA number: their plan cannot tell).
 
+End User Messaging's brakes are honoured as AWS answers them, so the functions' code path
+for each refusal runs locally too:
+* a protect configuration associated with the configuration set a send names (the
+  template's `ProtectConfigurationId` on `AWS::SMSVOICE::ConfigurationSet`, read by
+  `protect_rules_from_template`): a destination whose country it BLOCKs is refused with
+  ConflictException DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION. Countries without
+  a rule are allowed, as AWS allows them; FILTER and MONITOR rules send (the sandbox has no
+  risk scores to filter on).
+* `MaxPrice`: checked against botocore's pattern, then against the sandbox's price for
+  one message part to the destination's country (PRICE_PER_PART: illustrative figures,
+  not AWS's price list); a dearer part is refused with ValidationException
+  PRICE_OVER_THRESHOLD, and nothing is stored.
+
 A person (the phone simulator page) or a test injects inbound texts; each is stored with a
 pending delivery before it is acknowledged, then published to the two-way SNS topic as End
 User Messaging would, so a kill between the two loses nothing.
@@ -31,16 +44,19 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
 from local.runtime import console
+from local.runtime.cfn_yaml import load_template
 from local.runtime.sqlite_db import Database
-from local.runtime.template import ACCOUNT_ID, REGION
+from local.runtime.template import ACCOUNT_ID, REGION, _Resolver
 
 log = logging.getLogger("local.sms")
 
@@ -50,6 +66,12 @@ _IDENTITY = re.compile(r"^[A-Za-z0-9_:/+-]{1,256}$")
 _RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_:/-]{1,256}$")
 _LOOKUP_INPUT = re.compile(r"^\+[({\s\[]?[1-9][0-9(){}\s\[\],.-]{1,38}$")
 MAX_BODY = 1600
+_MAX_PRICE = re.compile(r"^[0-9]{0,2}\.[0-9]{1,5}$")
+# The sandbox's price of one message part, in US dollars, by destination country. In the
+# range of AWS's (a US part is about half a cent plus carrier fees) but not its price list.
+PRICE_PER_PART = {"US": Decimal("0.00883"), "CA": Decimal("0.00750")}
+# Elsewhere: international routes, premium-rate ones above all, cost many times more.
+OTHER_PRICE_PER_PART = Decimal("0.10")
 # Keywords every End User Messaging number has registered (HELP, the required opt-out words,
 # START/UNSTOP for toll-free resubscription); others count as free text.
 REGISTERED_KEYWORDS = {
@@ -157,6 +179,63 @@ def _line_type(parsed: phonenumbers.PhoneNumber) -> str:
     return _PLAN_TYPES.get(phonenumbers.number_type(parsed), "OTHER")
 
 
+def destination_country(destination: str) -> str | None:
+    """The ISO region of an E.164 number: the numbering plan's, or, for a number the plan
+    does not know, the main region of its country code."""
+    try:
+        parsed = phonenumbers.parse(destination)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    if region and region != "ZZ":
+        return str(region)
+    main = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return None if main == "ZZ" else str(main)
+
+
+@dataclass(frozen=True)
+class ProtectConfiguration:
+    """A protect configuration's SMS country rules ({"US": "ALLOW", "FR": "BLOCK", …})."""
+
+    protect_configuration_id: str
+    sms_rules: Mapping[str, str]
+
+
+ProtectRules = Mapping[str, ProtectConfiguration]
+
+
+def protect_rules_from_template(
+    template_path: Path, parameters: Mapping[str, str] | None = None
+) -> dict[str, ProtectConfiguration]:
+    """{configuration set name: its protect configuration} for every configuration set of
+    the template associated with one of the template's protect configurations."""
+    template = load_template(template_path)
+    resolver = _Resolver(template, dict(parameters or {}))
+    resources: dict[str, Any] = template.get("Resources", {})
+    rules: dict[str, ProtectConfiguration] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::SMSVOICE::ConfigurationSet":
+            continue
+        if not resolver.exists(logical_id):
+            continue
+        ref = (resource.get("Properties") or {}).get("ProtectConfigurationId")
+        target = ref.get("Fn::GetAtt") if isinstance(ref, dict) else None
+        if isinstance(target, str):
+            target = target.split(".", 1)
+        if not target or resources.get(target[0], {}).get("Type") != (
+            "AWS::SMSVOICE::ProtectConfiguration"
+        ):
+            continue
+        props = resources[target[0]].get("Properties") or {}
+        sms_rules = (props.get("CountryRuleSet") or {}).get("SMS") or []
+        rules[resolver.physical_name(logical_id)] = ProtectConfiguration(
+            # AWS makes up the id; locally the logical id stands in, as for other resources.
+            target[0],
+            {str(rule["CountryCode"]): str(rule["ProtectStatus"]) for rule in sms_rules},
+        )
+    return rules
+
+
 def mask(phone: str) -> str:
     return phone[:5] + "***" + phone[-4:] if len(phone) > 9 else "***"
 
@@ -168,8 +247,10 @@ class SmsSandbox:
         default_origination: str,
         publish: Callable[[str], None],
         send_delay_seconds: float = 0.0,
+        protect_rules: ProtectRules | None = None,
     ) -> None:
         self.db = Database(db_path, SCHEMA)
+        self.protect_rules = dict(protect_rules or {})
         self.default_origination = default_origination
         # The number texts come from: the configured identity when it is a number.
         self.number = (
@@ -232,6 +313,12 @@ class SmsSandbox:
             not isinstance(configuration_set, str) or not _RESOURCE_NAME.match(configuration_set)
         ):
             raise _invalid("ConfigurationSetName", "ConfigurationSetName is not valid.")
+        max_price = request.get("MaxPrice")
+        if max_price is not None and (
+            not isinstance(max_price, str) or not _MAX_PRICE.match(max_price)
+        ):
+            raise _invalid("MaxPrice", "MaxPrice is not valid.")
+        self._apply_brakes(destination, configuration_set, max_price)
         # An ARN or id names the sandbox's own number.
         origination = identity if identity and E164.match(identity) else self.number
         dedup_key = context.get("dedupKey")
@@ -277,6 +364,35 @@ class SmsSandbox:
             # Widens the window between "sent" and "the caller knows", for the durability tests.
             time.sleep(self.send_delay_seconds)
         return message_id
+
+    def _apply_brakes(
+        self, destination: str, configuration_set: str | None, max_price: str | None
+    ) -> None:
+        """The protect configuration's country rules, then MaxPrice (refusals as AWS's)."""
+        country = destination_country(destination)
+        set_name = (configuration_set or "").rsplit("configuration-set/", 1)[-1]
+        protect = self.protect_rules.get(set_name)
+        if protect and country is not None and protect.sms_rules.get(country) == "BLOCK":
+            log.info("text to %s refused: %s blocked by the protect configuration",
+                     mask(destination), country)  # fmt: skip
+            raise SandboxError(
+                "ConflictException",
+                "The destination country is blocked by the protect configuration.",
+                Reason="DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION",
+                ResourceType="protect-configuration",
+                ResourceId=protect.protect_configuration_id,
+            )
+        if max_price is not None:
+            price = PRICE_PER_PART.get(country or "", OTHER_PRICE_PER_PART)
+            if price > Decimal(max_price):
+                log.info("text to %s refused: %s per part is over MaxPrice %s",
+                         mask(destination), price, max_price)  # fmt: skip
+                raise SandboxError(
+                    "ValidationException",
+                    "The price of the message is over the MaxPrice given.",
+                    Reason="PRICE_OVER_THRESHOLD",
+                    Fields=[{"Name": "MaxPrice", "Message": f"The price is {price} per part."}],
+                )
 
     # --- the opt-out list ---
 

@@ -69,6 +69,14 @@ def test_bad_sign_up_gets_4xx_with_code_and_sentence_and_changes_nothing(
         ),
         pytest.param(b"{}", {"Content-Type": "text/plain"}, 415, "unsupported_media_type",
                      id="text/plain"),
+        pytest.param(
+            b'{"phoneNumber": "+12064861111", "consent": false, "consent": true}', JSON, 400,
+            "duplicate_key", id="consent twice",
+        ),
+        pytest.param(
+            json.dumps(valid(page="https://example.com/" + "p" * 2100)).encode(), JSON, 400,
+            "field_too_long", id="page over 2048",
+        ),
     ],
 )  # fmt: skip
 def test_malformed_bodies_get_clear_errors(

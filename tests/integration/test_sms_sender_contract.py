@@ -211,3 +211,45 @@ def test_sandbox_errors_carry_the_modelled_reason_and_fields(tmp_path: Path) -> 
     assert opted_out.value.response["Reason"] == "DESTINATION_PHONE_NUMBER_OPTED_OUT"
     assert not_listed.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert not_listed.value.response["ResourceType"] == "opted-out-number"
+
+
+# --- End User Messaging's brakes, through boto3 against the sandbox ----------------------
+
+
+def test_the_brakes_refuse_through_the_adapter(tmp_path: Path) -> None:
+    """MaxPrice and the template's protect configuration, as the functions meet them: the
+    adapter sends both, the sandbox answers as AWS does, the adapter says SendBlocked."""
+    from local.runtime.sms_sandbox import protect_rules_from_template
+    from optin.domain.send_limits import SendBlocked
+
+    set_name = "optin-sms"
+    rules = protect_rules_from_template(REPO / "template.yaml")
+    (protect,) = rules.values()
+    sandbox = SmsSandbox(
+        tmp_path / "sms.db", OUR_NUMBER, lambda payload: None, protect_rules={set_name: protect}
+    )
+    runtime = Runtime(load_application(REPO / "template.yaml"), None, None, sandbox, REPO / "web")  # type: ignore[arg-type]
+    server = make_server(runtime, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+
+        def sender(max_price: str) -> EumSmsSender:
+            return EumSmsSender(
+                OUR_NUMBER,
+                client_factory=lambda: local_client("pinpoint-sms-voice-v2", endpoint),
+                configuration_set=set_name,
+                max_price=max_price,
+            )
+
+        with pytest.raises(SendBlocked) as caught:
+            sender("0.05").send("+33612345678", "Reply YES", dedup_key="fr")
+        assert caught.value.reason == "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION"
+        with pytest.raises(SendBlocked) as caught:
+            sender("0.001").send(PHONE, "Reply YES", dedup_key="cheap")
+        assert caught.value.reason == "PRICE_OVER_THRESHOLD"
+        assert sandbox.messages(PHONE) == []
+        assert sender("0.05").send(PHONE, "Reply YES", dedup_key="ok")
+        assert len(sandbox.messages(PHONE)) == 1
+    finally:
+        server.shutdown()

@@ -10,6 +10,10 @@ Every error the service can return is classified from its code and modelled `Rea
 
 * `RecipientOptedOut`: the destination is on the opt-out list (ConflictException
   DESTINATION_PHONE_NUMBER_OPTED_OUT).
+* `SendBlocked` (an `SmsRejected`): the account's own brakes refused this destination:
+  its price is over `MaxPrice` (ValidationException PRICE_OVER_THRESHOLD), or the protect
+  configuration blocks its country (ConflictException
+  DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION).
 * `SmsRejected`: about the destination number only: a ValidationException whose `Fields`
   name the destination, an operator's block on this one number, a number AWS will not opt
   back in. Only these may make a contact REJECTED.
@@ -49,8 +53,15 @@ from optin.domain.errors import (
     SmsRejected,
     SmsUnavailable,
 )
+from optin.domain.send_limits import COUNTRY_BLOCKED, PRICE_OVER_THRESHOLD, SendBlocked
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# botocore's MaxPrice pattern: US dollars, up to 2 digits, a point, 1 to 5 decimals.
+MAX_PRICE = re.compile(r"^[0-9]{0,2}\.[0-9]{1,5}$")
+_BLOCKED_REASONS = {
+    "ValidationException": PRICE_OVER_THRESHOLD,
+    "ConflictException": COUNTRY_BLOCKED,
+}
 
 # ValidationException reasons that say "this field's value is bad". They are about the
 # destination only when `Fields` names the destination field; otherwise our request (a
@@ -105,6 +116,8 @@ def classify_client_error(
 
     if code == "ConflictException" and reason == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
         return RecipientOptedOut(message)
+    if reason and _BLOCKED_REASONS.get(code) == reason:
+        return SendBlocked(message, reason)
     if reason in _NUMBER_REASONS.get(code, ()):
         return SmsRejected(message)
     if code == "ValidationException" and (not reason or reason in _FIELD_REASONS):
@@ -156,7 +169,14 @@ class EumSmsSender:
         *,
         configuration_set: str | None = None,
         opt_out_list: str | None = None,
+        max_price: str | None = None,
     ) -> None:
+        if max_price and not MAX_PRICE.match(max_price):
+            # Caught here, not by the service on every send: the setting is wrong, not a text.
+            raise SmsConfigurationError(
+                f"MAX_PRICE_PER_MESSAGE must be US dollars like 0.05 (got {max_price!r})."
+            )
+        self._max_price = max_price or None
         self._origination_identity = origination_identity
         self._configuration_set = configuration_set or None
         self._opt_out_list = opt_out_list or None
@@ -177,7 +197,13 @@ class EumSmsSender:
             "Context": {"dedupKey": dedup_key},
         }
         if self._configuration_set:
+            # The stack's protect configuration is associated with this set: its country
+            # rules apply to every text sent through it.
             request["ConfigurationSetName"] = self._configuration_set
+        if self._max_price:
+            # The service refuses (PRICE_OVER_THRESHOLD) a text dearer than this, before
+            # sending and billing it: a brake on premium-rate destinations.
+            request["MaxPrice"] = self._max_price
         response = self._call("SendTextMessage", ("DestinationPhoneNumber",), request)
         return str(response["MessageId"])
 

@@ -52,6 +52,13 @@ class Settings(BaseModel):
     disclosure_version: str = "2026-11-01"
     resend_cooldown_seconds: int = Field(default=60, ge=0)
     max_confirmation_sends: int = Field(default=3, ge=1)
+    # Confirmation texts one number may get in any 24 hours, across its registrations
+    # (optin.domain.send_limits); the per-registration limit above does not stop a
+    # sign-up that is let expire and made again.
+    max_confirmation_texts_per_day: int = Field(default=3, ge=1)
+    # SendTextMessage's MaxPrice: US dollars per message part, botocore's pattern. A US or
+    # Canadian part costs about a cent; premium-rate routes cost many times that.
+    max_price_per_message: str = Field(default="0.05", pattern=r"^[0-9]{0,2}\.[0-9]{1,5}$")
     state_machine_arn: str = ""
 
     @field_validator("allowed_countries", mode="before")

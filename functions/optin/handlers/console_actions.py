@@ -13,7 +13,6 @@ as GET /console/api/signups/{registrationId} does, after the action.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -32,8 +31,17 @@ from optin.domain.errors import (
     TransitionConflict,
     WorkflowUnavailable,
 )
+from optin.domain.send_limits import DailyCapReached
 from optin.domain.session import SessionError, check_state_changing, signed_in
-from optin.handlers.http import add_error_handlers, error_response, json_response
+from optin.handlers.http import (
+    DuplicateKeyError,
+    add_error_handlers,
+    count_blocked_send,
+    duplicate_key_message,
+    error_response,
+    json_response,
+    loads_strict,
+)
 from optin.observability import logger, metrics, tracer
 from optin.usecases.console_actions import Action, ActionRefused, AgentRequest, check_reason
 
@@ -69,7 +77,10 @@ def _agent() -> str:
 
 def _reason() -> str:
     try:
-        body = json.loads(app.current_event.body or "")
+        body = loads_strict(app.current_event.body or "")
+    except DuplicateKeyError as error:
+        metrics.add_metric(name="DuplicateKeyRefused", unit=MetricUnit.Count, value=1)
+        raise ActionRefused("duplicate_key", duplicate_key_message(error.key), status=400) from None
     except ValueError:
         raise ActionRefused(
             "invalid_json", 'The body is not valid JSON: send {"reason": "…"}.', status=400
@@ -164,6 +175,17 @@ def cooldown(error: ResendCooldown) -> Response[str]:
     )
 
 
+@app.exception_handler(DailyCapReached)
+def daily_cap(error: DailyCapReached) -> Response[str]:
+    count_blocked_send(error)
+    wait = error.retry_after_seconds
+    return json_response(
+        429,
+        {"error": {"code": error.code, "message": error.message, "retryAfterSeconds": wait}},
+        {"Retry-After": str(wait)},
+    )
+
+
 @app.exception_handler(ResendLimit)
 def send_limit(error: ResendLimit) -> Response[str]:
     return error_response(409, "send_limit", error.message)
@@ -172,6 +194,7 @@ def send_limit(error: ResendLimit) -> Response[str]:
 @app.exception_handler(SmsRejected)
 def undeliverable(error: SmsRejected) -> Response[str]:
     logger.warning("console resend refused by the SMS service", extra={"error": error.code})
+    count_blocked_send(error)
     return error_response(
         409, "undeliverable", "The SMS service refused to text this number; nothing was sent."
     )

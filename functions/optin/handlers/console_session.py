@@ -9,7 +9,6 @@ is in. POST and DELETE must come from the console's own page (Origin) as JSON.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -26,7 +25,14 @@ from optin.domain.session import (
     session_cookie,
     token_from_cookies,
 )
-from optin.handlers.http import add_error_handlers, error_response, json_response
+from optin.handlers.http import (
+    DuplicateKeyError,
+    add_error_handlers,
+    duplicate_key_message,
+    error_response,
+    json_response,
+    loads_strict,
+)
 from optin.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()
@@ -60,7 +66,11 @@ def sign_in() -> Response[str]:
     headers = _headers()
     check_state_changing("POST", headers, identity_wiring.console_origin())
     try:
-        body = json.loads(app.current_event.body or "")
+        body = loads_strict(app.current_event.body or "")
+    except DuplicateKeyError as error:
+        # Two passwords in one body: which one was meant is not ours to guess.
+        metrics.add_metric(name="DuplicateKeyRefused", unit=MetricUnit.Count, value=1)
+        return error_response(400, "duplicate_key", duplicate_key_message(error.key))
     except ValueError:
         return error_response(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(body, dict):

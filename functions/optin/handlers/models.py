@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from optin.domain.messages import (
     FIRST_NAME_MAX_LENGTH,
@@ -13,6 +14,31 @@ from optin.domain.messages import (
     is_safe_first_name,
     normalise_first_name,
 )
+
+# Upper bounds on the consent evidence a sign-up stores (docs/security.md). Body fields
+# beyond them are refused (400 field_too_long); browser- and proxy-written headers are cut.
+DISCLOSURE_VERSION_MAX_LENGTH = 64
+PAGE_MAX_LENGTH = 2048
+PHONE_NUMBER_MAX_LENGTH = 64
+USER_AGENT_MAX_LENGTH = 512
+FORWARDED_FOR_MAX_LENGTH = 512
+API_CLIENT_MAX_LENGTH = 128
+# Marks where a value was cut, so the evidence never passes a cut value off as whole.
+CUT_MARK = "…"
+
+
+def keep_head(value: str | None, limit: int) -> str | None:
+    """`value` cut to at most `limit` characters, its beginning kept."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - len(CUT_MARK)] + CUT_MARK
+
+
+def keep_tail(value: str | None, limit: int) -> str | None:
+    """`value` cut to at most `limit` characters, its end kept."""
+    if value is None or len(value) <= limit:
+        return value
+    return CUT_MARK + value[len(value) - limit + len(CUT_MARK) :]
 
 
 class _Lenient(BaseModel):
@@ -68,8 +94,20 @@ class SignupBody(BaseModel):
     phoneNumber: Any = None
     consent: Any = None
     firstName: str | None = Field(default=None, max_length=FIRST_NAME_MAX_LENGTH)
-    disclosureVersion: str | None = Field(default=None, max_length=64)
-    page: str | None = Field(default=None, max_length=2048)
+    disclosureVersion: str | None = Field(default=None, max_length=DISCLOSURE_VERSION_MAX_LENGTH)
+    page: str | None = Field(default=None, max_length=PAGE_MAX_LENGTH)
+
+    @field_validator("phoneNumber")
+    @classmethod
+    def _phone_length(cls, value: Any) -> Any:
+        # Only the length here: the number check gives every other refusal its own code.
+        if isinstance(value, str) and len(value) > PHONE_NUMBER_MAX_LENGTH:
+            raise PydanticCustomError(
+                "string_too_long",
+                "too long",
+                {"max_length": PHONE_NUMBER_MAX_LENGTH},
+            )
+        return value
 
     @field_validator("firstName")
     @classmethod

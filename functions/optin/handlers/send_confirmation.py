@@ -3,7 +3,9 @@ text "Reply YES to confirm…". The workflow then waits for inbound_sms to answe
 
 Errors (Lambda error type = class name): OptedOut (ASL: Cancelled) when the number opted
 out before the text went out, Undeliverable when the SMS service refuses the number for
-good (contact REJECTED), SmsUnavailable when it is worth a retry.
+good (contact REJECTED; MaxPrice and the protect configuration refuse that way too),
+DailyCapReached when the number had its day's confirmation texts (contact REJECTED, reason
+daily_cap), SmsUnavailable when it is worth a retry.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from optin import wiring
 from optin.domain.errors import DomainError
 from optin.domain.phone import mask
+from optin.handlers.http import count_blocked_send
 from optin.handlers.models import SendConfirmationEvent
 from optin.observability import logger, metrics, operator_alerts, tracer
 
@@ -40,6 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except DomainError as error:
         logger.warning("confirmation not sent", extra={"error": type(error).__name__})
         metrics.add_metric(name="ConfirmationNotSent", unit=MetricUnit.Count, value=1)
+        count_blocked_send(error)
         raise
     metrics.add_metric(name="ConfirmationSent", unit=MetricUnit.Count, value=1)
     return {"messageId": message_id}

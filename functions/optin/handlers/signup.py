@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from typing import Any
@@ -34,8 +33,27 @@ from optin.domain.errors import (
 )
 from optin.domain.messages import FIRST_NAME_RULE, disclosure
 from optin.domain.phone import mask
-from optin.handlers.http import add_error_handlers, error_response, json_response
-from optin.handlers.models import SignupBody
+from optin.domain.send_limits import DailyCapReached
+from optin.handlers.http import (
+    DuplicateKeyError,
+    add_error_handlers,
+    count_blocked_send,
+    duplicate_key_message,
+    error_response,
+    json_response,
+    loads_strict,
+)
+from optin.handlers.models import (
+    API_CLIENT_MAX_LENGTH,
+    DISCLOSURE_VERSION_MAX_LENGTH,
+    FORWARDED_FOR_MAX_LENGTH,
+    PAGE_MAX_LENGTH,
+    PHONE_NUMBER_MAX_LENGTH,
+    USER_AGENT_MAX_LENGTH,
+    SignupBody,
+    keep_head,
+    keep_tail,
+)
 from optin.observability import count_configuration_error, logger, metrics, tracer
 from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 
@@ -82,6 +100,23 @@ _FIELD_MESSAGES = {
 }
 
 
+_TOO_LONG_MESSAGES = {
+    "firstName": FIRST_NAME_RULE,
+    "phoneNumber": (
+        f"The phone number is longer than the {PHONE_NUMBER_MAX_LENGTH} characters a phone "
+        "number can take."
+    ),
+    "page": (
+        f"The page address sent with the sign-up is longer than the {PAGE_MAX_LENGTH} "
+        "characters allowed."
+    ),
+    "disclosureVersion": (
+        f"The terms version sent with the sign-up is longer than the "
+        f"{DISCLOSURE_VERSION_MAX_LENGTH} characters allowed."
+    ),
+}
+
+
 def _header(name: str) -> str | None:
     # Powertools' event headers are case-insensitive.
     value = app.current_event.headers.get(name)
@@ -115,7 +150,12 @@ def _read_body() -> SignupBody:
             "Send the sign-up as JSON with the header Content-Type: application/json.",
         )
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads_strict(raw.decode("utf-8"))
+    except DuplicateKeyError as error:
+        metrics.add_metric(name="DuplicateKeyRefused", unit=MetricUnit.Count, value=1)
+        raise BadRequest(
+            400, "duplicate_key", duplicate_key_message(error.key), field=error.key
+        ) from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -129,8 +169,31 @@ def _read_body() -> SignupBody:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        if first.get("type") == "string_too_long":
+            limit = (first.get("ctx") or {}).get("max_length")
+            metrics.add_metric(name="FieldTooLong", unit=MetricUnit.Count, value=1)
+            message = _TOO_LONG_MESSAGES.get(
+                field, f"The field {field} is longer than the {limit} characters allowed."
+            )
+            raise BadRequest(400, "field_too_long", message, field=field) from None
         message = _FIELD_MESSAGES.get(field, f"The field {field} is not valid.")
         raise BadRequest(400, "invalid_field", message, field=field) from None
+
+
+def _api_client() -> str | None:
+    """X-Api-Client is written by the caller itself (a partner's code), so one too long is
+    the caller's mistake to hear about, not ours to cut."""
+    value = _header("X-Api-Client")
+    if value is not None and len(value) > API_CLIENT_MAX_LENGTH:
+        metrics.add_metric(name="FieldTooLong", unit=MetricUnit.Count, value=1)
+        raise BadRequest(
+            400,
+            "field_too_long",
+            f"The X-Api-Client header is longer than the {API_CLIENT_MAX_LENGTH} characters "
+            "allowed.",
+            field="X-Api-Client",
+        )
+    return value
 
 
 @app.get("/disclosure")
@@ -188,8 +251,23 @@ def resend_limit(error: ResendLimit) -> Response[str]:
     return error_response(429, error.code, error.message)
 
 
+@app.exception_handler(DailyCapReached)
+def daily_cap(error: DailyCapReached) -> Response[str]:
+    count_blocked_send(error)
+    return _error(
+        429,
+        error.code,
+        error.message,
+        extra={"retryAfterSeconds": error.retry_after_seconds},
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 @app.exception_handler(SmsRejected)
-def undeliverable(_error: SmsRejected) -> Response[str]:
+def undeliverable(error: SmsRejected) -> Response[str]:
+    # MaxPrice and the protect configuration answer here too: to the person, the number
+    # cannot be texted; the metric tells the operator which brake it was.
+    count_blocked_send(error)
     return error_response(422, "undeliverable", "We can't send text messages to this number.")
 
 
@@ -233,18 +311,24 @@ def create_signup() -> Response[str]:
         )
 
     identity = app.current_event.request_context.identity
+    api_client = _api_client()
+    # The headers below are written by the browser and the proxies on the way, not typed
+    # by the person: an overlong one is cut to a bounded size and the sign-up goes on (a
+    # refusal would turn away someone who did nothing wrong). See docs/security.md.
+    user_agent = _header("User-Agent") or (identity.user_agent if identity else None)
     outcome = service.signup(
         SignupRequest(
             phone_number=body.phoneNumber,
             first_name=body.firstName,
             disclosure_version=body.disclosureVersion,
             ip=identity.source_ip if identity else None,
-            user_agent=_header("User-Agent") or (identity.user_agent if identity else None),
-            page=body.page or _header("Referer"),
-            api_client=_header("X-Api-Client"),
+            user_agent=keep_head(user_agent, USER_AGENT_MAX_LENGTH),
+            page=body.page or keep_head(_header("Referer"), PAGE_MAX_LENGTH),
+            api_client=api_client,
             # Behind CloudFront the source IP is CloudFront's: the viewer is in this header
-            # (kept as received, since a client can prepend to it).
-            forwarded_for=_header("X-Forwarded-For"),
+            # (kept as received, since a client can prepend to it). Each proxy appends, so
+            # the end is the trustworthy part: an overlong value keeps its tail.
+            forwarded_for=keep_tail(_header("X-Forwarded-For"), FORWARDED_FOR_MAX_LENGTH),
         )
     )
     logger.info(

@@ -32,6 +32,7 @@ from optin.domain.errors import ContactNotFound, DomainError, RegistrationSupers
 from optin.domain.phone import mask
 from optin.usecases.base import UseCase, log
 from optin.usecases.ended import RUNNING, expire_if_execution_over
+from optin.usecases.send_caps import check_daily_texts
 
 SOURCE = "console"
 MAX_REASON = 500
@@ -228,6 +229,7 @@ class ConsoleActions(UseCase):
                 evidence={"source": SOURCE, "by": request.username},
                 details=request.details(),
             )
+            check_daily_texts(self, latest)
             keys.append(key)
             return change
 

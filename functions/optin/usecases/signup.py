@@ -31,6 +31,7 @@ from optin.domain.errors import (
 from optin.domain.phone import NumberCheck, check_number, mask
 from optin.usecases.base import MAX_WRITE_ATTEMPTS, UseCase, log
 from optin.usecases.ended import expire_if_execution_over
+from optin.usecases.send_caps import check_daily_texts
 
 
 class PhoneRejected(Exception):
@@ -130,6 +131,11 @@ class Signups(UseCase):
                 if outcome is not None:
                     return outcome
                 continue  # its execution was over and it is EXPIRED now: start afresh
+            if current is not None:
+                # A number signed up again after an expiry or a rejection: refused here
+                # when its day's texts are spent, before a registration and an execution
+                # exist that could only fail (SendConfirmation checks again).
+                check_daily_texts(self, current)
             change = transitions.request(
                 current,
                 phone_number=phone_number,
@@ -192,6 +198,8 @@ class Signups(UseCase):
                 max_sends=self.settings.max_confirmation_sends,
                 evidence=evidence,
             )
+            # After the registration's own limits, whose sentences say more to the person.
+            check_daily_texts(self, latest)
             keys.append(key)
             return change
 

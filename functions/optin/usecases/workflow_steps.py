@@ -31,8 +31,10 @@ from optin.domain.phone import (
     check_number,
     mask,
 )
+from optin.domain.send_limits import DailyCapReached, ledger_reason
 from optin.ports.number_lookup import LineInfo
 from optin.usecases.base import UseCase, log
+from optin.usecases.send_caps import check_daily_texts
 
 # A line can be ported (mobile to landline and back): a lookup is trusted for 30 days.
 LOOKUP_CACHE_SECONDS = 30 * 24 * 3600
@@ -134,10 +136,28 @@ class WorkflowSteps(UseCase):
                 window_seconds=window_seconds,
             )
             keys.append(key)
+            if change.after is not None and change.after.last_send_key != (
+                current.last_send_key if current else None
+            ):
+                # This write reserves a new text: the number's day's texts must allow it.
+                check_daily_texts(self, current)
             return change
 
-        # The token is stored before the text goes out, so a fast YES finds it.
-        contact = self.apply(phone_number, attach).after
+        try:
+            # The token is stored before the text goes out, so a fast YES finds it.
+            contact = self.apply(phone_number, attach).after
+        except DailyCapReached as error:
+            # No text, and nothing left to wait for: the registration ends REJECTED with
+            # the cap as its reason, and the error ends the execution (CleanUp, Failed).
+            reason = ledger_reason(error)
+            self.apply(
+                phone_number,
+                lambda current: transitions.reject(
+                    current, registration_id=registration_id, reason=reason, now=now
+                ),
+            )
+            log.warning("confirmation not sent: daily cap", extra={"phone": mask(phone_number)})
+            raise
         key = keys[-1]
         assert contact is not None
         if contact.last_send_key == key and contact.last_message_id:

@@ -32,6 +32,7 @@ from optin.domain.errors import (
     SmsRejected,
     SmsUnavailable,
 )
+from optin.domain.send_limits import SendBlocked
 
 ORIGIN = "arn:aws:sms-voice:us-east-1:111122223333:phone-number/phone-0123456789abcdef"
 PHONE = "+12065550100"
@@ -126,6 +127,46 @@ def test_no_configuration_set_no_parameter() -> None:
         )
         sender = EumSmsSender("+12065550142", client_factory=lambda: sms)
         assert sender.send(PHONE, "hi", dedup_key="k") == "msg-2"
+
+
+def test_max_price_goes_on_every_send() -> None:
+    sms = client()
+    with Stubber(sms) as stubber:
+        # The Stubber checks the request against botocore's model, then against this.
+        stubber.add_response(
+            "send_text_message",
+            {"MessageId": "msg-3"},
+            {
+                "DestinationPhoneNumber": PHONE,
+                "OriginationIdentity": ORIGIN,
+                "MessageBody": "hi",
+                "MessageType": "TRANSACTIONAL",
+                "ConfigurationSetName": "optin-sms",
+                "MaxPrice": "0.05",
+                "Context": {"dedupKey": "k"},
+            },
+        )
+        sender = EumSmsSender(
+            ORIGIN, client_factory=lambda: sms, configuration_set="optin-sms", max_price="0.05"
+        )
+        assert sender.send(PHONE, "hi", dedup_key="k") == "msg-3"
+
+
+@pytest.mark.parametrize("bad", ["5", "0,05", "$0.05", "100.0", "0.123456", "abc"])
+def test_a_max_price_the_service_would_refuse_is_a_configuration_error(bad: str) -> None:
+    with pytest.raises(SmsConfigurationError, match="MAX_PRICE_PER_MESSAGE"):
+        EumSmsSender(ORIGIN, client_factory=client, max_price=bad)
+
+
+def test_the_brakes_say_which_brake(stubbed: tuple[EumSmsSender, Stubber]) -> None:
+    sender, stubber = stubbed
+    add_error(
+        stubber, "send_text_message", "ValidationException", {"Reason": "PRICE_OVER_THRESHOLD"}
+    )
+    with pytest.raises(SendBlocked) as caught:
+        sender.send(PHONE, "hi", dedup_key="k")
+    assert caught.value.reason == "PRICE_OVER_THRESHOLD"
+    assert isinstance(caught.value, SmsRejected)
 
 
 @pytest.mark.parametrize("bad", ["2065550100", "+0123", "", "+1 206 555 0100", "+1206555010012345"])
@@ -259,11 +300,12 @@ SEND_ERRORS: list[tuple[str, dict[str, Any] | None, int, type[SmsError]]] = [
     ),
     ("ConflictException", {"Reason": "MESSAGE_TYPE_MISMATCH"}, 400, SmsConfigurationError),
     ("ConflictException", {"Reason": "NUMBER_CAPABILITIES_MISMATCH"}, 400, SmsConfigurationError),
+    # The stack's own brakes on one destination (its country, its price): SendBlocked.
     (
         "ConflictException",
         {"Reason": "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION"},
         400,
-        SmsConfigurationError,
+        SendBlocked,
     ),
     ("ConflictException", {}, 400, SmsConfigurationError),
     (
@@ -275,7 +317,7 @@ SEND_ERRORS: list[tuple[str, dict[str, Any] | None, int, type[SmsError]]] = [
     ("ValidationException", {"Reason": "DESTINATION_COUNTRY_BLOCKED"}, 400, SmsConfigurationError),
     ("ValidationException", {"Reason": "COUNTRY_NOT_ENABLED"}, 400, SmsConfigurationError),
     ("ValidationException", {"Reason": "SENDER_ID_NOT_REGISTERED"}, 400, SmsConfigurationError),
-    ("ValidationException", {"Reason": "PRICE_OVER_THRESHOLD"}, 400, SmsConfigurationError),
+    ("ValidationException", {"Reason": "PRICE_OVER_THRESHOLD"}, 400, SendBlocked),
     ("ValidationException", {"Reason": "RESOURCE_NOT_ACCESSIBLE"}, 400, SmsConfigurationError),
     ("ValidationException", {"Reason": "MAXIMUM_SIZE_EXCEEDED"}, 400, SmsConfigurationError),
     # A field of ours (not the number) is wrong, or no field is named: our request.

@@ -164,3 +164,28 @@ def test_the_template_passes_every_text_setting_and_keeps_the_privacy_url_https(
     assert pattern.fullmatch("https://example.com/privacy")
     for bad in ("http://example.com/privacy", "example.com", "https://a b", ""):
         assert not pattern.fullmatch(bad), bad
+
+
+def test_send_brakes_have_defaults_and_are_read_from_the_environment() -> None:
+    defaults = Settings.from_mapping({})
+    assert defaults.max_confirmation_texts_per_day == 3
+    assert defaults.max_price_per_message == "0.05"
+    given = Settings.from_mapping(
+        {"MAX_CONFIRMATION_TEXTS_PER_DAY": "5", "MAX_PRICE_PER_MESSAGE": "0.012"}
+    )
+    assert (given.max_confirmation_texts_per_day, given.max_price_per_message) == (5, "0.012")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MAX_CONFIRMATION_TEXTS_PER_DAY", "0"),
+        ("MAX_CONFIRMATION_TEXTS_PER_DAY", "three"),
+        ("MAX_PRICE_PER_MESSAGE", "5"),
+        ("MAX_PRICE_PER_MESSAGE", "$0.05"),
+        ("MAX_PRICE_PER_MESSAGE", "0.123456"),
+    ],
+)
+def test_a_bad_send_brake_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_mapping({variable: value})

@@ -194,6 +194,8 @@ def test_a_cross_site_request_is_refused_before_anything(
         (None, "not json", "invalid_json"),
         (None, "", "invalid_json"),
         (None, '["reason"]', "body_not_object"),
+        # The second reason would win in json.loads; neither is taken.
+        (None, '{"reason": "agreed on the phone", "reason": "x"}', "duplicate_key"),
     ],
 )
 def test_a_reason_is_required(agent_world, post, body, raw, code) -> None:
@@ -515,3 +517,27 @@ def test_a_reply_after_an_agent_ended_the_sign_up_hears_it_is_closed(
     (reply,) = agent_world.sms.to(NUMBER)
     assert "no longer open" in reply.body
     assert agent_world.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_a_repeated_key_is_named_in_the_refusal(agent_world, post) -> None:
+    waiting(agent_world)
+    status, answer, _ = post("expire", None, raw='{"reason": "a", "reason": "b"}')
+    assert (status, answer["error"]["code"]) == (400, "duplicate_key")
+    assert '"reason"' in answer["error"]["message"]
+    assert agent_world.store.get(NUMBER).status == Status.PENDING
+
+
+def test_resend_stops_at_the_daily_cap(agent_world, post, make_settings) -> None:
+    # Under the registration's own limit (3), over the number's day (2 texts).
+    agent_world.deps.settings = make_settings(max_confirmation_texts_per_day=2)
+    waiting(agent_world)
+    agent_world.clock.advance(61)
+    assert post("resend", {"reason": "first"})[0] == 200
+    agent_world.clock.advance(61)
+    status, body, response = post("resend", {"reason": "second"})
+    assert status == 429 and body["error"]["code"] == "daily_cap"
+    # The first text leaves the 24 hours 122 s after it went out.
+    assert body["error"]["retryAfterSeconds"] == 86400 - 122
+    assert response["multiValueHeaders"]["Retry-After"] == [str(86400 - 122)]
+    assert len(agent_world.sms.sent) == 1
+    assert agent_world.store.get(NUMBER).send_count == 2  # nothing reserved

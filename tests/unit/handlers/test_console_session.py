@@ -194,6 +194,7 @@ def test_the_configured_origin_wins(
         ("{not json", "invalid_json"),
         ("", "invalid_json"),
         ("[1]", "body_not_object"),
+        ('{"username": "ada", "password": "a", "password": "b"}', "duplicate_key"),
         ({"username": "ada"}, "missing_credentials"),
         ({"username": 5, "password": PASSWORD}, "missing_credentials"),
         ({"username": "  ", "password": PASSWORD}, "missing_credentials"),

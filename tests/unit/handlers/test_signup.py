@@ -11,7 +11,8 @@ import pytest
 from optin.domain.consent import EventType
 from optin.domain.contact import Status
 from optin.domain.errors import ExecutionAlreadyExists, SmsUnavailable, WorkflowUnavailable
-from optin.handlers import create_contact, opt_in, send_confirmation, signup
+from optin.domain.send_limits import DailyCapReached
+from optin.handlers import create_contact, expire, opt_in, send_confirmation, signup
 
 NUMBER = "+12065550100"
 
@@ -256,7 +257,7 @@ def test_confirmed_number_is_already_subscribed(world, post, lambda_context) -> 
         ({"phoneNumber": NUMBER, "consent": False}, 400, "consent_required"),
         ({"phoneNumber": NUMBER, "consent": "true"}, 400, "consent_required"),
         ({"phoneNumber": NUMBER, "consent": 1}, 400, "consent_required"),
-        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, 400, "invalid_field"),
+        ({"phoneNumber": NUMBER, "consent": True, "firstName": "x" * 51}, 400, "field_too_long"),
         ({"phoneNumber": NUMBER, "consent": True, "firstName": 42}, 400, "invalid_field"),
         (
             {"phoneNumber": NUMBER, "consent": True, "firstName": "Visit evil.example/x"},
@@ -702,3 +703,181 @@ def test_a_decomposed_name_is_stored_composed(world, post) -> None:
     assert post(body(firstName=decomposed))[0] == 202
     [(_, payload)] = world.workflow.started
     assert payload["firstName"] == "Nguyễn"
+
+
+# --- duplicate keys and length limits (docs/security.md) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        # The attack: a consent refused in the first key, given in the second.
+        ('{"phoneNumber": "+12065550100", "consent": false, "consent": true}', "consent"),
+        (
+            '{"phoneNumber": "+12065550100", "phoneNumber": "+12065550101", "consent": true}',
+            "phoneNumber",
+        ),
+        # Nested objects are checked too.
+        ('{"phoneNumber": "+12065550100", "consent": true, "x": {"a": 1, "a": 2}}', "a"),
+    ],
+)
+def test_a_repeated_key_is_refused_and_named(world, post, raw, key) -> None:
+    status, answer, _ = post(raw=raw)
+    assert status == 400
+    assert answer["error"]["code"] == "duplicate_key"
+    assert answer["error"]["field"] == key
+    assert f'"{key}"' in answer["error"]["message"]
+    assert world.store.get(NUMBER) is None and world.workflow.started == []
+    assert world.sms.sent == []
+
+
+def test_a_repeated_key_is_refused_in_a_base64_body_too(world, post) -> None:
+    raw = '{"phoneNumber": "+12065550100", "consent": false, "consent": true}'
+    status, answer, _ = post(raw=raw, base64_body=True)
+    assert (status, answer["error"]["code"]) == (400, "duplicate_key")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("firstName", "A" * 51, 50),
+        ("page", "https://example.com/" + "p" * 2100, 2048),
+        ("disclosureVersion", "v" * 65, 64),
+        ("phoneNumber", "+1206555010" + "0" * 60, 64),
+    ],
+)
+def test_an_overlong_field_is_refused_and_named(world, post, field, value, limit) -> None:
+    status, answer, _ = post(body(**{field: value}))
+    assert status == 400
+    assert answer["error"]["code"] == "field_too_long"
+    assert answer["error"]["field"] == field
+    assert str(limit) in answer["error"]["message"]
+    assert world.store.get(NUMBER) is None
+
+
+def test_fields_at_their_limit_are_taken(world, post) -> None:
+    page = "https://example.com/" + "p" * (2048 - len("https://example.com/"))
+    status, _, _ = post(body(firstName="A" * 50, page=page))
+    assert status == 202
+    assert requested_evidence(world)["page"] == page
+
+
+def test_an_overlong_api_client_header_is_refused(world, post) -> None:
+    status, answer, _ = post(body(), headers={"X-Api-Client": "c" * 129})
+    assert (status, answer["error"]["code"]) == (400, "field_too_long")
+    assert answer["error"]["field"] == "X-Api-Client"
+    assert world.store.get(NUMBER) is None
+
+
+def test_browser_and_proxy_headers_are_cut_not_refused(world, post) -> None:
+    chain = ", ".join(f"10.0.{i // 250}.{i % 250}" for i in range(200)) + ", 198.51.100.9"
+    status, _, _ = post(
+        body(page=None),
+        headers={
+            "User-Agent": "Mozilla/5.0 " + "x" * 5000,
+            "X-Forwarded-For": chain,
+            "Referer": "https://example.com/" + "r" * 5000,
+        },
+    )
+    assert status == 202
+    evidence = requested_evidence(world)
+    assert len(evidence["userAgent"]) == 512 and evidence["userAgent"].startswith("Mozilla/5.0")
+    assert evidence["userAgent"].endswith("…")
+    # The proxies append: the end of the chain (the address CloudFront saw) is kept.
+    assert len(evidence["forwardedFor"]) == 512
+    assert evidence["forwardedFor"].startswith("…")
+    assert evidence["forwardedFor"].endswith(", 198.51.100.9")
+    assert len(evidence["page"]) == 2048 and evidence["page"].startswith("https://example.com/")
+
+
+# --- the daily cap on confirmation texts ------------------------------------------------
+
+
+def expire_registration(world, lambda_context, registration_id: str) -> None:
+    expire.handler({"registrationId": registration_id, "phoneNumber": NUMBER}, lambda_context)
+    assert world.store.get(NUMBER).status == Status.EXPIRED
+
+
+def test_signing_up_again_and_again_stops_at_the_daily_cap(
+    world, post, lambda_context, capsys
+) -> None:
+    # The pumping loop the per-registration limit cannot see: sign up, let it expire, again.
+    for _ in range(3):
+        assert post(body())[0] == 202
+        registration_id = run_workflow_until_text(world, lambda_context)
+        world.clock.advance(3600)
+        expire_registration(world, lambda_context, registration_id)
+    status, answer, headers = post(body())
+    assert status == 429
+    assert answer["error"]["code"] == "daily_cap"
+    assert answer["error"]["message"]
+    # The first text went out 3 hours ago: it leaves the 24 hours in 21.
+    assert answer["error"]["retryAfterSeconds"] == 21 * 3600
+    assert headers["Retry-After"] == str(21 * 3600)
+    assert len(world.workflow.started) == 3 and len(world.sms.sent) == 3
+    assert world.store.get(NUMBER).status == Status.EXPIRED  # nothing reserved
+    assert '"DailyCapReached"' in capsys.readouterr().out  # the metric
+
+    world.clock.advance(21 * 3600)
+    assert post(body())[0] == 202
+
+
+def test_a_resend_stops_at_the_daily_cap_before_the_registration_limit(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=2)
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(61)
+    assert post(body())[0] == 202  # the second text
+    world.clock.advance(61)
+    status, answer, _ = post(body())
+    assert (status, answer["error"]["code"]) == (429, "daily_cap")
+    assert len(world.sms.sent) == 2
+    assert world.store.get(NUMBER).send_count == 2
+
+
+def test_send_confirmation_at_the_cap_rejects_with_reason_daily_cap(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1)
+    post(body())
+    first = run_workflow_until_text(world, lambda_context)
+    expire_registration(world, lambda_context, first)
+    # An execution started some other way than POST /signups (which would answer 429):
+    # SendConfirmation is the last line and must hold too.
+    create_contact.handler(
+        {"registrationId": "reg-2", "phoneNumber": NUMBER, "validation": {}}, lambda_context
+    )
+    with pytest.raises(DailyCapReached):
+        send_confirmation.handler(
+            {"taskToken": "token-2", "registrationId": "reg-2", "phoneNumber": NUMBER},
+            lambda_context,
+        )
+    contact = world.store.get(NUMBER)
+    assert contact.status == Status.REJECTED and contact.registration_id == "reg-2"
+    rejected = world.store.events(NUMBER)[-1]
+    assert rejected.type == EventType.REJECTED
+    assert rejected.details["reason"].startswith("daily_cap:")
+    assert len(world.sms.sent) == 1
+
+
+def test_a_retried_send_confirmation_is_not_counted_twice(
+    world, post, lambda_context, make_settings
+) -> None:
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1)
+    post(body())
+    run_workflow_until_text(world, lambda_context)
+    # Step Functions retries the task with a new token: the text already reserved is the
+    # one, not another that would need room under the cap.
+    contact = world.store.get(NUMBER)
+    send_confirmation.handler(
+        {
+            "taskToken": "token-retry",
+            "registrationId": contact.registration_id,
+            "phoneNumber": NUMBER,
+        },
+        lambda_context,
+    )
+    assert world.store.get(NUMBER).status == Status.PENDING
+    assert len(world.sms.sent) == 1

@@ -538,3 +538,29 @@ def test_a_refused_lookup_is_counted_though_the_number_goes_on(
     capsys.readouterr()
     assert validate(lambda_context, NUMBER)["acceptable"] is True
     assert "SmsConfigurationError" in _metric_names(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("reason", "metric"),
+    [
+        ("PRICE_OVER_THRESHOLD", "SendBlockedByMaxPrice"),
+        (
+            "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION",
+            "SendBlockedByProtectConfiguration",
+        ),
+    ],
+)
+def test_a_brake_rejects_the_number_and_is_counted_by_name(
+    world, lambda_context, capsys, reason, metric
+) -> None:
+    from optin.domain.send_limits import SendBlocked
+
+    create_contact.handler(create_event(), lambda_context)
+    capsys.readouterr()
+    world.sms.fail_with = SendBlocked(f"SendTextMessage failed: {reason}", reason)
+    with pytest.raises(Undeliverable):
+        send_confirmation.handler(send_event(), lambda_context)
+    names = _metric_names(capsys.readouterr().out)
+    assert metric in names and "ConfirmationNotSent" in names
+    assert world.store.get(NUMBER).status == Status.REJECTED
+    assert world.sms.sent == []

@@ -315,3 +315,89 @@ def test_inbound_keywords_include_every_required_opt_out_word(tmp_path: Path, bo
     finally:
         sms.stop()
     assert published[0]["messageKeyword"] == body.split()[0].upper()
+
+
+# --- End User Messaging's brakes: the protect configuration and MaxPrice ----------------
+
+REPO = Path(__file__).resolve().parents[3]
+FRANCE = "+33612345678"
+
+
+def braked(tmp_path: Path) -> tuple[SmsSandbox, str]:
+    from local.runtime.sms_sandbox import protect_rules_from_template
+    from local.runtime.template import load_application
+
+    rules = protect_rules_from_template(REPO / "template.yaml")
+    app = load_application(REPO / "template.yaml")
+    (set_name,) = {
+        f.environment["CONFIGURATION_SET_NAME"]
+        for f in app.functions.values()
+        if "CONFIGURATION_SET_NAME" in f.environment
+    }
+    return SmsSandbox(tmp_path / "sms.db", OUR_NUMBER, lambda payload: None,
+                      protect_rules=rules), set_name  # fmt: skip
+
+
+def test_the_templates_protect_configuration_blocks_other_countries(tmp_path: Path) -> None:
+    sms, set_name = braked(tmp_path)
+    with pytest.raises(SandboxError) as caught:
+        sms.send_text_message(
+            {"DestinationPhoneNumber": FRANCE, "MessageBody": "x", "ConfigurationSetName": set_name}
+        )
+    assert caught.value.code == "ConflictException"
+    body = caught.value.body()
+    assert body["Reason"] == "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION"
+    assert body["ResourceType"] == "protect-configuration"
+    assert sms.messages(FRANCE) == []
+    # The allowed countries go through, and a send naming no set has no protect configuration.
+    sms.send_text_message(
+        {"DestinationPhoneNumber": PHONE, "MessageBody": "x", "ConfigurationSetName": set_name}
+    )
+    sms.send_text_message({"DestinationPhoneNumber": FRANCE, "MessageBody": "x"})
+    assert len(sms.messages(PHONE)) == 1 and len(sms.messages(FRANCE)) == 1
+
+
+def test_a_set_given_by_arn_has_its_protect_configuration_too(tmp_path: Path) -> None:
+    sms, set_name = braked(tmp_path)
+    arn = f"arn:aws:sms-voice:us-east-1:123456789012:configuration-set/{set_name}"
+    with pytest.raises(SandboxError):
+        sms.send_text_message(
+            {"DestinationPhoneNumber": FRANCE, "MessageBody": "x", "ConfigurationSetName": arn}
+        )
+
+
+@pytest.mark.parametrize(
+    ("destination", "max_price", "sent"),
+    [
+        (PHONE, "0.05", True),
+        (PHONE, "0.00883", True),  # the price itself is not over it
+        (PHONE, "0.008", False),
+        ("+16135550123", "0.0075", True),  # Canada
+        (FRANCE, "0.05", False),  # no protect configuration here: the price refuses it
+        (FRANCE, "0.1", True),
+    ],
+)
+def test_max_price_refuses_a_dearer_part(
+    tmp_path: Path, destination: str, max_price: str, sent: bool
+) -> None:
+    sms = sandbox(tmp_path)
+    request = {"DestinationPhoneNumber": destination, "MessageBody": "x", "MaxPrice": max_price}
+    if sent:
+        sms.send_text_message(request)
+        assert len(sms.messages(destination)) == 1
+        return
+    with pytest.raises(SandboxError) as caught:
+        sms.send_text_message(request)
+    assert caught.value.code == "ValidationException"
+    assert caught.value.body()["Reason"] == "PRICE_OVER_THRESHOLD"
+    assert sms.messages(destination) == []
+
+
+@pytest.mark.parametrize("bad", ["5", "0,05", "1.123456", "123.4", "", 0.05])
+def test_a_max_price_outside_the_models_pattern_is_refused(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(SandboxError) as caught:
+        sandbox(tmp_path).send_text_message(
+            {"DestinationPhoneNumber": PHONE, "MessageBody": "x", "MaxPrice": bad}
+        )
+    assert caught.value.body()["Reason"] == "FIELD_VALIDATION_FAILED"
+    assert caught.value.body()["Fields"][0]["Name"] == "MaxPrice"
