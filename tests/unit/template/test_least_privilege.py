@@ -552,7 +552,8 @@ def test_console_actions_need_writes_texts_and_stops_the_read_api_does_not(
         for role, statement in _statements(stack)
         if "states:stopexecution" in _actions(statement)
     }
-    assert stoppers == {"ConsoleActionsFunctionRole"}
+    # The partner API's DELETE opts out through the same code (usecases/partner.py).
+    assert stoppers == {"ConsoleActionsFunctionRole", "PartnerApiFunctionRole"}
     read_api = {action for action, _ in stack.grants(stack.role_of("ConsoleFunction"))}
     assert not any(action.startswith(("sms-voice:", "states:Stop")) for action in read_api)
     assert "dynamodb:PutItem" not in read_api
