@@ -2,10 +2,12 @@
 local runtime's store.
 
 It opens the store directly (the SQLite file the functions use: SQLITE_PATH from --env-vars,
-resolved against --data-dir as the runtime resolves it) rather than calling a route of the
-runtime: a key is then managed the same way whether or not the runtime is up, SQLite lets
-the runtime's functions and this command write the file at once, and no key-management
-route exists to be protected. The new key is printed once; only its SHA-256 is kept.
+resolved against --data-dir as the runtime resolves it; with --dynamodb-endpoint, the
+template's contacts table there, as a runtime started with that option uses it) rather than
+calling a route of the runtime: a key is then managed the same way whether or not the
+runtime is up, the store lets the runtime's functions and this command write at once, and no
+key-management route exists to be protected. The new key is printed once; only its SHA-256
+is kept.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description="Manage partner API keys.")
     parser.add_argument("--data-dir", type=Path, default=RuntimeConfig.data_dir)
     parser.add_argument("--env-vars", type=Path, default=RuntimeConfig.env_vars)
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        default=None,
+        help="the DynamoDB the runtime was started with (--dynamodb-endpoint URL)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="make a key; it is printed once")
     create.add_argument("name", help="who the key is for")
@@ -45,13 +53,34 @@ def store_path(args: argparse.Namespace) -> Path:
     return Path(env["SQLITE_PATH"])
 
 
-def _store(path: Path) -> Any:
+def _store(args: argparse.Namespace) -> Any:
     functions = str(REPO_ROOT / "functions")
     if functions not in sys.path:
         sys.path.insert(0, functions)
+    if args.dynamodb_endpoint:
+        import boto3
+
+        from local.runtime.config import RuntimeConfig as Config
+        from local.runtime.dynamodb_tables import table_names
+        from local.runtime.server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+        from optin.adapters.dynamodb_api_key_store import DynamoDbApiKeyStore
+
+        def client() -> Any:
+            # The runtime's own region and credentials: DynamoDB Local keeps one database
+            # per access key and region.
+            return boto3.client(
+                "dynamodb",
+                endpoint_url=args.dynamodb_endpoint,
+                region_name=REGION,
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
+            )
+
+        table = table_names(Config.template)["ContactsTable"]
+        return DynamoDbApiKeyStore(table, client)
     from optin.adapters.sqlite_api_key_store import SqliteApiKeyStore
 
-    return SqliteApiKeyStore(path)
+    return SqliteApiKeyStore(store_path(args))
 
 
 def run(args: argparse.Namespace, out: TextIO) -> None:
@@ -59,7 +88,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     from optin.domain.api_keys import InvalidKeyName, KeyNotFound
     from optin.domain.clock import to_iso, utc_now
 
-    store = _store(store_path(args))
+    store = _store(args)
     if args.command == "create":
         try:
             made = api_keys.new_key(args.name, utc_now())

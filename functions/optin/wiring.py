@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
 from optin.domain.clock import Clock, utc_now
 from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
@@ -57,6 +59,8 @@ class Dependencies:
     confirmation_window_seconds: int | None = None
     # The partner API's keys (same store kind and place as the contacts).
     api_keys: ApiKeyStore | None = None
+    # The partner API's Idempotency-Key records (Powertools persistence layer).
+    idempotency: BasePersistenceLayer | None = None
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -176,6 +180,23 @@ def _api_keys(settings: Settings, env: Mapping[str, str]) -> ApiKeyStore:
     return _cached(key, lambda: DynamoDbApiKeyStore(table))
 
 
+def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceLayer | None:
+    """Locally the contact store's SQLite file; on AWS Powertools' DynamoDB layer on the
+    IDEMPOTENCY_TABLE, which only the partner API's function is given."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_idempotency import SqlitePersistenceLayer
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("idempotency", "sqlite", path), lambda: SqlitePersistenceLayer(path))
+    table = (env.get("IDEMPOTENCY_TABLE") or "").strip()
+    if not table:
+        return None
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    key = ("idempotency", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDBPersistenceLayer(table_name=table))
+
+
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     from optin.adapters.eum_sms_sender import EumSmsSender
 
@@ -257,6 +278,7 @@ def dependencies() -> Dependencies:
         reader=_reader(current, env),
         confirmation_window_seconds=_window(env),
         api_keys=_api_keys(current, env),
+        idempotency=_idempotency(current, env),
     )
 
 

@@ -21,7 +21,10 @@ from tests.support.runtime import REPO_ROOT, LocalRuntime, wait_for
 
 def keys(rt: LocalRuntime, *argv: str) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = keys_main(["--data-dir", str(rt.data_dir), *argv], out, err)
+    where = ["--data-dir", str(rt.data_dir)]
+    if rt.dynamodb_endpoint:  # TEST_DYNAMODB=moto: the runtime keeps keys in DynamoDB
+        where += ["--dynamodb-endpoint", rt.dynamodb_endpoint]
+    status = keys_main([*where, *argv], out, err)
     return status, out.getvalue() + err.getvalue()
 
 
@@ -136,3 +139,20 @@ def test_python_m_local_keys_runs() -> None:
         timeout=60,
     )
     assert done.returncode == 0 and "create" in done.stdout
+
+
+def test_an_idempotent_retry_replays_and_a_changed_one_is_409(
+    shared_runtime: LocalRuntime,
+) -> None:
+    rt = shared_runtime
+    _, key = new_key(rt, "Retrier")
+    body = evidence_body(new_us_number())
+    headers = {"x-api-key": key, "Idempotency-Key": "order-4711"}
+    first = rt.request("POST", "/v1/signups", body, headers)
+    again = rt.request("POST", "/v1/signups", body, headers)
+    assert first[0] == again[0] == 202 and first[2] == again[2]
+    assert again[1].get("idempotent-replayed") == "true"
+    assert "idempotent-replayed" not in first[1]
+    changed = {**body, "firstName": "Bea"}
+    status, _, answer = rt.request("POST", "/v1/signups", changed, headers)
+    assert status == 409 and answer["error"]["code"] == "idempotency_key_reused"

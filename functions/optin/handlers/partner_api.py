@@ -6,6 +6,12 @@ GET    /v1/signups/{id}             status, timestamps and the ledger of one sig
 GET    /v1/signups?phoneNumber=…    the same for every sign-up of that number
 DELETE /v1/signups/{id}             {"reason"}: opt the number out
 
+POST and DELETE take an Idempotency-Key header (Powertools' idempotency utility, keyed on the
+API key id and the header, the method, path and body checked): the same key and request
+replay the first answer (with Idempotent-Replayed: true) for 24 hours; the same key with
+another request is a 409. Only answers the work returned are kept: a refusal (4xx raised
+before or during the work) or a failure leaves nothing, so a corrected retry may reuse the key.
+
 API Gateway's usage plan checks the key first on AWS (quota, throttle); this function checks
 it again against the key store, because the store is where a key is revoked at once and
 where the key id, the partner's identity, comes from. A partner sees only the sign-ups its
@@ -17,16 +23,25 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from optin import wiring
 from optin.domain.errors import (
+    ConfigError,
     ContactNotFound,
     ResendCooldown,
     ResendLimit,
@@ -66,6 +81,9 @@ _REQUIRED_CONSENT = ("disclosureText", "disclosureVersion", "capturedAt")
 # Evidence older than this is not a sign-up happening now; a little ahead allows for clocks.
 MAX_EVIDENCE_AGE = timedelta(days=30)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+IDEMPOTENCY_HEADER = "idempotency-key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+IDEMPOTENCY_SECONDS = 24 * 60 * 60
 
 
 class BadRequest(Exception):
@@ -87,6 +105,34 @@ def bad_request(error: BadRequest) -> Response[str]:
 def key_refused(error: KeyRefused) -> Response[str]:
     metrics.add_metric(name="PartnerKeyRefused", unit=MetricUnit.Count, value=1)
     return error_response(403, error.code, error.message)
+
+
+@app.exception_handler(IdempotencyValidationError)
+def idempotency_conflict(_error: IdempotencyValidationError) -> Response[str]:
+    metrics.add_metric(name="PartnerIdempotencyConflict", unit=MetricUnit.Count, value=1)
+    return error_response(
+        409,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used for a different request; use a new key for a new one.",
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def idempotency_in_progress(_error: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return error_response(
+        409,
+        "idempotency_key_in_progress",
+        "A request with this Idempotency-Key is still being handled; retry in a moment.",
+        {"Retry-After": "1"},
+    )
+
+
+@app.exception_handler(IdempotencyPersistenceLayerError)
+def idempotency_unavailable(error: IdempotencyPersistenceLayerError) -> Response[str]:
+    logger.error("idempotency store failed", extra={"error": type(error).__name__})
+    return error_response(
+        503, "service_unavailable", "Try again in a minute.", {"Retry-After": "30"}
+    )
 
 
 @app.exception_handler(ContactNotFound)
@@ -235,6 +281,61 @@ def parse_signup(body: dict[str, Any]) -> PartnerSignup:
     )
 
 
+def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    """Powertools' hook for an answer served from the store: say it is a replay."""
+    return {**response, "replayed": True}
+
+
+def _once(
+    key_id: str, body: dict[str, Any], work: Callable[[], tuple[int, dict[str, Any]]]
+) -> Response[str]:
+    """Run `work` once per Idempotency-Key (when the request has one) and answer."""
+    header = (app.current_event.headers or {}).get(IDEMPOTENCY_HEADER)
+    if header is None:
+        status, answer = work()
+        return json_response(status, answer)
+    if not _IDEMPOTENCY_KEY.fullmatch(header):
+        raise BadRequest(
+            "invalid_idempotency_key",
+            "An Idempotency-Key is 1 to 255 printable ASCII characters without spaces.",
+            "Idempotency-Key",
+        )
+    store = wiring.dependencies().idempotency
+    if store is None:
+        raise ConfigError("The partner API has no idempotency store (IDEMPOTENCY_TABLE).")
+    config = IdempotencyConfig(
+        # One partner's keys never meet another's: the key id is part of the key.
+        event_key_jmespath="[apiKeyId, idempotencyKey]",
+        payload_validation_jmespath="[method, path, body]",
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+        response_hook=_replayed,
+    )
+    config.register_lambda_context(app.lambda_context)
+
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        status, answer = work()
+        return {"statusCode": status, "body": answer}
+
+    once = idempotent_function(
+        run,
+        data_keyword_argument="request",
+        persistence_store=store,
+        config=config,
+        key_prefix="partner-api",
+    )
+    done = once(
+        request={
+            "apiKeyId": key_id,
+            "idempotencyKey": header,
+            "method": app.current_event.http_method,
+            "path": app.current_event.path,
+            "body": body,
+        }
+    )
+    headers = {"Idempotent-Replayed": "true"} if done.get("replayed") else None
+    return json_response(int(done["statusCode"]), done["body"], headers)
+
+
 def _registration(raw: str) -> str:
     if not _REGISTRATION_ID.fullmatch(raw):
         # Not one this API gave out: as unknown as any other.
@@ -246,17 +347,22 @@ def _registration(raw: str) -> str:
 def create_signup() -> Response[str]:
     metrics.add_metric(name="PartnerSignupRequest", unit=MetricUnit.Count, value=1)
     key_id = _partner()
-    request = parse_signup(_json_body())
-    outcome = wiring.dependencies().partners.sign_up(key_id, request)
-    logger.info(
-        "partner sign-up",
-        extra={
-            "phone": mask(outcome.phone_number),
-            "registrationId": outcome.registration_id,
-            "outcome": str(outcome.kind),
-        },
-    )
-    return json_response(202, {"id": outcome.registration_id, "status": str(outcome.status)})
+    body = _json_body()
+    request = parse_signup(body)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        outcome = wiring.dependencies().partners.sign_up(key_id, request)
+        logger.info(
+            "partner sign-up",
+            extra={
+                "phone": mask(outcome.phone_number),
+                "registrationId": outcome.registration_id,
+                "outcome": str(outcome.kind),
+            },
+        )
+        return 202, {"id": outcome.registration_id, "status": str(outcome.status)}
+
+    return _once(key_id, body, work)
 
 
 @app.get("/v1/signups/<registration_id>")
@@ -284,8 +390,13 @@ def find_signups() -> Response[str]:
 def opt_out(registration_id: str) -> Response[str]:
     key_id = _partner()
     registration = _registration(registration_id)
-    reason = check_reason(_json_body().get("reason"))
-    return json_response(200, wiring.dependencies().partners.opt_out(key_id, registration, reason))
+    body = _json_body()
+    reason = check_reason(body.get("reason"))
+    return _once(
+        key_id,
+        body,
+        lambda: (200, wiring.dependencies().partners.opt_out(key_id, registration, reason)),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

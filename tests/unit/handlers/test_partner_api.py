@@ -12,6 +12,7 @@ from optin.domain.consent import EventType
 from optin.domain.contact import Status
 from optin.handlers import partner_api
 from tests.fakes.api_keys import MemoryApiKeyStore
+from tests.fakes.idempotency import MemoryPersistenceLayer
 
 NUMBER = "+12065550100"
 
@@ -41,6 +42,7 @@ def body(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
     world.deps.api_keys = MemoryApiKeyStore()
+    world.deps.idempotency = MemoryPersistenceLayer()
 
     class Api:
         keys = world.deps.api_keys
@@ -56,7 +58,24 @@ def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
             payload: Any = None,
             query: dict[str, str] | None = None,
             raw: str | None = None,
+            idempotency_key: str | None = None,
         ) -> tuple[int, dict[str, Any]]:
+            status, _, answer = self.full(method, path, key, payload, query, raw, idempotency_key)
+            return status, answer
+
+        def full(
+            self,
+            method: str,
+            path: str,
+            key: str | None,
+            payload: Any = None,
+            query: dict[str, str] | None = None,
+            raw: str | None = None,
+            idempotency_key: str | None = None,
+        ) -> tuple[int, dict[str, str], dict[str, Any]]:
+            headers = {"x-api-key": key} if key else {}
+            if idempotency_key is not None:
+                headers["Idempotency-Key"] = idempotency_key
             event = load_event("apigw_get_contact.json")
             event.update(
                 httpMethod=method,
@@ -66,12 +85,14 @@ def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
                 multiValueQueryStringParameters=None,
                 pathParameters=None,
                 body=raw if raw is not None else (None if payload is None else json.dumps(payload)),
-                headers={"x-api-key": key} if key else {},
-                multiValueHeaders={"x-api-key": [key]} if key else {},
+                headers=headers,
+                multiValueHeaders={name: [value] for name, value in headers.items()},
             )
             event["requestContext"].update(httpMethod=method, path=f"/Prod{path}")
             answer = partner_api.handler(event, lambda_context)
-            return answer["statusCode"], json.loads(answer["body"])
+            got = dict(answer.get("headers") or {})
+            got.update({k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()})
+            return answer["statusCode"], got, json.loads(answer["body"])
 
     return Api()
 
@@ -221,3 +242,57 @@ def test_delete_needs_a_reason(api: Any) -> None:
 def test_lookup_needs_a_number(api: Any) -> None:
     status, answer = api.call("GET", "/v1/signups", api.key())
     assert status == 400 and answer["error"]["field"] == "phoneNumber"
+
+
+def test_the_same_idempotency_key_and_body_replay_the_first_answer(api: Any, world: Any) -> None:
+    key = api.key()
+    first = api.full("POST", "/v1/signups", key, body(), idempotency_key="order-1")
+    world.clock.advance(120)  # past the resend cooldown: a second real sign-up would resend
+    again = api.full("POST", "/v1/signups", key, body(), idempotency_key="order-1")
+    assert first[0] == again[0] == 202 and first[2] == again[2]
+    assert "Idempotent-Replayed" not in first[1] and again[1]["Idempotent-Replayed"] == "true"
+    assert len(world.workflow.started) == 1
+    assert [e.type for e in world.store.events(NUMBER)] == [EventType.REQUESTED]
+
+
+def test_the_same_idempotency_key_with_another_body_is_409(api: Any, world: Any) -> None:
+    key = api.key()
+    assert api.call("POST", "/v1/signups", key, body(), idempotency_key="order-1")[0] == 202
+    status, answer = api.call(
+        "POST", "/v1/signups", key, body(firstName="Bea"), idempotency_key="order-1"
+    )
+    assert status == 409 and answer["error"]["code"] == "idempotency_key_reused"
+    assert len(world.workflow.started) == 1
+
+
+def test_idempotency_keys_are_per_partner(api: Any, world: Any) -> None:
+    one, two = api.key("One"), api.key("Two")
+    assert api.call("POST", "/v1/signups", one, body(), idempotency_key="k")[0] == 202
+    other = body(phoneNumber="+12065550111")
+    status, _ = api.call("POST", "/v1/signups", two, other, idempotency_key="k")
+    assert status == 202 and world.store.get("+12065550111") is not None
+
+
+def test_a_refused_request_leaves_its_idempotency_key_free(api: Any, world: Any) -> None:
+    key = api.key()
+    bad = body(consent=consent(ip="nope"))
+    assert api.call("POST", "/v1/signups", key, bad, idempotency_key="k")[0] == 400
+    assert api.call("POST", "/v1/signups", key, body(), idempotency_key="k")[0] == 202
+
+
+def test_a_delete_replayed_answers_as_the_first_not_409(api: Any, world: Any) -> None:
+    key = api.key()
+    _, made = api.call("POST", "/v1/signups", key, body())
+    path = f"/v1/signups/{made['id']}"
+    first = api.call("DELETE", path, key, {"reason": "left"}, idempotency_key="bye")
+    again = api.call("DELETE", path, key, {"reason": "left"}, idempotency_key="bye")
+    assert first == again and first[0] == 200
+    status, answer = api.call("DELETE", path, key, {"reason": "other"}, idempotency_key="bye")
+    assert status == 409 and answer["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "x" * 256, "caf\u00e9"])
+def test_a_malformed_idempotency_key_is_400(api: Any, world: Any, bad: str) -> None:
+    status, answer = api.call("POST", "/v1/signups", api.key(), body(), idempotency_key=bad)
+    assert status == 400 and answer["error"]["code"] == "invalid_idempotency_key"
+    assert world.store.get(NUMBER) is None
