@@ -82,6 +82,10 @@ def test_a_partner_signs_up_reads_and_is_kept_to_its_own(shared_runtime: LocalRu
     assert status == 404 and refused["error"]["code"] == "not_found"
     status, _, none = call(rt, "GET", f"/v1/signups?phoneNumber={quote(number)}", other)
     assert status == 200 and none["signups"] == []
+    # Keys are never logged, and the number only masked.
+    logged = rt.log()
+    assert "partner sign-up" in logged  # the function's own log lines are in it
+    assert acme not in logged and other not in logged and number not in logged
 
 
 def test_no_key_is_api_gateways_403_and_a_bad_key_the_functions(
