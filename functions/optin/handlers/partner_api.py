@@ -51,6 +51,12 @@ from optin.domain.errors import (
     TransitionConflict,
     WorkflowUnavailable,
 )
+from optin.domain.messages import (
+    FIRST_NAME_MAX_LENGTH,
+    FIRST_NAME_RULE,
+    is_safe_first_name,
+    normalise_first_name,
+)
 from optin.domain.phone import mask
 from optin.handlers.http import add_error_handlers, error_response, json_response
 from optin.observability import logger, metrics, tracer
@@ -66,7 +72,7 @@ _REGISTRATION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]
 # Evidence field -> its longest accepted length (characters).
 LIMITS = {
     "phoneNumber": 32,
-    "firstName": 50,
+    "firstName": FIRST_NAME_MAX_LENGTH,
     "source": 100,
     "disclosureText": 2000,
     "disclosureVersion": 64,
@@ -268,9 +274,16 @@ def parse_signup(body: dict[str, Any]) -> PartnerSignup:
     page = _text(consent, "page", required=False)
     if page is not None and (urlsplit(page).scheme not in ("http", "https") or "://" not in page):
         raise BadRequest("invalid_page", "page is the http(s) URL the person saw.", "page")
+    first_name = _text(body, "firstName", required=False)
+    if first_name is not None:
+        # The name goes into the text we send: the form's rule, so no partner can make us
+        # text a link or words of its choosing.
+        if not is_safe_first_name(first_name):
+            raise BadRequest("invalid_first_name", FIRST_NAME_RULE, "firstName")
+        first_name = normalise_first_name(first_name)
     return PartnerSignup(
         phone_number=phone,
-        first_name=_text(body, "firstName", required=False),
+        first_name=first_name,
         source=_text(body, "source", required=False),
         disclosure_text=disclosure_text,
         disclosure_version=version,

@@ -172,6 +172,8 @@ def test_a_guessed_secret_for_a_real_key_id_is_403(api: Any) -> None:
         (body(phoneNumber="+1206555" + "0" * 40), "field_too_long", "phoneNumber"),
         (body(phoneNumber="12"), None, "phoneNumber"),
         (body(firstName="A" * 51), "field_too_long", "firstName"),
+        (body(firstName="see evil.com"), "invalid_first_name", "firstName"),
+        (body(firstName="Ana <3 http://x"), "invalid_first_name", "firstName"),
         (body(source=7), "invalid_field", "source"),
         (body(consent=None), "consent_required", "consent"),
         (body(consent=True), "consent_required", "consent"),
