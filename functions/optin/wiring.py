@@ -18,10 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
 from optin.domain.clock import Clock, utc_now
 from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
 from optin.observability import count_configuration_error
+from optin.ports.api_keys import ApiKeyStore
 from optin.ports.contact_store import ContactStore
 from optin.ports.execution_reader import ExecutionReader
 from optin.ports.number_lookup import NumberLookup
@@ -31,6 +34,7 @@ from optin.usecases.base import UseCase
 from optin.usecases.console import Console
 from optin.usecases.console_actions import ConsoleActions
 from optin.usecases.inbound import InboundTexts
+from optin.usecases.partner import Partners
 from optin.usecases.signup import Signups
 from optin.usecases.support import Support
 from optin.usecases.workflow_steps import WorkflowSteps
@@ -53,6 +57,10 @@ class Dependencies:
     reader: ExecutionReader | None = None
     # CONFIRMATION_WINDOW_SECONDS: the template's ConfirmationWindowSeconds, for the console.
     confirmation_window_seconds: int | None = None
+    # The partner API's keys (same store kind and place as the contacts).
+    api_keys: ApiKeyStore | None = None
+    # The partner API's Idempotency-Key records (Powertools persistence layer).
+    idempotency: BasePersistenceLayer | None = None
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -84,6 +92,18 @@ class Dependencies:
     @property
     def console_actions(self) -> ConsoleActions:
         return self._use_case(ConsoleActions)
+
+    @property
+    def partners(self) -> Partners:
+        if self.api_keys is None:
+            raise ConfigError("The partner API needs an API key store (CONTACT_STORE).")
+        return Partners(
+            keys=self.api_keys,
+            store=self.store,
+            signups=self.signups,
+            actions=self.console_actions,
+            clock=self.clock,
+        )
 
     @property
     def console(self) -> Console:
@@ -143,6 +163,38 @@ def _store(settings: Settings, env: Mapping[str, str]) -> ContactStore:
         key = ("store", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
         return _cached(key, lambda: DynamoDbContactStore(table))
     raise ConfigError(f"CONTACT_STORE={kind} has no adapter; use sqlite or dynamodb.")
+
+
+def _api_keys(settings: Settings, env: Mapping[str, str]) -> ApiKeyStore:
+    """Beside the contacts: the SQLite file's api_keys table, or the contacts table's
+    APIKEYS partition (ports/api_keys.py)."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_api_key_store import SqliteApiKeyStore
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("api-keys", "sqlite", path), lambda: SqliteApiKeyStore(path))
+    from optin.adapters.dynamodb_api_key_store import DynamoDbApiKeyStore
+
+    table = settings.contacts_table
+    key = ("api-keys", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDbApiKeyStore(table))
+
+
+def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceLayer | None:
+    """Locally the contact store's SQLite file; on AWS Powertools' DynamoDB layer on the
+    IDEMPOTENCY_TABLE, which only the partner API's function is given."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_idempotency import SqlitePersistenceLayer
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("idempotency", "sqlite", path), lambda: SqlitePersistenceLayer(path))
+    table = (env.get("IDEMPOTENCY_TABLE") or "").strip()
+    if not table:
+        return None
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    key = ("idempotency", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDBPersistenceLayer(table_name=table))
 
 
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
@@ -227,6 +279,8 @@ def dependencies() -> Dependencies:
         on_configuration_error=count_configuration_error,
         reader=_reader(current, env),
         confirmation_window_seconds=_window(env),
+        api_keys=_api_keys(current, env),
+        idempotency=_idempotency(current, env),
     )
 
 

@@ -83,6 +83,7 @@ def banner_lines(
     lines += [
         f"  API {r.method:6} {r.path:28} → {r.function_id}"
         + (f" (signed in: {r.authorizer})" if r.authorizer else "")
+        + (" (API key)" if r.api_key_required else "")
         for r in app.routes
     ]
     lines += [f"  state machine    {m.arn}" for m in app.state_machines.values()]

@@ -369,7 +369,7 @@ class FrontDoor:
             params = route.match(as_method, path)
             if params is not None:
                 handler = self.handlers.api_route_handler(
-                    route.function_id, route.path, route.authorizer
+                    route.function_id, route.path, route.authorizer, route.api_key_required
                 )
                 return Endpoint(handler, params, public=True, allowed_origins=origins)
         if method == "OPTIONS":
@@ -667,9 +667,25 @@ class Handlers:
     # --- the template's API routes, as API Gateway's Lambda proxy integration ---
 
     def api_route_handler(
-        self, function_id: str, resource: str, authorizer: str | None = None
+        self,
+        function_id: str,
+        resource: str,
+        authorizer: str | None = None,
+        api_key_required: bool = False,
     ) -> Handler:
         def handle(call: Call, params: dict[str, str]) -> Reply:
+            if api_key_required and not call.headers.get("x-api-key"):
+                # API Gateway's own answer for a method that requires a key and got none.
+                # There is no usage plan here: the function checks the key it is given
+                # against the key store, which is the real gate locally (and a second one
+                # on AWS), and answers 403 invalid_api_key for an unknown or revoked key.
+                reply = json_reply(
+                    403,
+                    {"message": "Forbidden"},
+                    headers={"x-amzn-ErrorType": "ForbiddenException"},
+                )
+                console.api_answered(call.method, resource, call.body, reply.status, b"")
+                return reply
             context = None
             if authorizer is not None:
                 decided = self.authorize(call, authorizer, resource, params)

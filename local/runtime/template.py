@@ -30,6 +30,9 @@ class ApiRoute:
     # The name of the Lambda authorizer API Gateway runs before the function (the event's
     # Auth.Authorizer, else Globals.Api.Auth.DefaultAuthorizer); None: NONE, open route.
     authorizer: str | None = None
+    # Auth.ApiKeyRequired: API Gateway refuses a request without an x-api-key header (403)
+    # before the function runs.
+    api_key_required: bool = False
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method.upper()):
@@ -553,6 +556,7 @@ def _routes(
                     str(p["Method"]).upper(),
                     str(p["Path"]),
                     authorizer,
+                    (p.get("Auth") or {}).get("ApiKeyRequired") is True,
                 )
             )
     return routes

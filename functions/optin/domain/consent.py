@@ -92,10 +92,16 @@ class Evidence:
     disclosure_text: str
     disclosure_version: str
     forwarded_for: str | None = None  # X-Forwarded-For as received (CDN and proxies)
+    # When we received it, when that is not captured_at (a partner's evidence, captured on
+    # its page before it called us).
+    received_at: datetime | None = None
+    source: str | None = None  # a partner's own label for where it collected the consent
 
     @property
     def channel(self) -> str:
-        return "api" if self.api_client and not self.page else "web"
+        # A partner's evidence (received_at set) came by the API even when it names a page.
+        partner = self.received_at is not None
+        return "api" if self.api_client and (partner or not self.page) else "web"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,4 +113,8 @@ class Evidence:
             "page": self.page,
             "apiClient": self.api_client,
             "disclosure": {"text": self.disclosure_text, "version": self.disclosure_version},
-        }
+        } | (
+            {"receivedAt": to_iso(self.received_at), "source": self.source}
+            if self.received_at
+            else {}
+        )

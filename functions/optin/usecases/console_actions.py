@@ -100,18 +100,23 @@ class AgentRequest:
     registration_id: str
     username: str
     why: str
+    # Who acts: "console" (a support agent, `username`) or "api" (a partner, `username` is its
+    # API key id: DELETE /v1/signups/{id} opts out through this same code).
+    source: str = SOURCE
 
     @property
     def key(self) -> str:
         """The same for a retry of this request (same action, sign-up, agent and reason)."""
-        text = "\n".join((str(self.action), self.registration_id, self.username, self.why))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        parts: tuple[str, ...] = (str(self.action), self.registration_id, self.username, self.why)
+        if self.source != SOURCE:
+            parts = (*parts, self.source)
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
     def details(self) -> dict[str, Any]:
         return {
             "by": self.username,
             "why": self.why,
-            "source": SOURCE,
+            "source": self.source,
             "action": str(self.action),
             "requestKey": self.key,
         }
@@ -319,7 +324,8 @@ class ConsoleActions(UseCase):
 
 
 def _cause(request: AgentRequest, verb: str) -> str:
-    return f"{verb} by {request.username} in the support console: {request.why}"
+    where = "the support console" if request.source == SOURCE else f"the {request.source}"
+    return f"{verb} by {request.username} in {where}: {request.why}"
 
 
 def _not_pending() -> ActionRefused:

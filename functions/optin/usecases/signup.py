@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +53,11 @@ class SignupRequest:
     page: str | None
     api_client: str | None
     forwarded_for: str | None = None
+    # A partner's own evidence (POST /v1/signups): the disclosure the partner showed and when
+    # the person agreed. Without it, the disclosure is ours and the capture time is now.
+    disclosure_text: str | None = None
+    captured_at: datetime | None = None
+    source: str | None = None
 
 
 class SignupKind(StrEnum):
@@ -101,20 +107,27 @@ class Signups(UseCase):
             raise PhoneRejected(check)
         phone_number = check.e164
         disclosure = self.disclosure()
-        if request.disclosure_version and request.disclosure_version != disclosure.version:
+        text, version = disclosure.text, disclosure.version
+        if request.disclosure_text is not None:
+            # The partner's page, not ours: its words and version are the evidence.
+            text, version = request.disclosure_text, request.disclosure_version or ""
+        elif request.disclosure_version and request.disclosure_version != disclosure.version:
             raise DisclosureOutdated(
                 "The terms shown on the page have changed. Reload the page, read them and "
                 "try again."
             )
+        now = self.clock()
         evidence = Evidence(
-            captured_at=self.clock(),
+            captured_at=request.captured_at or now,
             ip=request.ip,
             user_agent=request.user_agent,
             page=request.page,
             api_client=request.api_client,
             forwarded_for=request.forwarded_for,
-            disclosure_text=disclosure.text,
-            disclosure_version=disclosure.version,
+            disclosure_text=text,
+            disclosure_version=version,
+            received_at=now if request.captured_at else None,
+            source=request.source,
         ).as_dict()
 
         for _ in range(MAX_WRITE_ATTEMPTS):

@@ -121,6 +121,9 @@ def test_the_invoke_api_is_listed_only_with_an_external_step_functions(
 def test_routes_and_state_machines_come_from_the_template() -> None:
     text = "\n".join(_lines({}))
     assert "API POST   /signups" in text
+    # The partner API's routes say they need a key; the public form's do not.
+    assert "API POST   /v1/signups                  → PartnerApiFunction (API key)" in text
+    assert "/signups                     → SignupFunction\n" in text
     assert "stateMachine:RegistrationStateMachine" in text
     assert "contacts         SQLite /tmp/x/contacts.db" in text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ from local.runtime.template import TemplateError
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
+TABLES = ["ContactsTable", "IdempotencyTable"]
+
+
+def contacts_request() -> dict[str, Any]:
+    return next(r for r in create_table_requests(TEMPLATE) if r["TableName"] == "ContactsTable")
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ def write_template(tmp_path: Path, table_yaml: str) -> Path:
 
 
 def test_creates_the_templates_tables_as_declared(client: Any) -> None:
-    assert ensure_tables(client, TEMPLATE) == ["ContactsTable"]
+    assert ensure_tables(client, TEMPLATE) == TABLES
     table = client.describe_table(TableName="ContactsTable")["Table"]
     declared = load_template(TEMPLATE)["Resources"]["ContactsTable"]["Properties"]
     assert table["TableStatus"] == "ACTIVE"
@@ -60,7 +66,7 @@ def test_creates_the_templates_tables_as_declared(client: Any) -> None:
 
 
 def test_a_table_of_an_older_template_gains_the_indexes_it_lacks(client: Any) -> None:
-    [request] = create_table_requests(TEMPLATE)
+    request = contacts_request()
     older = {
         **request,
         "AttributeDefinitions": [
@@ -72,7 +78,7 @@ def test_a_table_of_an_older_template_gains_the_indexes_it_lacks(client: Any) ->
     }
     client.create_table(**older)
     client.put_item(TableName="ContactsTable", Item={"pk": {"S": "x"}, "sk": {"S": "y"}})
-    assert ensure_tables(client, TEMPLATE) == []
+    assert ensure_tables(client, TEMPLATE) == ["IdempotencyTable"]
     table = client.describe_table(TableName="ContactsTable")["Table"]
     names = {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
     assert names == {"ByStatus", "PendingByExpiry"}
@@ -99,7 +105,7 @@ def test_an_existing_table_is_left_alone(client: Any) -> None:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    assert ensure_tables(client, TEMPLATE) == []
+    assert ensure_tables(client, TEMPLATE) == ["IdempotencyTable"]
     table = client.describe_table(TableName="ContactsTable")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
 
@@ -133,8 +139,8 @@ def test_only_the_absent_tables_are_created(client: Any, tmp_path: Path) -> None
 
 
 def test_names_are_the_local_runtimes_physical_names() -> None:
-    assert table_names(TEMPLATE) == {"ContactsTable": "ContactsTable"}
-    [request] = create_table_requests(TEMPLATE)
+    assert table_names(TEMPLATE) == {name: name for name in TABLES}
+    request = contacts_request()
     assert request["TableName"] == "ContactsTable"
     # CloudFormation-only properties never reach CreateTable.
     assert "PointInTimeRecoverySpecification" not in request
@@ -206,10 +212,14 @@ class _RacingClient:
         )
 
 
-def test_losing_the_creation_race_waits_for_the_winner() -> None:
+def test_losing_the_creation_race_waits_for_the_winner(tmp_path: Path) -> None:
+    # A template of the contacts table alone (JSON is YAML): one race, one table to wait for.
+    contacts = load_template(TEMPLATE)["Resources"]["ContactsTable"]
+    one_table = tmp_path / "template.json"
+    one_table.write_text(json.dumps({"Resources": {"ContactsTable": contacts}}))
     fake = _RacingClient(["CREATING", "CREATING", "ACTIVE"])
     naps: list[float] = []
-    assert ensure_tables(fake, TEMPLATE, sleep=naps.append) == []
+    assert ensure_tables(fake, one_table, sleep=naps.append) == []
     assert len(naps) == 2
 
 

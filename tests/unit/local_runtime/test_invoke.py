@@ -55,6 +55,7 @@ def test_there_is_a_sample_event_for_every_function() -> None:
         "SignupFunction",
         "ConsoleSessionFunction",
         "ConsoleAuthorizerFunction",
+        "PartnerApiFunction",
     }
     assert covered == functions
     for path in EVENTS.glob("*.json"):
@@ -168,6 +169,18 @@ def test_the_console_events(runtime: LocalRuntime) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert result(done)["errorMessage"] == "Unauthorized"
+
+
+def test_the_partner_event_is_refused_for_its_key_nobody_made(runtime: LocalRuntime) -> None:
+    # The sample key is shaped like a key but is in no store: the function's own check says so.
+    done = invoke(
+        "PartnerApiFunction", "-e", str(EVENTS / "partner-get-signup.json"),
+        data_dir=runtime.data_dir, endpoint=runtime.base_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = result(done)
+    assert answer["statusCode"] == 403
+    assert json.loads(answer["body"])["error"]["code"] == "invalid_api_key"
 
 
 def test_parameter_overrides_and_env_vars_reach_the_function(tmp_path: Path) -> None:

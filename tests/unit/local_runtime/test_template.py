@@ -317,8 +317,18 @@ def test_reads_the_console_authorizer_and_which_routes_it_guards() -> None:
     assert authorizer.identity_headers == ("Cookie",)
     session = {(r.method, r.authorizer) for r in app.routes if r.path == "/console/api/session"}
     assert session == {("GET", "ConsoleAuthorizer"), ("POST", None), ("DELETE", None)}
-    # Closed by default: every route but the public form's and the sign-in names it.
-    open_routes = {(r.method, r.path) for r in app.routes if r.authorizer is None}
+    # Closed by default: every route but the public form's and the sign-in names it, or
+    # requires an API key (the partner API).
+    open_routes = {
+        (r.method, r.path) for r in app.routes if r.authorizer is None and not r.api_key_required
+    }
+    keyed = {(r.method, r.path) for r in app.routes if r.api_key_required}
+    assert keyed == {
+        ("POST", "/v1/signups"),
+        ("GET", "/v1/signups"),
+        ("GET", "/v1/signups/{registrationId}"),
+        ("DELETE", "/v1/signups/{registrationId}"),
+    }
     assert open_routes == {
         ("GET", "/disclosure"),
         ("POST", "/signups"),

@@ -73,6 +73,22 @@ TRANSACT_ITEM_ACTIONS = {
 # Never granted, never called: the consent ledger is append-only and requests never scan.
 FORBIDDEN_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:Batch*")
 
+# Library code that calls AWS itself, where the call walk cannot follow: a handler module that
+# imports one of these names needs these (action, resource key) pairs. Powertools'
+# idempotency utility on DynamoDBPersistenceLayer (utilities/idempotency/persistence/
+# dynamodb.py) calls get_item, put_item (conditional), update_item, and delete_item for a
+# request that failed, on the table wiring gives it (IDEMPOTENCY_TABLE).
+LIBRARY_NEEDS = {
+    "aws_lambda_powertools.utilities.idempotency.idempotent_function": (
+        ("dynamodb:GetItem", "idempotency_table"),
+        ("dynamodb:PutItem", "idempotency_table"),
+        ("dynamodb:UpdateItem", "idempotency_table"),
+        ("dynamodb:DeleteItem", "idempotency_table"),
+    ),
+}
+# Forbidden actions a library need may have, on its own resource only (never ContactsTable).
+FORBIDDEN_EXEMPT = frozenset({("dynamodb:DeleteItem", "idempotency_table")})
+
 # Actions whose SAR entry lists no resource type, so IAM accepts only Resource "*".
 WILDCARD_RESOURCE_ALLOWED = {
     "states:SendTaskSuccess": "SAR: no resource type (a task token names no ARN IAM can see)",
@@ -168,6 +184,7 @@ RESOURCE_ENV = {
     "state_machine": ("STATE_MACHINE_ARN", None),
     "origination_identity": ("ORIGINATION_IDENTITY", None),
     "user_pool": ("USER_POOL_ID", "Arn"),
+    "idempotency_table": ("IDEMPOTENCY_TABLE", "Arn"),
 }
 
 
@@ -871,6 +888,9 @@ def function_needs(
             continue
         for adapter in implementations:
             needs.update(iam_needs(package, adapter, method))
+    for name in package.modules[handler_module].names.values():
+        for action, key in LIBRARY_NEEDS.get(name, ()):
+            needs.add(Need(action, key, name))
     return needs, calls, problems
 
 
@@ -888,9 +908,12 @@ def compare(
     granted: set[tuple[str, str]],
     needed: Iterable[tuple[str, str]],
     managed: Iterable[str] = (),
+    exempt: Iterable[tuple[str, str]] = (),
 ) -> list[str]:
-    """Problems with one role: missing, surplus, wildcard and forbidden grants."""
+    """Problems with one role: missing, surplus, wildcard and forbidden grants. `exempt`:
+    (action, resource) pairs a library needs that FORBIDDEN_ACTIONS would otherwise refuse."""
     needed = set(needed)
+    exempt = set(exempt)
     problems: list[str] = []
     for action, resource in sorted(needed - granted):
         problems.append(f"{name}: missing {action} on {resource}")
@@ -905,12 +928,16 @@ def compare(
         ):
             problems.append(f"{name}: wildcard resource {resource} for {action}")
         for forbidden in FORBIDDEN_ACTIONS:
+            if (action, resource) in exempt:
+                continue
             if _matches(action, forbidden) or _matches(forbidden, action):
                 problems.append(f"{name}: forbidden {action}")
     for arn in managed:
         if arn not in PLATFORM_MANAGED_POLICIES:
             problems.append(f"{name}: managed policy {arn} is not in PLATFORM_MANAGED_POLICIES")
-    for action, _ in sorted(needed):
+    for action, resource in sorted(needed):
+        if (action, resource) in exempt:
+            continue
         if any(_matches(action, forbidden) for forbidden in FORBIDDEN_ACTIONS):
             problems.append(f"{name}: the code calls forbidden {action}")
     return problems
@@ -987,12 +1014,17 @@ def check_stack(stack: Stack, package: Package) -> tuple[list[str], dict[str, An
         granted = stack.grants(role)
         statements = stack.statements(role)
         problems.extend(statement_problems(function, statements))
+        exempt = expected_grants(
+            {need for need in needs if (need.action, need.resource_key) in FORBIDDEN_EXEMPT},
+            environment,
+        )
         problems.extend(
             compare(
                 function,
                 granted,
                 expected_grants(needs, environment) | platform_grants(stack, function),
                 stack.managed_policies(role),
+                exempt,
             )
         )
         table[function] = sorted(granted)

@@ -19,6 +19,13 @@ OPEN_ROUTES = {
     ("/console/api/session", "post"),
     ("/console/api/session", "delete"),
 }
+# The partner API: no console sign-in, an API key instead (usage plan, then the function).
+KEY_ROUTES = {
+    ("/v1/signups", "post"),
+    ("/v1/signups", "get"),
+    ("/v1/signups/{registrationId}", "get"),
+    ("/v1/signups/{registrationId}", "delete"),
+}
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
@@ -28,15 +35,33 @@ def sam() -> dict[str, Any]:
     return iam_check.load_sam()
 
 
-def unguarded(sam: dict[str, Any]) -> set[tuple[str, str]]:
-    """(path, method) of the deployed API's operations no authorizer guards (preflights aside)."""
+def _operations(sam: dict[str, Any], security: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(path, method) of the deployed API's operations whose security is not `security`."""
     body = iam_check.transform(sam)["Resources"]["ServerlessRestApi"]["Properties"]["Body"]
     return {
         (path, method)
         for path, operations in body["paths"].items()
         for method, operation in operations.items()
-        if method != "options" and operation.get("security") != [{"ConsoleAuthorizer": []}]
+        if method != "options" and operation.get("security") != security
     }
+
+
+def unguarded(sam: dict[str, Any]) -> set[tuple[str, str]]:
+    """(path, method) of the operations neither the authorizer nor an API key guards."""
+    return _operations(sam, [{"ConsoleAuthorizer": []}]) & _operations(sam, [{"api_key": []}])
+
+
+def test_the_partner_routes_and_only_they_require_an_api_key(sam: dict[str, Any]) -> None:
+    everything = _operations(sam, [{"no such": []}])
+    assert everything - _operations(sam, [{"api_key": []}]) == KEY_ROUTES
+
+
+def test_each_partner_key_has_a_quota_and_a_throttle(sam: dict[str, Any]) -> None:
+    resources = iam_check.transform(sam)["Resources"]
+    plan = resources["ServerlessRestApiUsagePlan"]["Properties"]
+    assert plan["ApiStages"][0]["ApiId"] == {"Ref": "ServerlessRestApi"}
+    assert plan["Quota"]["Period"] == "DAY" and plan["Quota"]["Limit"] > 0
+    assert plan["Throttle"]["RateLimit"] > 0 and plan["Throttle"]["BurstLimit"] > 0
 
 
 def test_only_the_public_form_and_the_sign_in_are_open(sam: dict[str, Any]) -> None:

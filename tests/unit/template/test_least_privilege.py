@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,11 @@ def _allows(statement: dict[str, Any], action: str, key: str, *, transaction: bo
     """Whether one Allow statement lets `action` write an item whose partition key is
     `key` (IAM's semantics for the condition operators these policies use)."""
     if not any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in _actions(statement)):
+        return False
+    # The keys are the contacts table's items: a statement on another table (the partner
+    # API's IdempotencyTable) cannot reach them.
+    resources = iam_check._as_list(statement.get("Resource"))
+    if not any(r == "*" or "ContactsTable" in json.dumps(r) for r in resources):
         return False
     for operator, keys in statement.get("Condition", {}).items():
         for name, values in keys.items():
@@ -552,7 +558,41 @@ def test_console_actions_need_writes_texts_and_stops_the_read_api_does_not(
         for role, statement in _statements(stack)
         if "states:stopexecution" in _actions(statement)
     }
-    assert stoppers == {"ConsoleActionsFunctionRole"}
+    # The partner API's DELETE opts out through the same code (usecases/partner.py).
+    assert stoppers == {"ConsoleActionsFunctionRole", "PartnerApiFunctionRole"}
     read_api = {action for action, _ in stack.grants(stack.role_of("ConsoleFunction"))}
     assert not any(action.startswith(("sms-voice:", "states:Stop")) for action in read_api)
     assert "dynamodb:PutItem" not in read_api
+
+
+def test_the_idempotency_table_may_be_deleted_from_and_the_contacts_table_still_not(
+    transformed: dict[str, Any], package: Package
+) -> None:
+    """Powertools deletes the Idempotency-Key record of a failed request: DeleteItem is
+    granted on IdempotencyTable (a library need, iam_check.LIBRARY_NEEDS) and stays forbidden
+    on ContactsTable, for that function too."""
+    needs, _, _ = iam_check.function_needs(package, "optin.handlers.partner_api")
+    assert ("dynamodb:DeleteItem", "idempotency_table") in {
+        (need.action, need.resource_key) for need in needs
+    }
+    changed = copy.deepcopy(transformed)
+    role = changed["Resources"]["PartnerApiFunctionRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:DeleteItem",
+            "Resource": {"Fn::GetAtt": ["ContactsTable", "Arn"]},
+        }
+    )
+    problems, _ = iam_check.check_stack(_stack(changed, {}), package)
+    assert "PartnerApiFunction: forbidden dynamodb:DeleteItem" in problems
+    assert ledger_problems(_stack(changed, {})) == [
+        f"PartnerApiFunctionRole may dynamodb:DeleteItem {CONTACT_KEY}",
+        f"PartnerApiFunctionRole may dynamodb:DeleteItem {SEND_KEY}",
+    ]
+    # Without the statement, the library's need shows as missing.
+    kept = [s for s in statements if s.get("Sid") != "KeepIdempotencyRecords"]
+    role["Policies"][0]["PolicyDocument"]["Statement"] = kept
+    problems, _ = iam_check.check_stack(_stack(changed, {}), package)
+    assert any("missing dynamodb:DeleteItem on ${IdempotencyTable.Arn}" in p for p in problems)

@@ -33,7 +33,14 @@ PSEUDO = {
     "AWS::URLSuffix",
 }
 # Resources SAM creates from the functions' Api events, which the template may name.
-SAM_IMPLICIT = {"ServerlessRestApi", "ServerlessRestApiProdStage", "ServerlessRestApiDeployment"}
+# Resources SAM generates for the implicit API; the usage plan because Globals.Api.Auth.UsagePlan
+# says CreateUsagePlan: PER_API (SAM's docs: <api-logical-id>UsagePlan).
+SAM_IMPLICIT = {
+    "ServerlessRestApi",
+    "ServerlessRestApiProdStage",
+    "ServerlessRestApiDeployment",
+    "ServerlessRestApiUsagePlan",
+}
 
 
 @pytest.fixture(scope="module")
