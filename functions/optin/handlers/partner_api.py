@@ -21,7 +21,6 @@ key created (usecases/partner.py): any other id is a 404.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -58,7 +57,14 @@ from optin.domain.messages import (
     normalise_first_name,
 )
 from optin.domain.phone import mask
-from optin.handlers.http import add_error_handlers, error_response, json_response
+from optin.handlers.http import (
+    DuplicateKeyError,
+    add_error_handlers,
+    duplicate_key_message,
+    error_response,
+    json_response,
+    loads_strict,
+)
 from optin.observability import logger, metrics, tracer
 from optin.usecases.console_actions import ActionRefused, check_reason
 from optin.usecases.partner import KeyRefused, PartnerSignup
@@ -185,21 +191,14 @@ def _partner() -> str:
     return record.key_id
 
 
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise BadRequest("duplicate_key", f"The field {key} appears twice.", key)
-        seen[key] = value
-    return seen
-
-
 def _json_body() -> dict[str, Any]:
     raw = app.current_event.body or ""
     if len(raw.encode()) > MAX_BODY_BYTES:
         raise BadRequest("body_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
     try:
-        body = json.loads(raw, object_pairs_hook=_refuse_duplicates)
+        body = loads_strict(raw)
+    except DuplicateKeyError as error:
+        raise BadRequest("duplicate_key", duplicate_key_message(error.key), error.key) from None
     except ValueError:
         raise BadRequest("invalid_json", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
