@@ -4,10 +4,10 @@ the local runtime keeps one database of everything a partner can change."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from datetime import datetime
 from pathlib import Path
 
+from optin.adapters.sqlite_connection import SqliteConnections
 from optin.domain.api_keys import ApiKey, KeyNotFound
 from optin.domain.clock import from_iso, to_iso
 
@@ -34,29 +34,15 @@ def _record(row: sqlite3.Row) -> ApiKey:
 
 class SqliteApiKeyStore:
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = 30.0) -> None:
-        self._path = str(path)
-        self._timeout = busy_timeout_seconds
-        self._local = threading.local()
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: every method is one statement, atomic on its own.
+        self._db = SqliteConnections(path, busy_timeout_seconds=busy_timeout_seconds)
         self._connection().executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # Autocommit: every method is one statement, atomic on its own.
-            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-            self._local.conn = conn
-        return conn
+        return self._db.get()
 
     def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     def add(self, record: ApiKey) -> None:
         try:

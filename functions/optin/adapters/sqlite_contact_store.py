@@ -12,12 +12,12 @@ import base64
 import binascii
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 
+from optin.adapters.sqlite_connection import SqliteConnections
 from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
@@ -294,48 +294,23 @@ def _add_expiry_column(conn: sqlite3.Connection) -> None:
 
 class SqliteContactStore:
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = 30.0) -> None:
-        self._path = str(path)
-        self._timeout = busy_timeout_seconds
-        self._local = threading.local()
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = SqliteConnections(path, busy_timeout_seconds=busy_timeout_seconds)
         # Every statement is IF NOT EXISTS: several processes may open the file at once.
         self._connection().executescript(SCHEMA)
         _add_expiry_column(self._connection())
 
     @property
     def path(self) -> str:
-        return self._path
+        return self._db.path
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: no implicit transactions; we say BEGIN ourselves.
-            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-            self._local.conn = conn
-        return conn
+        return self._db.get()
 
-    @contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute(f"BEGIN {mode}")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+    def _transaction(self, mode: str = "IMMEDIATE") -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction(mode)
 
     def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     def get(self, phone_number: str) -> Contact | None:
         row = (

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -27,6 +25,8 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
     STATUS_CONSTANTS,
     DataRecord,
 )
+
+from optin.adapters.sqlite_connection import SqliteConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -54,40 +54,17 @@ def _record(row: sqlite3.Row) -> DataRecord:
 class SqlitePersistenceLayer(BasePersistenceLayer):
     def __init__(self, path: str | Path, *, busy_timeout_seconds: float = 30.0) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
-        self._path = str(path)
-        self._timeout = busy_timeout_seconds
-        self._local = threading.local()
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = SqliteConnections(path, busy_timeout_seconds=busy_timeout_seconds)
         self._connection().executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-            self._local.conn = conn
-        return conn
+        return self._db.get()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction()
 
     def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
         row = (
