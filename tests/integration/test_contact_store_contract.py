@@ -28,24 +28,10 @@ from optin.ports.contact_store import (
     SendClaim,
     SignupQuery,
 )
-from tests.fakes.contact_store import MemoryContactStore
 from tests.support import dynamodb
 
 NUMBER = "+12065550100"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactStore]:
-    if request.param == "memory":
-        yield MemoryContactStore()
-    elif request.param == "sqlite":
-        sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
-        yield sqlite_store
-        sqlite_store.close()
-    else:
-        with dynamodb.moto_dynamodb():
-            yield DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

@@ -3,39 +3,20 @@ number's ledger as each store gives it back (times included), so each must count
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
-from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain.contact import Status
 from optin.domain.send_limits import DailyCapReached
 from optin.domain.settings import Settings
 from optin.ports.contact_store import ContactStore
 from optin.usecases.signup import SignupKind, SignupRequest, Signups
 from optin.usecases.workflow_steps import WorkflowSteps
-from tests.fakes.contact_store import MemoryContactStore
 from tests.fakes.sms_sender import MemorySmsSender
 from tests.fakes.workflow import MemoryWorkflow
-from tests.support import dynamodb
 
 NUMBER = "+12065550100"
-
-
-@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactStore]:
-    if request.param == "memory":
-        yield MemoryContactStore()
-    elif request.param == "sqlite":
-        sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
-        yield sqlite_store
-        sqlite_store.close()
-    else:
-        with dynamodb.moto_dynamodb():
-            yield DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
 
 
 class Clock:

@@ -4,15 +4,12 @@ per UTC day of the event, nothing counted by a save that lost its race."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
-from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain import contact as transitions
 from optin.domain.consent import ExpiryReason
 from optin.domain.contact import Contact, confirmation_key, resend_key
@@ -20,24 +17,10 @@ from optin.domain.errors import TransitionConflict
 from optin.domain.funnel import bucket_of
 from optin.domain.messages import Message
 from optin.ports.contact_store import ContactStore
-from tests.fakes.contact_store import MemoryContactStore
 from tests.support import dynamodb
 
 DAY = datetime(2026, 11, 1, 23, 59, 0, tzinfo=UTC)
 TEXT = Message(kind="confirmation", text="Reply YES", version="v1")
-
-
-@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactStore]:
-    if request.param == "memory":
-        yield MemoryContactStore()
-    elif request.param == "sqlite":
-        sqlite_store = SqliteContactStore(tmp_path / "contacts.db")
-        yield sqlite_store
-        sqlite_store.close()
-    else:
-        with dynamodb.moto_dynamodb():
-            yield DynamoDbContactStore(dynamodb.CONTACTS_TABLE, dynamodb.client)
 
 
 def apply(store: ContactStore, change: transitions.Change) -> Contact:
