@@ -193,6 +193,8 @@ def test_repeated_inbound_message_id_changes_nothing(shared_runtime: LocalRuntim
 
     rt.text_in(phone, "STOP")  # a new message: must opt out…
     wait_for(lambda: (c := rt.contact(phone)) and c["status"] == "OPTED_OUT")
+    # Our answer to the STOP goes on record just after the opt-out: let it land first.
+    wait_for(lambda: (c := rt.contact(phone)) and c["events"][-1]["type"] == "reply_sent")
     replay = rt.post(f"/sandbox/inbound/{original_id}/redeliver", {})
 
     # …and the replayed YES (same inboundMessageId) must not undo it.
