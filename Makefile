@@ -27,7 +27,14 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-setup: $(VENV)/.installed
+# The `optin` command (cli/optin_cli, pyproject.toml [project.scripts]) into .venv/bin, editable
+# and offline: setup.py develop, because setuptools 65 builds pip's PEP 660 editable wheels
+# only with the wheel package, which the pins leave out.
+$(VENV)/bin/optin: $(VENV)/.installed pyproject.toml setup.py
+	$(PY) setup.py --quiet develop --no-deps >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed $(VENV)/bin/optin
 
 $(SAM_VENV)/.installed: $(SAM_DIR)/requirements.txt $(SAM_DIR)/constraints.txt
 	$(PYTHON) -m venv $(SAM_VENV)
