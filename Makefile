@@ -22,19 +22,17 @@ SAM_REGION ?= us-east-1
 .PHONY: run invoke test setup sam-setup browser lint build typecheck unit workflow integration \
 	browser-tests conformance bench clean deploy-web smoke dynamodb-paths vendor
 
-$(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
+# Then the `optin` command (cli/optin_cli, pyproject.toml [project.scripts]) into .venv/bin,
+# editable and offline: setup.py develop, because setuptools 65 builds pip's PEP 660 editable
+# wheels only with the wheel package, which the pins leave out.
+$(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) setup.py --quiet develop --no-deps >$(VENV)/optin-install.log 2>&1 \
+	  || { cat $(VENV)/optin-install.log >&2; exit 1; }
 	touch $@
 
-# The `optin` command (cli/optin_cli, pyproject.toml [project.scripts]) into .venv/bin, editable
-# and offline: setup.py develop, because setuptools 65 builds pip's PEP 660 editable wheels
-# only with the wheel package, which the pins leave out.
-$(VENV)/bin/optin: $(VENV)/.installed pyproject.toml setup.py
-	$(PY) setup.py --quiet develop --no-deps >/dev/null
-	touch $@
-
-setup: $(VENV)/.installed $(VENV)/bin/optin
+setup: $(VENV)/.installed
 
 $(SAM_VENV)/.installed: $(SAM_DIR)/requirements.txt $(SAM_DIR)/constraints.txt
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -19,6 +19,8 @@ from optin_cli.errors import CliError
 from optin_cli.output import emit_json, table
 
 GATEWAY_PREFIX = "optin-"
+# How docs/deploy.md named a partner's API Gateway key when it was made by hand.
+MANUAL_PREFIX = "partner-"
 
 
 def gateway_name(key_id: str) -> str:
@@ -47,11 +49,14 @@ class UsagePlan:
 
     def remove(self, key_id: str) -> int:
         """Delete the gateway's key(s) named for key_id; how many there were."""
-        found = self.client.get_api_keys(nameQuery=gateway_name(key_id), includeValues=False)
-        matching = [k for k in found.get("items", []) if k.get("name") == gateway_name(key_id)]
-        for key in matching:
-            self.client.delete_api_key(apiKey=key["id"])
-        return len(matching)
+        deleted = 0
+        for name in (gateway_name(key_id), f"{MANUAL_PREFIX}{key_id}"):
+            found = self.client.get_api_keys(nameQuery=name, includeValues=False)
+            # nameQuery matches by prefix: only the exact name is this key's.
+            for key in [k for k in found.get("items", []) if k.get("name") == name]:
+                self.client.delete_api_key(apiKey=key["id"])
+                deleted += 1
+        return deleted
 
 
 @dataclass
@@ -101,8 +106,9 @@ def keys() -> None:
 @keys.command()
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--key-only", is_flag=True, help="Print only the key (for scripts).")
 @click.pass_obj
-def create(ctx: Any, name: str, as_json: bool) -> None:
+def create(ctx: Any, name: str, as_json: bool, key_only: bool) -> None:
     """Make a key for NAME (who it is for)."""
     from optin.domain.api_keys import InvalidKeyName
 
@@ -112,6 +118,9 @@ def create(ctx: Any, name: str, as_json: bool) -> None:
         raise CliError(error.message, code=error.code, exit_code=2) from None
     if as_json:
         emit_json({"keyId": made.record.key_id, "name": made.record.name, "key": made.key})
+        return
+    if key_only:
+        click.echo(made.key)
         return
     click.echo(f"key id: {made.record.key_id}")
     click.echo(f"name:   {made.record.name}")

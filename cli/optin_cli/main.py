@@ -76,7 +76,8 @@ click.ClickException.show = _show  # type: ignore[method-assign]
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="The local runtime's data directory (default .local in the checkout).",
+    envvar="OPTIN_DATA_DIR",
+    help="The local runtime's data directory (default .local in the checkout; OPTIN_DATA_DIR).",
 )
 @click.option(
     "--api-key",
@@ -99,8 +100,6 @@ def cli(
     the local runtime or a deployed stack. docs/cli.md has an example of each command."""
     if local_ and stack:
         raise click.UsageError("Give --local or --stack NAME, not both.")
-    if stack is not None and data_dir is not None:
-        raise click.UsageError("--data-dir is for the local runtime; leave it out with --stack.")
 
     def target() -> Target:
         return resolve(stack=stack, region=region, api_url=api_url, data_dir=data_dir)

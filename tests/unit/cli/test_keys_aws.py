@@ -100,6 +100,13 @@ def test_revoke_marks_the_table_and_deletes_the_gateway_key(apigateway: Any) -> 
             {"nameQuery": name, "includeValues": False},
         )
         stub.add_response("delete_api_key", {}, {"apiKey": "gw1"})
+        manual = f"partner-{made.record.key_id}"  # docs/deploy.md's hand-made name, once
+        stub.add_response(
+            "get_api_keys",
+            {"items": [{"id": "gw3", "name": manual}]},
+            {"nameQuery": manual, "includeValues": False},
+        )
+        stub.add_response("delete_api_key", {}, {"apiKey": "gw3"})
         record = KeyAdmin(store, UsagePlan(apigateway, PLAN)).revoke(made.record.key_id)
         stub.assert_no_pending_responses()
     assert record.revoked_at is not None
