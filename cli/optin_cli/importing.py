@@ -140,6 +140,10 @@ class Summary:
         return {
             "accepted": len(self.accepted),
             "rejected": self.rejected_count,
+            "acceptedRows": [
+                {"line": line, "id": signup_id, "status": status}
+                for line, signup_id, status in self.accepted
+            ],
             "rejectedByCode": {
                 code: [{"line": line, "message": message} for line, message in lines]
                 for code, lines in sorted(self.rejected.items())

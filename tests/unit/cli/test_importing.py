@@ -168,6 +168,7 @@ def test_summary_as_json() -> None:
     assert summary.as_dict() == {
         "accepted": 0,
         "rejected": 1,
+        "acceptedRows": [],
         "rejectedByCode": {
             "invalid_ip": [{"line": 7, "message": "ip is an IPv4 or IPv6 address."}]
         },
