@@ -10,14 +10,14 @@ from typing import Any
 import click
 
 from optin_cli.errors import CliError
+from optin_cli.output import emit_json
 
 
-def run_users(ctx: Any, command: str, **options: Any) -> str:
-    from local import users
+def _args(ctx: Any, command: str, **options: Any) -> argparse.Namespace:
     from local.runtime.config import RuntimeConfig
 
     target = ctx.target
-    args = argparse.Namespace(
+    return argparse.Namespace(
         command=command,
         endpoint_url=target.api_url if target.is_local else None,
         user_pool_id=target.user_pool_id(),
@@ -25,12 +25,46 @@ def run_users(ctx: Any, command: str, **options: Any) -> str:
         prompt=False,
         **options,
     )
+
+
+def run_users(ctx: Any, command: str, **options: Any) -> str:
+    from local import users
+
     out = io.StringIO()
     try:
-        users.run(args, out)
+        users.run(_args(ctx, command, **options), out)
     except users.UsageError as error:
         raise CliError(str(error)) from None
     return out.getvalue()
+
+
+def user_rows(ctx: Any) -> list[dict[str, Any]]:
+    """Every user as {name, role, status, enabled}: the calls `python -m local users list`
+    makes, as data."""
+    from local import users
+
+    args = _args(ctx, "list")
+    client, pool = users._client(args), users._pool_id(args)
+    rows: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"UserPoolId": pool}
+    while True:
+        page = client.list_users(**request)
+        for user in page.get("Users", []):
+            groups = client.admin_list_groups_for_user(
+                UserPoolId=pool, Username=user["Username"]
+            ).get("Groups", [])
+            names = {g["GroupName"] for g in groups}
+            rows.append(
+                {
+                    "name": user["Username"],
+                    "role": next((r for r in ("agent", "viewer") if r in names), None),
+                    "status": user.get("UserStatus"),
+                    "enabled": user.get("Enabled", True),
+                }
+            )
+        if not page.get("PaginationToken"):
+            return rows
+        request["PaginationToken"] = page["PaginationToken"]
 
 
 @click.group()
@@ -48,10 +82,14 @@ def add(ctx: Any, name: str, role: str) -> None:
 
 
 @users.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def list_(ctx: Any) -> None:
+def list_(ctx: Any, as_json: bool) -> None:
     """Every user with its role and status."""
-    click.echo(run_users(ctx, "list"), nl=False)
+    if as_json:
+        emit_json(user_rows(ctx))
+    else:
+        click.echo(run_users(ctx, "list"), nl=False)
 
 
 @users.command()

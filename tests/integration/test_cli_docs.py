@@ -66,3 +66,4 @@ def test_every_shell_block_of_the_cli_page_runs(runtime: LocalRuntime, tmp_path:
     assert "confirmed: 2, opted_out: 1" in out  # the first Pinpoint import
     assert (work / "contacts.csv").read_text().startswith("registrationId,")
     assert "Added ana as agent." in out and "Removed ana." in out
+    assert '"role": "agent"' in out  # users list --json
