@@ -80,6 +80,11 @@ click.ClickException.show = _show  # type: ignore[method-assign]
     help="The local runtime's data directory (default .local in the checkout; OPTIN_DATA_DIR).",
 )
 @click.option(
+    "--dynamodb-endpoint",
+    metavar="URL",
+    help="The DynamoDB a local runtime was started with (make run DYNAMODB_ENDPOINT=URL).",
+)
+@click.option(
     "--api-key",
     envvar="OPTIN_API_KEY",
     metavar="KEY",
@@ -94,15 +99,24 @@ def cli(
     region: str | None,
     api_url: str | None,
     data_dir: Path | None,
+    dynamodb_endpoint: str | None,
     api_key: str | None,
 ) -> None:
     """Sign numbers up, follow them, manage keys and console users, import contacts: against
     the local runtime or a deployed stack. docs/cli.md has an example of each command."""
     if local_ and stack:
         raise click.UsageError("Give --local or --stack NAME, not both.")
+    if stack and dynamodb_endpoint:
+        raise click.UsageError("--dynamodb-endpoint is for the local runtime, not --stack.")
 
     def target() -> Target:
-        return resolve(stack=stack, region=region, api_url=api_url, data_dir=data_dir)
+        return resolve(
+            stack=stack,
+            region=region,
+            api_url=api_url,
+            data_dir=data_dir,
+            dynamodb_endpoint=dynamodb_endpoint,
+        )
 
     ctx.obj = Context(target, api_key, stack)
 

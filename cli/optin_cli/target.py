@@ -32,6 +32,8 @@ class Target:
     data_dir: Path = DEFAULT_DATA_DIR
     env_vars: Path = DEFAULT_ENV_VARS
     outputs: dict[str, str] = field(default_factory=dict)
+    # A local runtime started with --dynamodb-endpoint keeps its stores there.
+    dynamodb_endpoint: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -63,6 +65,27 @@ class Target:
             raise CliError(f"Stack {self.stack} has no {name} output.", code="no_output")
         return value
 
+    def _local_dynamodb(self) -> tuple[str, Any]:
+        """The template's contacts table at the runtime's DynamoDB endpoint, with the
+        runtime's own region and credentials (DynamoDB Local keeps one database per access
+        key and region), as `python -m local keys --dynamodb-endpoint` reaches it."""
+        import boto3
+
+        from local.runtime.config import RuntimeConfig
+        from local.runtime.dynamodb_tables import table_names
+        from local.runtime.server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+
+        def client() -> Any:
+            return boto3.client(
+                "dynamodb",
+                endpoint_url=self.dynamodb_endpoint,
+                region_name=REGION,
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
+            )
+
+        return table_names(RuntimeConfig.template)["ContactsTable"], client
+
     def client(self, service: str) -> Any:
         import boto3
 
@@ -71,6 +94,10 @@ class Target:
         )
 
     def contact_store(self) -> Any:
+        if self.is_local and self.dynamodb_endpoint:
+            from optin.adapters.dynamodb_contact_store import DynamoDbContactStore
+
+            return DynamoDbContactStore(*self._local_dynamodb())
         if self.is_local:
             from optin.adapters.sqlite_contact_store import SqliteContactStore
 
@@ -82,6 +109,10 @@ class Target:
         )
 
     def key_store(self) -> Any:
+        if self.is_local and self.dynamodb_endpoint:
+            from optin.adapters.dynamodb_api_key_store import DynamoDbApiKeyStore
+
+            return DynamoDbApiKeyStore(*self._local_dynamodb())
         if self.is_local:
             from optin.adapters.sqlite_api_key_store import SqliteApiKeyStore
 
@@ -107,11 +138,13 @@ def resolve(
     region: str | None,
     api_url: str | None,
     data_dir: Path | None,
+    dynamodb_endpoint: str | None = None,
 ) -> Target:
     if stack is None:
         return Target(
             api_url=(api_url or os.environ.get("OPTIN_API_URL") or local_api_url()).rstrip("/"),
             data_dir=(data_dir or DEFAULT_DATA_DIR).resolve(),
+            dynamodb_endpoint=dynamodb_endpoint,
         )
     outputs = stack_outputs(stack, region)
     url = api_url or outputs.get("ApiUrl")

@@ -28,13 +28,13 @@ def optin(tmp_path_factory: pytest.TempPathFactory) -> Optin:
 
 @pytest.fixture(scope="module")
 def rt(shared_runtime: LocalRuntime) -> Iterator[LocalRuntime]:
-    if shared_runtime.dynamodb_endpoint:
-        pytest.skip("the CLI reads a local runtime's SQLite store")
     yield shared_runtime
 
 
 def where(rt: LocalRuntime) -> list[str]:
-    return ["--api-url", rt.base_url, "--data-dir", str(rt.data_dir)]
+    # Under TEST_DYNAMODB=moto the runtime keeps its stores in DynamoDB: so does the CLI.
+    endpoint = ["--dynamodb-endpoint", rt.dynamodb_endpoint] if rt.dynamodb_endpoint else []
+    return ["--api-url", rt.base_url, "--data-dir", str(rt.data_dir), *endpoint]
 
 
 def ok(done: object) -> str:
