@@ -95,12 +95,12 @@ test: setup browser lint build
 	$(MAKE) --no-print-directory dynamodb-paths
 
 # The deployed code path (CONTACT_STORE=dynamodb) end to end: the workflow paths, kill -9
-# durability, the sign-up API and the log privacy check again, with the runtime's contacts in
+# durability, the sign-up API, the log privacy check and the optin CLI again, with the runtime's contacts in
 # DynamoDB (moto's server, started by the tests) instead of SQLite.
 dynamodb-paths: setup
 	TEST_DYNAMODB=moto $(PY) -m pytest -q tests/workflow/test_registration_paths.py \
 	  tests/integration/test_durability.py tests/integration/test_signup_api.py \
-	  tests/integration/test_privacy.py
+	  tests/integration/test_privacy.py tests/integration/test_cli.py
 
 unit workflow integration: setup
 	$(PY) -m pytest -q tests/$@
