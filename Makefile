@@ -22,9 +22,14 @@ SAM_REGION ?= us-east-1
 .PHONY: run invoke test setup sam-setup browser lint build typecheck unit workflow integration \
 	browser-tests conformance bench clean deploy-web smoke dynamodb-paths vendor
 
-$(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt
+# Then the `optin` command (cli/optin_cli, pyproject.toml [project.scripts]) into .venv/bin,
+# editable and offline: setup.py develop, because setuptools 65 builds pip's PEP 660 editable
+# wheels only with the wheel package, which the pins leave out.
+$(VENV)/.installed: requirements-dev.txt constraints.txt functions/requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) setup.py --quiet develop --no-deps >$(VENV)/optin-install.log 2>&1 \
+	  || { cat $(VENV)/optin-install.log >&2; exit 1; }
 	touch $@
 
 setup: $(VENV)/.installed
@@ -90,12 +95,12 @@ test: setup browser lint build
 	$(MAKE) --no-print-directory dynamodb-paths
 
 # The deployed code path (CONTACT_STORE=dynamodb) end to end: the workflow paths, kill -9
-# durability, the sign-up API and the log privacy check again, with the runtime's contacts in
+# durability, the sign-up API, the log privacy check and the optin CLI again, with the runtime's contacts in
 # DynamoDB (moto's server, started by the tests) instead of SQLite.
 dynamodb-paths: setup
 	TEST_DYNAMODB=moto $(PY) -m pytest -q tests/workflow/test_registration_paths.py \
 	  tests/integration/test_durability.py tests/integration/test_signup_api.py \
-	  tests/integration/test_privacy.py
+	  tests/integration/test_privacy.py tests/integration/test_cli.py
 
 unit workflow integration: setup
 	$(PY) -m pytest -q tests/$@

@@ -22,6 +22,9 @@ class EventType(StrEnum):
     RESUBSCRIBED = "resubscribed"  # START / UNSTOP from an opted-out number
     REJECTED = "rejected"  # confirmation text permanently refused
     REPLY_SENT = "reply_sent"  # our answer to an inbound text: its exact text and message id
+    # Brought in from another system's records (`optin import-pinpoint`): details.status is
+    # the status it gave the contact, details.evidence that system's own record of consent.
+    IMPORTED = "imported"
 
 
 class ExpiryReason(StrEnum):

@@ -40,6 +40,7 @@ const LEDGER_WORDS = {
   resend_requested: "Confirmation resent",
   rejected: "Rejected",
   reply_sent: "Reply sent",
+  imported: "Imported (consent recorded elsewhere)",
 };
 const EXPIRED_REASONS = {
   no_reply: "no reply before the confirmation window closed",
