@@ -187,3 +187,48 @@ def test_the_document_needs_a_valid_key(served: Any) -> None:
     call, _ = served
     status, answer = call("optin_0123456789abcdef_" + "x" * 43)
     assert status == 403 and answer["error"]["code"] == "invalid_api_key"
+
+
+def _examples() -> list[tuple[str, str, Any]]:
+    """(where, JSON pointer of its schema, example) for every example in the document."""
+    doc = document()
+    found = []
+    for name, schema in doc["components"]["schemas"].items():
+        for index, example in enumerate(schema.get("examples", [])):
+            found.append((f"schemas/{name}[{index}]", f"/components/schemas/{name}", example))
+    for path, item in doc["paths"].items():
+        escaped = path.replace("~", "~0").replace("/", "~1")
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            at = f"/paths/{escaped}/{method}"
+            bodies = [("requestBody", operation.get("requestBody", {}))]
+            bodies += [(f"responses/{s}", r) for s, r in operation["responses"].items()]
+            for where, part in bodies:
+                media = (part.get("content") or {}).get("application/json") or {}
+                for name, example in (media.get("examples") or {}).items():
+                    pointer = f"{at}/{where}/content/application~1json/schema"
+                    found.append((f"{method} {path} {where} {name}", pointer, example["value"]))
+    return found
+
+
+def test_every_example_in_the_document_matches_its_schema() -> None:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource(
+        "urn:partner-openapi", Resource(contents=document(), specification=DRAFT202012)
+    )
+    examples = _examples()
+    assert len(examples) > 20
+    for where, pointer, example in examples:
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": f"urn:partner-openapi#{pointer}"}, registry=registry
+        )
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert not errors, f"{where}: {errors}"
+    # And the check can fail: a sign-up answer without its status is refused.
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": "urn:partner-openapi#/components/schemas/SignupAccepted"}, registry=registry
+    )
+    assert not validator.is_valid({"id": "0b6f4a1e-5c2d-4e7f-9a1b-3c4d5e6f7a8b"})
