@@ -190,3 +190,42 @@ def test_a_response_outside_the_document_is_caught(schema: Any) -> None:
     group = caught.value
     found = group.exceptions if isinstance(group, BaseExceptionGroup) else [group]
     assert any("violates schema" in str(error) for error in found)
+
+
+def test_sequences_that_follow_the_documents_links(
+    schema: Any, partner: tuple[LocalRuntime, requests.Session]
+) -> None:
+    # Stateful: schemathesis chains createSignup's 202 into getSignup and optOutSignup through
+    # the document's links, so the ids are real ones and the answers are the 200s and 409s.
+    rt, session = partner
+    served = set(served_operations())
+    machine = schema.include(
+        operation_id=[
+            op["operationId"]
+            for path, item in json.loads(DOCUMENT.read_text())["paths"].items()
+            for method, op in item.items()
+            if method != "parameters" and (method.upper(), path) in served
+        ]
+    ).as_state_machine()
+    seen: list[tuple[str, int]] = []
+
+    class Sequences(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": rt.base_url, "session": session}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            seen.append((case.operation.label, response.status_code))
+            case.validate_response(response, checks=CONFORMANCE)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=15,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            stateful_step_count=4,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert ("GET /v1/signups/{registrationId}", 200) in seen, sorted(set(seen))
