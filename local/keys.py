@@ -84,11 +84,11 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> None:
+    store = _store(args)  # first: it puts functions/ on sys.path for the imports below
     from optin.domain import api_keys
     from optin.domain.api_keys import InvalidKeyName, KeyNotFound
     from optin.domain.clock import to_iso, utc_now
 
-    store = _store(args)
     if args.command == "create":
         try:
             made = api_keys.new_key(args.name, utc_now())

@@ -5,6 +5,9 @@ POST   /v1/signups                  a number, a first name, a source, and the co
 GET    /v1/signups/{id}             status, timestamps and the ledger of one sign-up
 GET    /v1/signups?phoneNumber=…    the same for every sign-up of that number
 DELETE /v1/signups/{id}             {"reason"}: opt the number out
+GET    /v1/openapi.json             this API's OpenAPI 3.1 document (optin/api/partner-openapi.json,
+                                    the one copy the reference page web/docs/partner-api/ is
+                                    rendered from)
 
 POST and DELETE take an Idempotency-Key header (Powertools' idempotency utility, keyed on the
 API key id and the header, the method, path and body checked): the same key and request
@@ -21,9 +24,12 @@ key created (usecases/partner.py): any other id is a 404.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,6 +102,9 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 IDEMPOTENCY_HEADER = "idempotency-key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 IDEMPOTENCY_SECONDS = 24 * 60 * 60
+# In the function's package (functions/ is the CodeUri), so the deployed function serves the
+# same file the docs are rendered from.
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[1] / "api" / "partner-openapi.json"
 
 
 class BadRequest(Exception):
@@ -408,6 +417,25 @@ def opt_out(registration_id: str) -> Response[str]:
         key_id,
         body,
         lambda: (200, wiring.dependencies().partners.opt_out(key_id, registration, reason)),
+    )
+
+
+@cache
+def openapi_document() -> str:
+    """The document as served: read and checked once per warm function."""
+    return json.dumps(json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8")))
+
+
+@app.get("/v1/openapi.json")
+def get_openapi() -> Response[str]:
+    # Behind the key like every /v1 route (only the public form answers without one); the
+    # reference page publishes the same document for reading without a key.
+    _partner()
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=openapi_document(),
+        headers={"Cache-Control": "no-store"},
     )
 
 
