@@ -63,9 +63,11 @@ from optin.domain.messages import (
     normalise_first_name,
 )
 from optin.domain.phone import mask
+from optin.domain.send_limits import DailyCapReached
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
+    count_blocked_send,
     duplicate_key_message,
     error_response,
     json_response,
@@ -172,6 +174,14 @@ def phone_rejected(error: PhoneRejected) -> Response[str]:
 @app.exception_handler(ActionRefused)
 def action_refused(error: ActionRefused) -> Response[str]:
     return error_response(error.status, error.code, error.message)
+
+
+@app.exception_handler(DailyCapReached)
+def daily_cap(error: DailyCapReached) -> Response[str]:
+    count_blocked_send(error)
+    return error_response(
+        429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
+    )
 
 
 @app.exception_handler([ResendCooldown, ResendLimit])

@@ -13,6 +13,7 @@ from optin.domain.contact import Status
 from optin.handlers import partner_api
 from tests.fakes.api_keys import MemoryApiKeyStore
 from tests.fakes.idempotency import MemoryPersistenceLayer
+from tests.support.workflow_steps import run_workflow_until_text
 
 NUMBER = "+12065550100"
 
@@ -298,3 +299,20 @@ def test_a_malformed_idempotency_key_is_400(api: Any, world: Any, bad: str) -> N
     status, answer = api.call("POST", "/v1/signups", api.key(), body(), idempotency_key=bad)
     assert status == 400 and answer["error"]["code"] == "invalid_idempotency_key"
     assert world.store.get(NUMBER) is None
+
+
+def test_a_partner_sign_up_past_the_daily_text_cap_is_429_not_500(
+    api: Any, world: Any, lambda_context: Any, make_settings: Any
+) -> None:
+    # A partner re-posting a pending number asks for another text; the rolling-24-hour cap
+    # stops it the same way as on the form (it was an unhandled error here: a 500).
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1)
+    key = api.key()
+    assert api.call("POST", "/v1/signups", key, body())[0] == 202
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(3600)
+    status, headers, answer = api.full("POST", "/v1/signups", key, body())
+    assert (status, answer["error"]["code"]) == (429, "daily_cap")
+    assert answer["error"]["message"]
+    assert headers["Retry-After"] == str(23 * 3600)
+    assert len(world.sms.sent) == 1

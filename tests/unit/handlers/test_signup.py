@@ -13,6 +13,7 @@ from optin.domain.contact import Status
 from optin.domain.errors import ExecutionAlreadyExists, SmsUnavailable, WorkflowUnavailable
 from optin.domain.send_limits import DailyCapReached
 from optin.handlers import create_contact, expire, opt_in, send_confirmation, signup
+from tests.support.workflow_steps import run_workflow_until_text
 
 NUMBER = "+12065550100"
 
@@ -67,31 +68,6 @@ def requested_evidence(world, number: str = NUMBER) -> dict:
     """The evidence the sign-up wrote to the ledger when it reserved the number."""
     requested = [e for e in world.store.events(number) if e.type == EventType.REQUESTED]
     return requested[-1].details["evidence"]
-
-
-def run_workflow_until_text(world, lambda_context) -> str:
-    """What the state machine does after StartExecution, up to the confirmation text."""
-    name, payload = world.workflow.started[-1]
-    create_contact.handler(
-        {
-            "registrationId": payload["registrationId"],
-            "phoneNumber": payload["phoneNumber"],
-            "firstName": payload["firstName"],
-            "validation": {},
-            "executionArn": world.workflow.execution_arn(name),
-        },
-        lambda_context,
-    )
-    send_confirmation.handler(
-        {
-            "taskToken": f"token-{name}",
-            "registrationId": payload["registrationId"],
-            "phoneNumber": payload["phoneNumber"],
-            "firstName": payload["firstName"],
-        },
-        lambda_context,
-    )
-    return payload["registrationId"]
 
 
 def test_fixture_event_starts_the_workflow(world, load_event, lambda_context) -> None:
