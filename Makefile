@@ -93,6 +93,7 @@ typecheck: setup
 test: setup browser lint build
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory dynamodb-paths
+	$(MAKE) --no-print-directory conformance
 
 # The deployed code path (CONTACT_STORE=dynamodb) end to end: the workflow paths, kill -9
 # durability, the sign-up API, the log privacy check and the optin CLI again, with the runtime's contacts in
@@ -109,8 +110,16 @@ browser-tests: setup browser
 	$(PY) -m pytest -q tests/browser
 
 # Cases recorded on real AWS (../shared/conformance), run against the local engine.
+# The Step Functions cases recorded on real AWS (../shared/conformance), run against the local
+# engine; any failing case fails the target (and `make test`). A clone without the corpus beside
+# it says so and skips.
+CONFORMANCE ?= ../shared/conformance
 conformance: setup
-	$(PY) -m local.conformance ../shared/conformance
+	@if [ -f $(CONFORMANCE)/run_conformance.py ]; then \
+	  $(PY) -m local.conformance $(CONFORMANCE); \
+	else \
+	  echo "conformance: skipped, $(CONFORMANCE) is not here (CI always has it)"; \
+	fi
 
 bench: setup
 	$(PY) -m bench

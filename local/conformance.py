@@ -1,8 +1,8 @@
 """python -m local.conformance ../shared/conformance [-k filter] [--jobs N]
 
 Starts the standalone Step Functions server in-process on a free port with a temporary
-database and runs the conformance runner (run_conformance.py) against it. Always exits 0:
-this is a measure, not a gate."""
+database and runs the conformance runner (run_conformance.py) against it. Exits with the runner's code:
+0 when every case passed, 1 when any failed (`make test` gates on it)."""
 
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
                 run_args += ["-k", args.filter]
             if args.verbose:
                 run_args.append("-v")
-            runner.main(run_args)  # type: ignore[attr-defined]
+            code = int(runner.main(run_args) or 0)  # type: ignore[attr-defined]
         finally:
             server.stop()
     sys.stdout.flush()
-    return 0
+    return code
 
 
 if __name__ == "__main__":
