@@ -224,7 +224,7 @@ def retry_delay(
     if not 0 <= jitter < 1:
         raise ValueError("jitter is in [0, 1).")
     # Doubling past the cap is pointless; the exponent is bounded so it never overflows.
-    delay = min(cap, base * (2 ** min(attempt_number - 1, 32)))
+    delay = min(cap, base * (1 << min(attempt_number - 1, 32)))
     return delay * (1 - 0.2 * jitter)
 
 
