@@ -10,6 +10,7 @@ its one-minute schedule."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from optin.domain.clock import from_iso
 from tests.integration.test_partner_api import call, evidence_body, new_key
 from tests.support.aws import local_client
 from tests.support.numbers import new_us_number
@@ -206,9 +208,8 @@ def test_retried_with_backoff_while_the_receiver_fails_then_delivered(
     refused = [a for a in found["attempts"] if a["statusCode"] is None]
     assert len(refused) >= 2 and all(a["error"] for a in refused)
     # Backoff: each wait at least 80% of the one before doubled (0.2 s, 0.4 s, 0.8 s…).
-    times = [time.mktime(time.strptime(a["at"][:19], "%Y-%m-%dT%H:%M:%S")) + float(a["at"][19:26])
-             for a in found["attempts"]]  # fmt: skip
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    times = [from_iso(attempt["at"]) for attempt in found["attempts"]]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     for n, gap in enumerate(gaps[:3]):
         assert gap >= 0.2 * 2**n * 0.8, (n, gaps)
     assert all(r["verified"] for r in receiver.received)
