@@ -262,6 +262,27 @@ def test_bad_requests_get_4xx_with_a_code(rt: LocalRuntime) -> None:
     assert status == 403
 
 
+def test_without_the_switch_only_public_https_urls_are_taken(tmp_path: Path) -> None:
+    """As deployed: local/env.json's WEBHOOK_ALLOW_PRIVATE_TARGETS=true taken out."""
+    defaults = json.loads((REPO_ROOT / "local" / "env.json").read_text())
+    defaults["Parameters"]["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "false"
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps(defaults))
+    with LocalRuntime(tmp_path / "runtime", env_vars=env_file) as strict:
+        _, key = new_key(strict, "Acme")
+        for url, code in (
+            ("http://hooks.example.com/in", "https_required"),
+            ("https://127.0.0.1:8443/in", "private_address"),
+            ("https://10.1.2.3/in", "private_address"),
+            ("https://169.254.169.254/latest/meta-data/", "private_address"),
+            ("https://localhost/in", "private_address"),
+        ):
+            status, _, answer = call(strict, "PUT", "/v1/webhook", key, {"url": url})
+            assert (status, answer["error"]["code"]) == (400, code), (url, answer)
+        status, _, made = call(strict, "PUT", "/v1/webhook", key, {"url": "https://example.com/"})
+        assert status == 200 and made["url"] == "https://example.com/"
+
+
 @pytest.mark.slow
 def test_a_kill_between_the_change_and_the_delivery_loses_nothing(
     tmp_path: Path, receiver: Receiver
