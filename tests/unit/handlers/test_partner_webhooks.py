@@ -182,6 +182,7 @@ def test_failures_retry_with_backoff_and_are_logged(api: Any, world: Any) -> Non
         "HTTP 500",
     ]
     assert delivery["nextAttemptAt"] is None and delivery["event"]["type"] == "webhook.test"
+    assert delivery["event"]["data"] == {}  # about no sign-up
 
 
 def test_replay_sends_again_and_another_key_sees_nothing(api: Any) -> None:
