@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -29,6 +30,7 @@ from optin.ports.contact_store import ContactStore
 from optin.ports.execution_reader import ExecutionReader
 from optin.ports.number_lookup import NumberLookup
 from optin.ports.sms_sender import SmsSender
+from optin.ports.webhooks import DispatchNudge, WebhookPoster, WebhookStore
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
 from optin.usecases.console import Console
@@ -37,6 +39,7 @@ from optin.usecases.inbound import InboundTexts
 from optin.usecases.partner import Partners
 from optin.usecases.signup import Signups
 from optin.usecases.support import Support
+from optin.usecases.webhooks import OutboxContactStore, Webhooks
 from optin.usecases.workflow_steps import WorkflowSteps
 
 U = TypeVar("U", bound=UseCase)
@@ -61,6 +64,12 @@ class Dependencies:
     api_keys: ApiKeyStore | None = None
     # The partner API's Idempotency-Key records (Powertools persistence layer).
     idempotency: BasePersistenceLayer | None = None
+    # Webhooks: endpoints and deliveries (beside the contacts), the POST, the nudge.
+    webhook_store: WebhookStore | None = None
+    webhook_poster: WebhookPoster | None = None
+    nudger: DispatchNudge | None = None
+    allow_private_webhooks: bool = False
+    webhook_retry_base_seconds: float | None = None
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -104,6 +113,21 @@ class Dependencies:
             actions=self.console_actions,
             clock=self.clock,
         )
+
+    @property
+    def webhooks(self) -> Webhooks:
+        if self.webhook_store is None:
+            raise ConfigError("Webhooks need a webhook store (CONTACT_STORE).")
+        made = Webhooks(
+            store=self.webhook_store,
+            poster=self.webhook_poster,
+            nudger=self.nudger,
+            clock=self.clock,
+            allow_private=self.allow_private_webhooks,
+        )
+        if self.webhook_retry_base_seconds is not None:
+            made.retry_base = timedelta(seconds=self.webhook_retry_base_seconds)
+        return made
 
     @property
     def console(self) -> Console:
@@ -197,6 +221,52 @@ def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceL
     return _cached(key, lambda: DynamoDBPersistenceLayer(table_name=table))
 
 
+def _webhook_store(settings: Settings, env: Mapping[str, str]) -> WebhookStore:
+    """Beside the contacts, as the API keys are (ports/webhooks.py)."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_webhook_store import SqliteWebhookStore
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("webhooks", "sqlite", path), lambda: SqliteWebhookStore(path))
+    from optin.adapters.dynamodb_webhook_store import DynamoDbWebhookStore
+
+    table = settings.contacts_table
+    key = ("webhooks", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDbWebhookStore(table))
+
+
+def _nudger(env: Mapping[str, str]) -> DispatchNudge | None:
+    """WEBHOOK_DISPATCH_FUNCTION: the dispatcher, given to the functions that save (and to
+    the partner API, for tests and replays); absent elsewhere, where nothing is nudged."""
+    name = (env.get("WEBHOOK_DISPATCH_FUNCTION") or "").strip()
+    if not name:
+        return None
+    from optin.adapters.lambda_nudge import LambdaNudge
+
+    key = ("nudge", name, *_aws_key(env, "AWS_ENDPOINT_URL_LAMBDA"))
+    return _cached(key, lambda: LambdaNudge(name))
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name} must be true or false: {raw!r}.")
+    return raw == "true"
+
+
+def _retry_base(env: Mapping[str, str]) -> float | None:
+    raw = (env.get("WEBHOOK_RETRY_BASE_SECONDS") or "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ConfigError(f"WEBHOOK_RETRY_BASE_SECONDS must be 0 to 3600 seconds: {raw!r}.")
+    return seconds
+
+
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     from optin.adapters.eum_sms_sender import EumSmsSender
 
@@ -268,11 +338,21 @@ def dependencies() -> Dependencies:
             return _overrides[-1]
     env = dict(os.environ)
     current = Settings.from_mapping(env)
+    inner = _store(current, env)  # first: it says what is wrong with the store settings
+    webhook_store = _webhook_store(current, env)
+    nudger = _nudger(env)
+    allow_private = _flag(env, "WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    # Every save may report a status change to its partner: the outbox wraps the store here,
+    # once, instead of in each use case (usecases/webhooks.py).
+    store = _cached(
+        ("outbox", id(inner), id(webhook_store), id(nudger)),
+        lambda: OutboxContactStore(inner, webhook_store, nudger),
+    )
     # The boto3 adapters create their clients on first use, so functions that never
     # text or call Step Functions never pay for a client.
     return Dependencies(
         settings=current,
-        store=_store(current, env),
+        store=store,
         sms=_sms(current, env),
         workflow=_workflow(current, env),
         lookup=_lookup(current, env),
@@ -281,6 +361,19 @@ def dependencies() -> Dependencies:
         confirmation_window_seconds=_window(env),
         api_keys=_api_keys(current, env),
         idempotency=_idempotency(current, env),
+        webhook_store=webhook_store,
+        webhook_poster=_poster(allow_private),
+        nudger=nudger,
+        allow_private_webhooks=allow_private,
+        webhook_retry_base_seconds=_retry_base(env),
+    )
+
+
+def _poster(allow_private: bool) -> WebhookPoster:
+    from optin.adapters.http_webhook_poster import HttpWebhookPoster
+
+    return _cached(
+        ("poster", allow_private), lambda: HttpWebhookPoster(allow_private=allow_private)
     )
 
 

@@ -629,7 +629,8 @@ class Handlers:
         if invocation_type == "DryRun":
             return Reply(204, b"", headers)
         if invocation_type == "Event":
-            # Not queued durably: nothing in this system invokes asynchronously.
+            # Not queued durably: the one asynchronous caller, the webhook nudge, is best
+            # effort by design (the deliveries are in the store; the schedule sweeps them).
             threading.Thread(
                 target=self._invoke_quietly, args=(function.logical_id, payload), daemon=True
             ).start()

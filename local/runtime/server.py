@@ -13,6 +13,7 @@ from local.runtime.cognito import CognitoIdp
 from local.runtime.config import RuntimeConfig, load_env_vars, with_dynamodb_store
 from local.runtime.console import ExecutionWatcher, ReportingLambdaRunner, Session
 from local.runtime.http_api import Runtime, make_server
+from local.runtime.schedules import Scheduler
 from local.runtime.security import WILDCARD_HOSTS, binds_beyond_loopback, generate_secret
 from local.runtime.security import banner_lines as security_banner_lines
 from local.runtime.sms_sandbox import SmsSandbox, protect_rules_from_template
@@ -46,6 +47,8 @@ def aws_environment(endpoint: str, dynamodb_endpoint: str | None = None) -> dict
         "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": endpoint,
         # botocore's name for cognito-idp (its service id, "Cognito Identity Provider").
         "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": endpoint,
+        # Lambda's Invoke API (the webhook dispatcher's nudge is an asynchronous Invoke).
+        "AWS_ENDPOINT_URL_LAMBDA": endpoint,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
@@ -56,6 +59,17 @@ def aws_environment(endpoint: str, dynamodb_endpoint: str | None = None) -> dict
     if dynamodb_endpoint:
         env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
     return env
+
+
+def invokes_functions(app: Application) -> bool:
+    """Whether a function is given another function's name or ARN in its environment (so its
+    code may call Lambda's Invoke API on it, as WEBHOOK_DISPATCH_FUNCTION is)."""
+    names = {name for fn in app.functions.values() for name in (fn.logical_id, fn.arn)}
+    return any(
+        value in names and value != fn.logical_id and value != fn.arn
+        for fn in app.functions.values()
+        for value in fn.environment.values()
+    )
 
 
 def prepare_dynamodb(endpoint: str, template: Path, parameters: dict[str, str]) -> list[str]:
@@ -220,6 +234,8 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
         bind_host=config.host,
         secret=secret,
         cognito=cognito,
+        # Also served when a function may invoke another (the webhook nudge), as Lambda would.
+        serve_lambda_invoke=bool(stepfunctions.endpoint) or invokes_functions(app),
     )
     server = make_server(runtime, config.host, config.port)
     host, port = server.server_address[:2]
@@ -238,6 +254,9 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     # Only now: resumed executions call handlers, which call back into the server.
     stepfunctions.start()
     sandbox.start()
+    # The template's Schedule events (the webhook dispatcher's sweep).
+    scheduler = Scheduler(app.schedules, runner.invoke)
+    scheduler.start()
     watcher = (
         None
         if stepfunctions.endpoint
@@ -270,6 +289,7 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     print("Stopping…", flush=True)
     if watcher:
         watcher.stop()
+    scheduler.stop()
     server.shutdown()
     sandbox.stop()
     stepfunctions.stop()

@@ -66,6 +66,39 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A function's `Schedule` event (EventBridge): invoke it every `rate_seconds`."""
+
+    function_id: str
+    event_id: str
+    rate_seconds: int
+    expression: str  # as written, e.g. rate(1 minute)
+
+    @property
+    def rule_arn(self) -> str:
+        return _arn("events", f"rule/{STACK_NAME}-{self.function_id}{self.event_id}")
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str, where: str) -> int:
+    """The period of an EventBridge `rate(...)` expression (singular unit only for 1, as
+    EventBridge requires); TemplateError for cron() and anything else."""
+    found = _RATE.fullmatch(expression.strip())
+    if found is None:
+        raise TemplateError(
+            f"{where}: the local runtime runs rate(N minutes|hours|days) schedules, "
+            f"not {expression!r}"
+        )
+    value, unit = int(found[1]), found[2]
+    if value < 1 or (value == 1) != (not unit.endswith("s")):
+        raise TemplateError(f"{where}: {expression!r} is not a valid rate expression")
+    return value * _RATE_UNITS[unit.rstrip("s")]
+
+
+@dataclass(frozen=True)
 class StateMachine:
     logical_id: str
     name: str
@@ -150,6 +183,7 @@ class Application:
         default_factory=lambda: dict(DEFAULT_GATEWAY_RESPONSES)
     )
     user_pools: dict[str, UserPool] = field(default_factory=dict)  # pool id -> pool
+    schedules: list[Schedule] = field(default_factory=list)
 
     def route_for(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
         for route in self.routes:
@@ -466,6 +500,7 @@ def load_application(
                         fn_env[key] = str(value)
             app.functions[logical_id] = _replace_env(app.functions[logical_id], fn_env)
             app.routes.extend(_routes(logical_id, props, default_authorizer, app.authorizers))
+            app.schedules.extend(_schedules(logical_id, props, resolver))
         elif kind == "AWS::Serverless::StateMachine":
             app.state_machines[logical_id] = _state_machine(logical_id, props, resolver, root)
     app.user_pools = _user_pools(template, resolver)
@@ -530,6 +565,23 @@ def _function(
         environment=_stringify_env(resolver.resolve(variables)),
         sns_topics=tuple(topics),
     )
+
+
+def _schedules(logical_id: str, props: dict[str, Any], resolver: _Resolver) -> list[Schedule]:
+    found = []
+    for event_id, event in (props.get("Events") or {}).items():
+        if event.get("Type") != "Schedule":
+            continue
+        spec = event.get("Properties") or {}
+        if (
+            not _flag(resolver.resolve(spec.get("Enabled", True)))
+            or str(resolver.resolve(spec.get("State", "ENABLED"))).upper() == "DISABLED"
+        ):
+            continue
+        expression = str(resolver.resolve(spec.get("Schedule", "")))
+        where = f"{logical_id}.Events.{event_id}"
+        found.append(Schedule(logical_id, event_id, rate_seconds(expression, where), expression))
+    return found
 
 
 def _routes(

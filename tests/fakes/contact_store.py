@@ -16,6 +16,7 @@ from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
 from optin.domain.funnel import increments
+from optin.domain.webhooks import Delivery
 from optin.ports.contact_store import (
     ContactPage,
     Order,
@@ -26,6 +27,7 @@ from optin.ports.contact_store import (
     expiry_key,
 )
 from optin.ports.number_lookup import LineInfo
+from tests.fakes.webhook_store import MemoryWebhookStore
 
 
 @dataclass
@@ -38,7 +40,9 @@ class _Claim:
 
 class MemoryContactStore:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant, and shared with the webhook records: a save adds its deliveries under it.
+        self._lock = threading.RLock()
+        self.webhooks = MemoryWebhookStore(self._lock)
         self._contacts: dict[str, Contact] = {}
         self._events: dict[str, list[ConsentEvent]] = {}
         self._inbound: dict[str, tuple[str, datetime]] = {}
@@ -56,6 +60,7 @@ class MemoryContactStore:
         *,
         expected_version: int | None,
         events: Sequence[ConsentEvent] = (),
+        deliveries: Sequence[Delivery] = (),
     ) -> None:
         with self._lock:
             stored = self._contacts.get(contact.phone_number)
@@ -64,6 +69,9 @@ class MemoryContactStore:
                 raise TransitionConflict(
                     f"Contact version is {stored_version}, expected {expected_version}."
                 )
+            if self.webhooks.exists([d.id for d in deliveries]):
+                raise TransitionConflict("A delivery of this save exists already.")
+            self.webhooks.insert(deliveries)
             self._contacts[contact.phone_number] = contact
             self._events.setdefault(contact.phone_number, []).extend(events)
             for day, counts in increments(contact, events).items():

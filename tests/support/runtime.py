@@ -47,12 +47,15 @@ class LocalRuntime:
         env: dict[str, str] | None = None,
         dynamodb: str | None = None,
         root: Path = REPO_ROOT,
+        env_vars: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         # The checkout whose runtime runs (benchmarks start an older one beside this one).
         self.root = root
         self.parameters = parameters or {}
         self.env = env or {}
+        # Another `--env-vars` file than local/env.json (the functions' own variables).
+        self.env_vars = env_vars
         self.dynamodb = dynamodb if dynamodb is not None else os.environ.get("TEST_DYNAMODB")
         self.moto: MotoServer | None = None
         self.port = free_port()
@@ -86,6 +89,8 @@ class LocalRuntime:
         command += ["--data-dir", str(self.data_dir)]
         if self.dynamodb_endpoint:
             command += ["--dynamodb-endpoint", self.dynamodb_endpoint]
+        if self.env_vars is not None:
+            command += ["--env-vars", str(self.env_vars)]
         if overrides:
             command += ["--parameter-overrides", *overrides]
         self.starts += 1

@@ -51,12 +51,14 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from optin.adapters.dynamodb_webhook_store import delivery_item
 from optin.adapters.lazy_client import LazyClient, session_client
 from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import ConfigError, StoreUnavailable, TransitionConflict
 from optin.domain.funnel import increments
+from optin.domain.webhooks import Delivery
 from optin.ports.contact_store import (
     UNKNOWN_EXPIRY,
     ContactPage,
@@ -197,6 +199,7 @@ def _contact_item(contact: Contact) -> dict[str, Any]:
         "lastMessageId": contact.last_message_id,
         "welcomeMessageId": contact.welcome_message_id,
         "clarifiedRegistration": contact.clarified_registration,
+        "apiClient": contact.api_client,
     }
     item.update({name: _s(value) for name, value in optional.items() if value is not None})
     if contact.status == Status.PENDING:
@@ -230,6 +233,7 @@ def _item_contact(item: dict[str, Any]) -> Contact:
         created_at=created_at,
         updated_at=updated_at,
         expires_at=_expires_at(item),
+        api_client=_text(item, "apiClient"),
     )
 
 
@@ -382,6 +386,7 @@ class DynamoDbContactStore:
         *,
         expected_version: int | None,
         events: Sequence[ConsentEvent] = (),
+        deliveries: Sequence[Delivery] = (),
     ) -> None:
         # The ledger's sort keys carry the version: a version that did not move on would
         # reuse an earlier change's keys.
@@ -421,6 +426,17 @@ class DynamoDbContactStore:
                         }
                     }
                 )
+        # Webhook deliveries (ports/webhooks.py), keyed by the ledger event id: written once.
+        for delivery in deliveries:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": delivery_item(delivery),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
         # After every conditional item, so a cancellation's reasons keep their positions;
         # one Update per day, since a transaction may not touch one item twice.
         for day, counts in sorted(increments(contact, events).items()):

@@ -17,12 +17,14 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 
+from optin.adapters import sqlite_webhook_store
 from optin.adapters.sqlite_connection import SqliteConnections
 from optin.domain.clock import from_iso, to_iso
 from optin.domain.consent import ConsentEvent, EventType
 from optin.domain.contact import Contact, Status
 from optin.domain.errors import TransitionConflict
 from optin.domain.funnel import increments
+from optin.domain.webhooks import Delivery
 from optin.ports.contact_store import (
     ContactPage,
     Order,
@@ -146,6 +148,7 @@ _COLUMNS = (
     "created_at",
     "updated_at",
     "expires_at",
+    "api_client",
 )
 
 
@@ -194,6 +197,7 @@ def _row_to_contact(row: sqlite3.Row) -> Contact:
         created_at=from_iso(row["created_at"]),
         updated_at=from_iso(row["updated_at"]),
         expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None,
+        api_client=row["api_client"],
     )
 
 
@@ -217,6 +221,7 @@ def _contact_values(contact: Contact) -> tuple[object, ...]:
         to_iso(contact.updated_at),
         # Only a PENDING row belongs in the expiry index's order.
         _iso(contact.expires_at) if contact.status == Status.PENDING else None,
+        contact.api_client,
     )
 
 
@@ -290,6 +295,18 @@ def _add_expiry_column(conn: sqlite3.Connection) -> None:
             if "duplicate column" not in str(error):
                 raise
     conn.executescript(EXPIRY_INDEX)
+    _add_column(conn, "api_client")
+
+
+def _add_column(conn: sqlite3.Connection, name: str) -> None:
+    """A contacts table made before column `name` existed gets it (NULL in every row)."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(contacts)")}
+    if name not in columns:
+        try:
+            conn.execute(f"ALTER TABLE contacts ADD COLUMN {name} TEXT")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise
 
 
 class SqliteContactStore:
@@ -298,6 +315,8 @@ class SqliteContactStore:
         # Every statement is IF NOT EXISTS: several processes may open the file at once.
         self._connection().executescript(SCHEMA)
         _add_expiry_column(self._connection())
+        # The webhook outbox: a save writes its deliveries in its own transaction.
+        self._connection().executescript(sqlite_webhook_store.SCHEMA)
 
     @property
     def path(self) -> str:
@@ -326,6 +345,7 @@ class SqliteContactStore:
         *,
         expected_version: int | None,
         events: Sequence[ConsentEvent] = (),
+        deliveries: Sequence[Delivery] = (),
     ) -> None:
         with self._transaction("IMMEDIATE") as conn:
             row = conn.execute(
@@ -366,6 +386,10 @@ class SqliteContactStore:
                     for name, n in counts.items()
                 ],
             )
+            try:
+                sqlite_webhook_store.insert_deliveries(conn, deliveries)
+            except sqlite3.IntegrityError as error:
+                raise TransitionConflict("A delivery of this save exists already.") from error
 
     def daily_counts(self, first: date, last: date) -> dict[date, dict[str, int]]:
         rows = (

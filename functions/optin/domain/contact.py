@@ -77,6 +77,10 @@ class Contact:
     # when a task token starts a wait, None before that, when the window was not given, and
     # once the contact leaves PENDING. The stores index PENDING contacts by it.
     expires_at: datetime | None = None
+    # The API key id of the partner whose registration this is (None: the public form). Set
+    # when a registration starts, kept through its workflow, replaced by the next one: it is
+    # who hears about the registration's end by webhook (domain/webhooks.py).
+    api_client: str | None = None
     # Optimistic concurrency: 0 means "not stored yet"; each stored change adds one.
     version: int = 0
 
@@ -124,8 +128,11 @@ def request(
     evidence: dict[str, Any],
     validation: dict[str, Any],
     now: datetime,
+    api_client: str | None = None,
 ) -> Change:
-    """Sign-up accepted by the workflow: the number becomes PENDING and stays opted out."""
+    """Sign-up accepted by the workflow: the number becomes PENDING and stays opted out.
+    `api_client`: the authenticated partner key id that started it (never a self-asserted
+    header), None for the public form."""
     if _belongs(current, registration_id):
         # Reserved by the sign-up, or a retry of this very step. Never reset the status: a
         # STOP may have come since. Only the execution, unknown at reservation, is added.
@@ -144,6 +151,7 @@ def request(
         registration_id=registration_id,
         first_name=first_name,
         execution_arn=execution_arn,
+        api_client=api_client,
         created_at=current.created_at if current else now,
         updated_at=now,
         version=(current.version if current else 0) + 1,

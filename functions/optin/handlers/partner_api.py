@@ -64,6 +64,8 @@ from optin.domain.messages import (
 )
 from optin.domain.phone import mask
 from optin.domain.send_limits import DailyCapReached
+from optin.domain.webhooks import WebhookError
+from optin.handlers import partner_webhooks
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
@@ -80,6 +82,9 @@ from optin.usecases.signup import PhoneRejected
 
 app = APIGatewayRestResolver()
 add_error_handlers(app)
+# The webhook routes (same key check, same errors' shape).
+app.include_router(partner_webhooks.router)
+app.exception_handler(WebhookError)(partner_webhooks.handle_webhook_error)
 
 MAX_BODY_BYTES = 16 * 1024
 _REGISTRATION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

@@ -22,8 +22,9 @@ Shaped for one DynamoDB table (pk/sk) as well as SQLite:
 `save` is one conditional write: the contact is written only if its stored version is
 still `expected_version` (None: no contact yet), together with its new ledger events
 (DynamoDB: TransactWriteItems with a ConditionExpression; SQLite: BEGIN IMMEDIATE), and
-the daily counters those events move. A write that lost a race raises TransitionConflict
-and writes nothing, counters included.
+the daily counters those events move, and the webhook deliveries (ports/webhooks.py) that
+report the change to the partner who owns it. A write that lost a race raises
+TransitionConflict and writes nothing, counters and deliveries included.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any, Protocol
 from optin.domain.clock import to_iso
 from optin.domain.consent import ConsentEvent
 from optin.domain.contact import Contact, Status
+from optin.domain.webhooks import Delivery
 from optin.ports.number_lookup import LineInfo
 
 # The expiry key of a PENDING contact whose expiry is unknown (no wait started yet, or a
@@ -162,10 +164,12 @@ class ContactStore(Protocol):
         *,
         expected_version: int | None,
         events: Sequence[ConsentEvent] = (),
+        deliveries: Sequence[Delivery] = (),
     ) -> None:
         """Write `contact` (its version must be expected_version + 1, or 1 for a new one)
-        and append `events`, atomically; raise TransitionConflict if the stored version
-        differs from `expected_version`."""
+        and append `events` and add `deliveries` (each id written once), atomically; raise
+        TransitionConflict if the stored version differs from `expected_version` or a
+        delivery's id exists already."""
         ...
 
     def events(self, phone_number: str) -> list[ConsentEvent]:

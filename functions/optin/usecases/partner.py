@@ -116,6 +116,7 @@ class Partners:
                 disclosure_text=request.disclosure_text,
                 captured_at=request.captured_at,
                 source=request.source,
+                partner=key_id,
             )
         )
 

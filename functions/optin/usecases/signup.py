@@ -58,6 +58,9 @@ class SignupRequest:
     disclosure_text: str | None = None
     captured_at: datetime | None = None
     source: str | None = None
+    # The authenticated partner key id (POST /v1/signups); None for the public form, whose
+    # api_client is only a header the caller wrote. It owns the registration (webhooks).
+    partner: str | None = None
 
 
 class SignupKind(StrEnum):
@@ -158,6 +161,7 @@ class Signups(UseCase):
                 evidence=evidence,
                 validation=check.as_payload(),
                 now=self.clock(),
+                api_client=request.partner,
             )
             assert change.after is not None
             if not self.save(change):

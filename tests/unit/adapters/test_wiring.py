@@ -13,6 +13,7 @@ from optin.adapters.sfn_workflow import SfnWorkflow
 from optin.adapters.sqlite_contact_store import SqliteContactStore
 from optin.domain.errors import ConfigError, StoreUnavailable
 from optin.handlers import validate_number
+from optin.usecases.webhooks import OutboxContactStore
 from tests.fakes.contact_store import MemoryContactStore
 
 
@@ -38,7 +39,9 @@ def test_sqlite_store_from_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("CONTACT_STORE", "sqlite")
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "c.db"))
     deps = wiring.dependencies()
-    assert isinstance(deps.store, SqliteContactStore)
+    # Wrapped once by the webhook outbox (usecases/webhooks.py), around the adapter.
+    assert isinstance(deps.store, OutboxContactStore)
+    assert isinstance(deps.store.inner, SqliteContactStore)
     assert isinstance(deps.sms, EumSmsSender) and isinstance(deps.workflow, SfnWorkflow)
     # Cached: a warm container reuses what it built.
     assert wiring.dependencies().store is deps.store
@@ -56,16 +59,16 @@ def test_sqlite_without_a_path_is_a_clear_config_error(monkeypatch) -> None:
 def test_dynamodb_store_from_env(monkeypatch) -> None:
     monkeypatch.setenv("CONTACT_STORE", "dynamodb")
     monkeypatch.setenv("CONTACTS_TABLE", "Contacts-1")
-    store = wiring.dependencies().store
+    store = wiring.dependencies().store.inner
     assert isinstance(store, DynamoDbContactStore) and store.table_name == "Contacts-1"
-    assert wiring.dependencies().store is store  # a warm container reuses it
+    assert wiring.dependencies().store.inner is store  # a warm container reuses it
     # Another table, or another DynamoDB endpoint (the local runtime sets one per
     # invocation): another store, so no client is shared between them.
     monkeypatch.setenv("CONTACTS_TABLE", "Contacts-2")
-    other_table = wiring.dependencies().store
+    other_table = wiring.dependencies().store.inner
     assert other_table is not store and other_table.table_name == "Contacts-2"
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
-    assert wiring.dependencies().store is not other_table
+    assert wiring.dependencies().store.inner is not other_table
 
 
 def test_dynamodb_without_a_table_is_a_clear_config_error(monkeypatch) -> None:

@@ -56,6 +56,7 @@ def test_there_is_a_sample_event_for_every_function() -> None:
         "ConsoleSessionFunction",
         "ConsoleAuthorizerFunction",
         "PartnerApiFunction",
+        "WebhookDispatchFunction",
     }
     assert covered == functions
     for path in EVENTS.glob("*.json"):
@@ -181,6 +182,18 @@ def test_the_partner_event_is_refused_for_its_key_nobody_made(runtime: LocalRunt
     answer = result(done)
     assert answer["statusCode"] == 403
     assert json.loads(answer["body"])["error"]["code"] == "invalid_api_key"
+
+
+def test_the_scheduled_event_sweeps_webhooks(runtime: LocalRuntime) -> None:
+    done = invoke(
+        "WebhookDispatchFunction", "-e", str(EVENTS / "webhook-dispatch-scheduled.json"),
+        data_dir=runtime.data_dir, endpoint=runtime.base_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # Nothing is due in a fresh store: nothing attempted, nothing failed.
+    assert result(done) == {
+        "attempted": 0, "delivered": 0, "retrying": 0, "failed": 0, "skipped": 0,
+    }  # fmt: skip
 
 
 def test_parameter_overrides_and_env_vars_reach_the_function(tmp_path: Path) -> None:

@@ -328,6 +328,13 @@ def test_reads_the_console_authorizer_and_which_routes_it_guards() -> None:
         ("GET", "/v1/signups"),
         ("GET", "/v1/signups/{registrationId}"),
         ("DELETE", "/v1/signups/{registrationId}"),
+        ("PUT", "/v1/webhook"),
+        ("GET", "/v1/webhook"),
+        ("DELETE", "/v1/webhook"),
+        ("POST", "/v1/webhook/test"),
+        ("GET", "/v1/webhook/deliveries"),
+        ("GET", "/v1/webhook/deliveries/{deliveryId}"),
+        ("POST", "/v1/webhook/deliveries/{deliveryId}/replay"),
     }
     assert open_routes == {
         ("GET", "/disclosure"),

@@ -89,6 +89,23 @@ LIBRARY_NEEDS = {
 # Forbidden actions a library need may have, on its own resource only (never ContactsTable).
 FORBIDDEN_EXEMPT = frozenset({("dynamodb:DeleteItem", "idempotency_table")})
 
+# Operations whose IAM action is not named after them (SAR, list_awslambda.html: the Invoke
+# API is authorised by lambda:InvokeFunction).
+OPERATION_ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+# Ports the code calls that reach no AWS API (an HTTP POST to a partner's own server).
+NON_AWS_PORTS = frozenset({f"{PACKAGE}.ports.webhooks.WebhookPoster"})
+
+# Port calls that imply others the call walk cannot see: wiring wraps every contact store in
+# usecases/webhooks.OutboxContactStore (wiring is not followed, and the field is typed as the
+# port), whose `save` reads the partner's webhook endpoint and nudges the dispatcher.
+IMPLIED_PORT_CALLS = {
+    (f"{PACKAGE}.ports.contact_store.ContactStore", "save"): (
+        (f"{PACKAGE}.ports.webhooks.WebhookStore", "get_endpoint"),
+        (f"{PACKAGE}.ports.webhooks.DispatchNudge", "nudge"),
+    ),
+}
+
 # Actions whose SAR entry lists no resource type, so IAM accepts only Resource "*".
 WILDCARD_RESOURCE_ALLOWED = {
     "states:SendTaskSuccess": "SAR: no resource type (a task token names no ARN IAM can see)",
@@ -173,6 +190,7 @@ RESOURCE_RULES: dict[str, Callable[[OpUse], set[str]]] = {
     "sms-voice:DeleteOptedOutNumber": lambda _: {"opt_out_list"},  # SAR: OptOutList*
     "sms-voice:CarrierLookup": lambda _: {"*"},
     "cognito-idp:AdminListGroupsForUser": lambda _: {"user_pool"},  # SAR: userpool*
+    "lambda:InvokeFunction": lambda _: {"webhook_dispatcher"},  # SAR: function*
 }
 
 # Resource key -> the function environment variable that names it (the code reaches the
@@ -185,6 +203,7 @@ RESOURCE_ENV = {
     "origination_identity": ("ORIGINATION_IDENTITY", None),
     "user_pool": ("USER_POOL_ID", "Arn"),
     "idempotency_table": ("IDEMPOTENCY_TABLE", "Arn"),
+    "webhook_dispatcher": ("WEBHOOK_DISPATCH_FUNCTION", "Arn"),
 }
 
 
@@ -546,11 +565,31 @@ class Package:
 
     def port_calls(self, handler_module: str) -> set[tuple[str, str]]:
         """(port Protocol, method) pairs reachable from a handler module's functions."""
-        module = self.modules[handler_module]
         walker = _CallWalker(self)
-        for function in module.functions.values():
-            walker.visit_function(module, function, self_type=None)
+        for name in [handler_module, *self.included_routers(handler_module)]:
+            module = self.modules[name]
+            for function in module.functions.values():
+                walker.visit_function(module, function, self_type=None)
         return walker.port_calls
+
+    def included_routers(self, handler_module: str) -> list[str]:
+        """Modules whose Powertools Router the handler's app includes
+        (`app.include_router(<module>.router)`): their routes are entries too."""
+        module = self.modules[handler_module]
+        found = []
+        for node in ast.walk(module.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "include_router"
+                and node.args
+                and isinstance(node.args[0], ast.Attribute)
+                and isinstance(node.args[0].value, ast.Name)
+            ):
+                qualified = module.names.get(node.args[0].value.id)
+                if qualified in self.modules:
+                    found.append(qualified)
+        return found
 
 
 class _CallWalker:
@@ -864,7 +903,8 @@ def iam_needs(package: Package, adapter: str, method: str) -> set[Need]:
             kinds = transact_item_kinds(module) or {"?"}
             actions = {TRANSACT_ITEM_ACTIONS.get(kind, f"dynamodb:?{kind}") for kind in kinds}
         else:
-            actions = {f"{prefix}:{use.operation}"}
+            action = f"{prefix}:{use.operation}"
+            actions = {OPERATION_ACTIONS.get(action, action)}
         actions -= NOT_IAM_AUTHORIZED
         for action in actions:
             rule = RESOURCE_RULES.get(action)
@@ -879,9 +919,13 @@ def function_needs(
     """What a handler module's code needs: (needs, port calls, problems)."""
     adapters = aws_adapters(package)
     calls = package.port_calls(handler_module)
+    for call in list(calls):
+        calls.update(IMPLIED_PORT_CALLS.get(call, ()))
     needs: set[Need] = set()
     problems: list[str] = []
     for port, method in sorted(calls):
+        if port in NON_AWS_PORTS:
+            continue
         implementations = adapters.get(port, [])
         if not implementations:
             problems.append(f"no boto3 adapter in {PACKAGE}.adapters implements {port}")

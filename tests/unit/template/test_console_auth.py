@@ -25,6 +25,13 @@ KEY_ROUTES = {
     ("/v1/signups", "get"),
     ("/v1/signups/{registrationId}", "get"),
     ("/v1/signups/{registrationId}", "delete"),
+    ("/v1/webhook", "put"),
+    ("/v1/webhook", "get"),
+    ("/v1/webhook", "delete"),
+    ("/v1/webhook/test", "post"),
+    ("/v1/webhook/deliveries", "get"),
+    ("/v1/webhook/deliveries/{deliveryId}", "get"),
+    ("/v1/webhook/deliveries/{deliveryId}/replay", "post"),
 }
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
