@@ -335,6 +335,7 @@ def test_reads_the_console_authorizer_and_which_routes_it_guards() -> None:
         ("GET", "/v1/webhook/deliveries"),
         ("GET", "/v1/webhook/deliveries/{deliveryId}"),
         ("POST", "/v1/webhook/deliveries/{deliveryId}/replay"),
+        ("GET", "/v1/openapi.json"),
     }
     assert open_routes == {
         ("GET", "/disclosure"),
