@@ -23,16 +23,19 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from optin.domain.clock import Clock, utc_now
 from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
-from optin.observability import count_configuration_error
+from optin.observability import count_blocked_attempt, count_configuration_error
 from optin.ports.api_keys import ApiKeyStore
+from optin.ports.captcha import Captcha
 from optin.ports.contact_store import ContactStore
 from optin.ports.execution_reader import ExecutionReader
 from optin.ports.number_lookup import NumberLookup
+from optin.ports.rate_limiter import RateLimiter
 from optin.ports.sms_sender import SmsSender
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
 from optin.usecases.console import Console
 from optin.usecases.console_actions import ConsoleActions
+from optin.usecases.defences import Defences
 from optin.usecases.inbound import InboundTexts
 from optin.usecases.partner import Partners
 from optin.usecases.signup import Signups
@@ -61,6 +64,12 @@ class Dependencies:
     api_keys: ApiKeyStore | None = None
     # The partner API's Idempotency-Key records (Powertools persistence layer).
     idempotency: BasePersistenceLayer | None = None
+    # The pumping defences' store and the form's CAPTCHA. dependencies() always builds the
+    # limiter, and the CAPTCHA whenever CAPTCHA_REQUIRED is on; a test's override without
+    # them runs without those defences.
+    limiter: RateLimiter | None = None
+    captcha: Captcha | None = None
+    on_blocked: Callable[[str], None] = field(default=lambda _reason: None)
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -103,6 +112,16 @@ class Dependencies:
             signups=self.signups,
             actions=self.console_actions,
             clock=self.clock,
+        )
+
+    @property
+    def defences(self) -> Defences:
+        return Defences(
+            settings=self.settings,
+            limiter=self.limiter,
+            captcha=self.captcha,
+            clock=self.clock,
+            on_blocked=self.on_blocked,
         )
 
     @property
@@ -197,6 +216,41 @@ def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceL
     return _cached(key, lambda: DynamoDBPersistenceLayer(table_name=table))
 
 
+def _limiter(settings: Settings, env: Mapping[str, str]) -> RateLimiter:
+    """Beside the contacts: the SQLite file's own tables, or the contacts table's RATE#,
+    CHALLENGE# and BLOCKED# partitions (ports/rate_limiter.py)."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_rate_limiter import SqliteRateLimiter
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("limiter", "sqlite", path), lambda: SqliteRateLimiter(path))
+    from optin.adapters.dynamodb_rate_limiter import DynamoDbRateLimiter
+
+    table = settings.contacts_table
+    key = ("limiter", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDbRateLimiter(table))
+
+
+def _captcha(settings: Settings, env: Mapping[str, str]) -> Captcha | None:
+    # Only the sign-up function is given CAPTCHA_REQUIRED (template.yaml): the others take
+    # no form and need no key.
+    if "CAPTCHA_REQUIRED" not in env or not settings.captcha_required:
+        return None
+    key = settings.captcha_hmac_key
+    # An unresolved dynamic reference is a template that was not deployed through
+    # CloudFormation (or a local run without local/env.json's key).
+    if len(key) < 32 or key.startswith("{{resolve:"):
+        raise ConfigError(
+            "CAPTCHA_REQUIRED is on but CAPTCHA_HMAC_KEY is not a key of at least 32 characters."
+        )
+    from optin.adapters.altcha_captcha import AltchaCaptcha
+
+    return _cached(
+        ("captcha", key, settings.captcha_max_number),
+        lambda: AltchaCaptcha(key, max_number=settings.captcha_max_number),
+    )
+
+
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     from optin.adapters.eum_sms_sender import EumSmsSender
 
@@ -281,6 +335,9 @@ def dependencies() -> Dependencies:
         confirmation_window_seconds=_window(env),
         api_keys=_api_keys(current, env),
         idempotency=_idempotency(current, env),
+        limiter=_limiter(current, env),
+        captcha=_captcha(current, env),
+        on_blocked=count_blocked_attempt,
     )
 
 

@@ -33,6 +33,7 @@ from optin.domain.errors import (
 )
 from optin.domain.messages import FIRST_NAME_RULE, disclosure
 from optin.domain.phone import mask
+from optin.domain.rate_limits import Attempt, RateLimited, Surface
 from optin.domain.send_limits import DailyCapReached
 from optin.handlers.http import (
     DuplicateKeyError,
@@ -55,6 +56,7 @@ from optin.handlers.models import (
     keep_tail,
 )
 from optin.observability import count_configuration_error, logger, metrics, tracer
+from optin.usecases.defences import CaptchaRefused
 from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 
 MAX_BODY_BYTES = 16 * 1024
@@ -221,6 +223,9 @@ def bad_request(error: BadRequest) -> Response[str]:
 
 @app.exception_handler(PhoneRejected)
 def phone_rejected(error: PhoneRejected) -> Response[str]:
+    if error.check.code == "country_not_allowed":
+        # A pumper's premium and far-away numbers: counted with the other blocked attempts.
+        wiring.dependencies().defences.count_blocked("country_not_allowed")
     return _bad_request(
         400, error.check.code or "invalid_phone_number", str(error), field="phoneNumber"
     )
@@ -251,9 +256,35 @@ def resend_limit(error: ResendLimit) -> Response[str]:
     return error_response(429, error.code, error.message)
 
 
+@app.exception_handler(CaptchaRefused)
+def captcha_refused(error: CaptchaRefused) -> Response[str]:
+    logger.info("sign-up refused", extra={"code": error.code, "reason": error.reason})
+    return _error(400, error.code, error.message, extra={"field": "altcha"})
+
+
+@app.exception_handler(RateLimited)
+def rate_limited(error: RateLimited) -> Response[str]:
+    logger.info("sign-up rate limited", extra={"reason": error.reason})
+    return _error(
+        429,
+        error.code,
+        error.message,
+        extra={
+            "retryAfterSeconds": error.retry_after_seconds,
+            "limit": {
+                "scope": str(error.scope),
+                "windowSeconds": error.window_seconds,
+                "maximum": error.maximum,
+            },
+        },
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 @app.exception_handler(DailyCapReached)
 def daily_cap(error: DailyCapReached) -> Response[str]:
     count_blocked_send(error)
+    wiring.dependencies().defences.count_blocked("daily_cap")
     return _error(
         429,
         error.code,
@@ -312,6 +343,14 @@ def create_signup() -> Response[str]:
 
     identity = app.current_event.request_context.identity
     api_client = _api_client()
+    source_ip = identity.source_ip if identity else None
+    # The pumping defences, once the request is known to be a well-formed sign-up and
+    # before anything is stored or texted (usecases/defences.py). The CAPTCHA comes after
+    # the number check, so a typo does not use up the person's solved challenge.
+    defences = wiring.dependencies().defences
+    defences.check_captcha(body.altcha)
+    assert check.e164 is not None
+    defences.check_limits(Attempt(Surface.FORM, check.e164, source_ip))
     # The headers below are written by the browser and the proxies on the way, not typed
     # by the person: an overlong one is cut to a bounded size and the sign-up goes on (a
     # refusal would turn away someone who did nothing wrong). See docs/security.md.
@@ -321,7 +360,7 @@ def create_signup() -> Response[str]:
             phone_number=body.phoneNumber,
             first_name=body.firstName,
             disclosure_version=body.disclosureVersion,
-            ip=identity.source_ip if identity else None,
+            ip=source_ip,
             user_agent=keep_head(user_agent, USER_AGENT_MAX_LENGTH),
             page=body.page or keep_head(_header("Referer"), PAGE_MAX_LENGTH),
             api_client=api_client,
@@ -367,6 +406,16 @@ def create_signup() -> Response[str]:
             "message": message,
         },
     )
+
+
+@app.get("/signups/challenge")
+def get_challenge() -> Response[str]:
+    """The form's proof-of-work challenge (ALTCHA's JSON), or `{"captcha": "off"}` when the
+    stack does not ask for one. Never cached: each challenge is good for one sign-up."""
+    challenge = wiring.dependencies().defences.challenge()
+    if challenge is None:
+        return json_response(200, {"captcha": "off"})
+    return json_response(200, challenge)
 
 
 @app.get("/signups/<registration_id>")
