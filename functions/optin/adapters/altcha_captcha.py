@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 from altcha import v1 as altcha
@@ -18,7 +18,7 @@ from optin.ports.captcha import Verdict
 # Long enough to fill in the form after the widget solved it on page load.
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 MAX_PAYLOAD_CHARACTERS = 2048
-ALGORITHM = "SHA-256"
+ALGORITHM: Final = "SHA-256"
 
 
 class AltchaCaptcha:
