@@ -134,6 +134,7 @@ class Dependencies:
             clock=self.clock,
             window_seconds=self.confirmation_window_seconds,
             allowed_countries=self.settings.allowed_countries,
+            limiter=self.limiter,
         )
 
 
