@@ -160,3 +160,20 @@ def test_the_partner_api_is_limited_per_key_and_end_user_ip(
     other = api.key("Other")
     status, _ = api.call("POST", "/v1/signups", other, partner_body(phoneNumber="+14155550100"))
     assert status == 202
+
+
+def test_a_partner_refusal_under_an_idempotency_key_is_a_429_and_not_replayed(
+    defended: MemoryRateLimiter, api: Any, world: Any, make_settings: Any
+) -> None:
+    world.deps.settings = make_settings(rate_limit_per_api_key="1,5")
+    key = api.key()
+    first = partner_body(phoneNumber="+13125550100")
+    assert api.call("POST", "/v1/signups", key, first, idempotency_key="a")[0] == 202
+    # The replay answers as the first time did: the limit does not see it again.
+    assert api.call("POST", "/v1/signups", key, first, idempotency_key="a")[0] == 202
+    second = partner_body(phoneNumber="+14155550100")
+    status, answer = api.call("POST", "/v1/signups", key, second, idempotency_key="b")
+    assert status == 429 and answer["error"]["code"] == "rate_limited"
+    # Nothing was kept for the refused key: the same request is refused afresh, not replayed.
+    defended.hit = lambda counters, now: None  # type: ignore[method-assign]
+    assert api.call("POST", "/v1/signups", key, second, idempotency_key="b")[0] == 202
