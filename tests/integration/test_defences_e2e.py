@@ -53,7 +53,9 @@ def test_the_form_needs_a_solved_challenge_once_and_the_ip_limit_holds(rt: Local
 
     solution = solve(rt)
     assert rt.signup(first, altcha=solution)[0] == 202
-    wait_for(lambda: len(rt.messages(first, "outbound")) == 1, what="the confirmation text")
+    wait_for(
+        lambda: len(rt.messages(first, "outbound")) == 1, timeout=60, what="the confirmation text"
+    )
 
     replayed = new_us_number()
     status, answer = rt.signup(replayed, altcha=solution)
@@ -78,6 +80,15 @@ def test_the_form_needs_a_solved_challenge_once_and_the_ip_limit_holds(rt: Local
     assert 0 < int(retry_after) <= 3600
     assert rt.contact(blocked) is None
     assert rt.messages(blocked) == []
+    # A client cannot pose as another address: X-Forwarded-For is not the caller's address
+    # locally (the runtime takes the socket's peer; no trusted proxy in front).
+    status, _, answer = rt.request(
+        "POST",
+        "/signups",
+        {"phoneNumber": blocked, "consent": True, "altcha": solve(rt)},
+        {"X-Forwarded-For": "198.51.100.7"},
+    )
+    assert status == 429 and answer["error"]["limit"]["scope"] == "ip", answer
 
 
 def test_the_challenge_route_says_off_when_the_captcha_is_off(tmp_path: Path) -> None:
