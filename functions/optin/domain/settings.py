@@ -74,6 +74,10 @@ class Settings(BaseModel):
     captcha_required: bool = True
     # The HMAC key that signs ALTCHA challenges (a secret: never logged).
     captcha_hmac_key: str = Field(default="", repr=False)
+    # The secret our CloudFront distribution adds to every request it sends the API
+    # (X-Origin-Verify): only a request carrying it may name the viewer's address in
+    # CloudFront-Viewer-Address. Empty (locally): the socket's peer is the caller.
+    origin_verify_secret: str = Field(default="", repr=False)
     # ALTCHA's maxnumber: the browser tries up to this many hashes, half on average.
     captcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
 

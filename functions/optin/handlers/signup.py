@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import ipaddress
 import os
 import re
 from typing import Any
@@ -182,6 +184,28 @@ def _read_body() -> SignupBody:
         raise BadRequest(400, "invalid_field", message, field=field) from None
 
 
+def client_ip(headers: dict[str, str], source_ip: str | None, secret: str) -> str | None:
+    """The address the rate limits count the form's caller by.
+
+    Behind the stack's CloudFront distribution API Gateway's sourceIp is CloudFront's edge,
+    shared by everyone that edge serves; the viewer's address is in CloudFront-Viewer-Address
+    (`ip:port`). Anyone may send that header straight to the API, so it is believed only on
+    a request that carries the distribution's own X-Origin-Verify secret. Otherwise (locally,
+    a direct call) the source address is the caller."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    presented = lowered.get("x-origin-verify") or ""
+    if not secret or secret.startswith("{{resolve:") or not presented:
+        return source_ip
+    if not hmac.compare_digest(presented.encode(), secret.encode()):
+        return source_ip
+    viewer = (lowered.get("cloudfront-viewer-address") or "").strip()
+    host = viewer.rsplit(":", 1)[0].strip("[]") if ":" in viewer else viewer
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return source_ip
+
+
 def _api_client() -> str | None:
     """X-Api-Client is written by the caller itself (a partner's code), so one too long is
     the caller's mistake to hear about, not ours to cut."""
@@ -350,7 +374,12 @@ def create_signup() -> Response[str]:
     defences = wiring.dependencies().defences
     defences.check_captcha(body.altcha)
     assert check.e164 is not None
-    defences.check_limits(Attempt(Surface.FORM, check.e164, source_ip))
+    counted_ip = client_ip(
+        dict(app.current_event.headers or {}),
+        source_ip,
+        wiring.dependencies().settings.origin_verify_secret,
+    )
+    defences.check_limits(Attempt(Surface.FORM, check.e164, counted_ip))
     # The headers below are written by the browser and the proxies on the way, not typed
     # by the person: an overlong one is cut to a bounded size and the sign-up goes on (a
     # refusal would turn away someone who did nothing wrong). See docs/security.md.

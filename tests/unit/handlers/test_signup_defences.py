@@ -177,3 +177,53 @@ def test_a_partner_refusal_under_an_idempotency_key_is_a_429_and_not_replayed(
     # Nothing was kept for the refused key: the same request is refused afresh, not replayed.
     defended.hit = lambda counters, now: None  # type: ignore[method-assign]
     assert api.call("POST", "/v1/signups", key, second, idempotency_key="b")[0] == 202
+
+
+SECRET = "s" * 48
+
+
+@pytest.mark.parametrize(
+    ("headers", "secret", "expected"),
+    [
+        # Through our CloudFront: the viewer's address.
+        ({"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": "198.51.100.9:5123"}, SECRET,
+         "198.51.100.9"),
+        ({"x-origin-verify": SECRET, "cloudfront-viewer-address": "2001:db8::7:443"}, SECRET,
+         "2001:db8::7"),
+        # A direct call naming any address it likes: its own source address.
+        ({"CloudFront-Viewer-Address": "198.51.100.9:5123"}, SECRET, "203.0.113.7"),
+        ({"X-Origin-Verify": "guess", "CloudFront-Viewer-Address": "198.51.100.9:1"}, SECRET,
+         "203.0.113.7"),
+        # No secret configured (locally), or the template's unresolved reference: never believed.
+        ({"X-Origin-Verify": "", "CloudFront-Viewer-Address": "198.51.100.9:1"}, "",
+         "203.0.113.7"),
+        ({"X-Origin-Verify": "{{resolve:secretsmanager:OriginVerifySecret:SecretString}}",
+          "CloudFront-Viewer-Address": "198.51.100.9:1"},
+         "{{resolve:secretsmanager:OriginVerifySecret:SecretString}}", "203.0.113.7"),
+        # A malformed address: the source address.
+        ({"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": "nonsense"}, SECRET,
+         "203.0.113.7"),
+    ],
+)  # fmt: skip
+def test_the_counted_address(headers: dict[str, str], secret: str, expected: str) -> None:
+    from optin.handlers.signup import client_ip
+
+    assert client_ip(headers, "203.0.113.7", secret) == expected
+
+
+def test_behind_cloudfront_each_viewer_has_its_own_ip_budget(
+    defended: MemoryRateLimiter, post: Any, world: Any, make_settings: Any
+) -> None:
+    # Everyone arrives from the same edge address (the event's sourceIp); the limit must
+    # count the viewers, not the edge.
+    world.deps.settings = make_settings(
+        rate_limit_per_ip="1,5", captcha_required=False, origin_verify_secret=SECRET
+    )
+
+    def via_cloudfront(viewer: str, number: str) -> int:
+        headers = {"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": f"{viewer}:4431"}
+        return int(post(body(phoneNumber=number), headers=headers)[0])
+
+    assert via_cloudfront("198.51.100.1", "+13125550100") == 202
+    assert via_cloudfront("198.51.100.2", "+13125550101") == 202
+    assert via_cloudfront("198.51.100.1", "+13125550102") == 429

@@ -91,3 +91,23 @@ def test_the_waf_rate_limits_sign_up_posts_per_ip_on_the_api_stage(
     arn = association["Properties"]["ResourceArn"]["Fn::Sub"]
     assert arn.endswith("/restapis/${ServerlessRestApi}/stages/Prod")
     assert int(template["Parameters"]["WafSignupRateLimit"]["MinValue"]) >= 10
+
+
+def test_cloudfront_marks_what_it_forwards_so_the_viewer_address_can_be_believed(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    assert resources["OriginVerifySecret"]["Type"] == "AWS::SecretsManager::Secret"
+    origins = resources["WebDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    (api,) = [origin for origin in origins if origin["Id"] == "api"]
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Origin-Verify"
+    reference = "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"
+    assert header["HeaderValue"] == {"Fn::Sub": reference}
+    env = resources["SignupFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ORIGIN_VERIFY_SECRET"] == {"Fn::Sub": reference}
+    # The sign-up routes' behaviours forward CloudFront's headers (AllViewerExceptHostHeader).
+    behaviours = resources["WebDistribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    for behaviour in behaviours:
+        if behaviour["PathPattern"] in ("/signups", "/signups/*"):
+            assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
