@@ -49,3 +49,22 @@ def operator_alerts() -> Iterator[None]:
     except SmsConfigurationError as error:
         count_configuration_error(error)
         raise
+
+
+# Blocked sign-up attempts: one metric, one dimension, the reason (rate_limit_ip_hour,
+# captcha_invalid, …). Never the number or the address: those stay out of dimensions.
+BLOCKED_METRIC = "SignupBlocked"
+
+
+def count_blocked_attempt(reason: str) -> None:
+    """Emit SignupBlocked{reason} now, in its own EMF document (a dimension added to the
+    shared `metrics` would tag every other metric of the invocation too)."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(
+        name=BLOCKED_METRIC,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+    ) as metric:
+        metric.add_dimension(name="reason", value=reason)

@@ -24,17 +24,20 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from optin.domain.clock import Clock, utc_now
 from optin.domain.errors import ConfigError, SmsConfigurationError
 from optin.domain.settings import Settings
-from optin.observability import count_configuration_error
+from optin.observability import count_blocked_attempt, count_configuration_error
 from optin.ports.api_keys import ApiKeyStore
+from optin.ports.captcha import Captcha
 from optin.ports.contact_store import ContactStore
 from optin.ports.execution_reader import ExecutionReader
 from optin.ports.number_lookup import NumberLookup
+from optin.ports.rate_limiter import RateLimiter
 from optin.ports.sms_sender import SmsSender
 from optin.ports.webhooks import DispatchNudge, WebhookPoster, WebhookStore
 from optin.ports.workflow import Workflow
 from optin.usecases.base import UseCase
 from optin.usecases.console import Console
 from optin.usecases.console_actions import ConsoleActions
+from optin.usecases.defences import Defences
 from optin.usecases.inbound import InboundTexts
 from optin.usecases.partner import Partners
 from optin.usecases.signup import Signups
@@ -70,6 +73,13 @@ class Dependencies:
     nudger: DispatchNudge | None = None
     allow_private_webhooks: bool = False
     webhook_retry_base_seconds: float | None = None
+
+    # The pumping defences' store and the form's CAPTCHA. dependencies() always builds the
+    # limiter, and the CAPTCHA whenever CAPTCHA_REQUIRED is on; a test's override without
+    # them runs without those defences.
+    limiter: RateLimiter | None = None
+    captcha: Captcha | None = None
+    on_blocked: Callable[[str], None] = field(default=lambda _reason: None)
 
     def _use_case(self, kind: type[U]) -> U:
         return kind(
@@ -129,6 +139,15 @@ class Dependencies:
             made.retry_base = timedelta(seconds=self.webhook_retry_base_seconds)
         return made
 
+    def defences(self) -> Defences:
+        return Defences(
+            settings=self.settings,
+            limiter=self.limiter,
+            captcha=self.captcha,
+            clock=self.clock,
+            on_blocked=self.on_blocked,
+        )
+
     @property
     def console(self) -> Console:
         if self.reader is None:
@@ -139,6 +158,7 @@ class Dependencies:
             clock=self.clock,
             window_seconds=self.confirmation_window_seconds,
             allowed_countries=self.settings.allowed_countries,
+            limiter=self.limiter,
         )
 
 
@@ -266,6 +286,40 @@ def _retry_base(env: Mapping[str, str]) -> float | None:
         raise ConfigError(f"WEBHOOK_RETRY_BASE_SECONDS must be 0 to 3600 seconds: {raw!r}.")
     return seconds
 
+def _limiter(settings: Settings, env: Mapping[str, str]) -> RateLimiter:
+    """Beside the contacts: the SQLite file's own tables, or the contacts table's RATE#,
+    CHALLENGE# and BLOCKED# partitions (ports/rate_limiter.py)."""
+    if settings.contact_store == "sqlite":
+        from optin.adapters.sqlite_rate_limiter import SqliteRateLimiter
+
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached(("limiter", "sqlite", path), lambda: SqliteRateLimiter(path))
+    from optin.adapters.dynamodb_rate_limiter import DynamoDbRateLimiter
+
+    table = settings.contacts_table
+    key = ("limiter", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: DynamoDbRateLimiter(table))
+
+
+def _captcha(settings: Settings, env: Mapping[str, str]) -> Captcha | None:
+    # Only the sign-up function is given CAPTCHA_REQUIRED (template.yaml): the others take
+    # no form and need no key.
+    if "CAPTCHA_REQUIRED" not in env or not settings.captcha_required:
+        return None
+    key = settings.captcha_hmac_key
+    # An unresolved dynamic reference is a template that was not deployed through
+    # CloudFormation (or a local run without local/env.json's key).
+    if len(key) < 32 or key.startswith("{{resolve:"):
+        raise ConfigError(
+            "CAPTCHA_REQUIRED is on but CAPTCHA_HMAC_KEY is not a key of at least 32 characters."
+        )
+    from optin.adapters.altcha_captcha import AltchaCaptcha
+
+    return _cached(
+        ("captcha", key, settings.captcha_max_number),
+        lambda: AltchaCaptcha(key, max_number=settings.captcha_max_number),
+    )
+
 
 def _sms(settings: Settings, env: Mapping[str, str]) -> SmsSender:
     from optin.adapters.eum_sms_sender import EumSmsSender
@@ -366,6 +420,9 @@ def dependencies() -> Dependencies:
         nudger=nudger,
         allow_private_webhooks=allow_private,
         webhook_retry_base_seconds=_retry_base(env),
+        limiter=_limiter(current, env),
+        captcha=_captcha(current, env),
+        on_blocked=count_blocked_attempt,
     )
 
 

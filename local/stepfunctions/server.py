@@ -189,6 +189,10 @@ class ThreadedServer:
             access_log=False,
             log_config=None,
             server_header=False,
+            # uvicorn would take X-Forwarded-For from any loopback client as the caller's
+            # address; nothing proxies this server, so the socket's peer is the caller (the
+            # sign-up rate limits count per address: docs/security.md).
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(self.config)
         self._done = threading.Event()

@@ -211,3 +211,39 @@ def test_without_a_session_only_the_way_to_sign_in(
     expect(page.locator("#reports")).to_be_hidden()
     assert funnel_queries(api) == []
     check_axe(page, shared_runtime.base_url)
+
+
+def test_blocked_attempts_are_shown_by_reason_with_a_total(
+    shared_runtime: LocalRuntime, page: Page
+) -> None:
+    blocked = {"captcha_invalid": 4, "daily_cap": 1, "rate_limit_ip_hour": 37}
+
+    def with_blocked(days: list[str]) -> dict[str, Any]:
+        return {**funnel(days), "blocked": blocked}
+
+    fake = FakeConsoleApi(session={"username": "sam", "role": "viewer"}, funnel=serve(with_blocked))
+    page.route("**/console/api/**", fake.handle)
+    page.clock.set_fixed_time(NOW)
+    page.goto(f"{shared_runtime.base_url}/console/reports.html")
+    expect(page.get_by_role("heading", name="Blocked attempts")).to_be_visible()
+    table = page.get_by_role("table", name="Blocked sign-up attempts by reason")
+    expect(table).to_be_visible()
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    assert [row.inner_text().split("\t") for row in rows.all()] == [
+        ["CAPTCHA answer wrong or expired", "4"],
+        ["Daily cap on confirmation texts", "1"],
+        ["Rate limit, per IP address, per hour", "37"],
+    ]
+    assert table.locator("tfoot td").inner_text() == "42"
+    expect(page.locator("#blocked-none")).to_be_hidden()
+    check_axe(page, shared_runtime.base_url)
+
+
+def test_no_blocked_attempts_say_so(
+    shared_runtime: LocalRuntime, page: Page, api: FakeConsoleApi
+) -> None:
+    page.goto(f"{shared_runtime.base_url}/console/reports.html")
+    expect(page.locator("#funnel tbody tr")).to_have_count(30)
+    expect(page.locator("#blocked-none")).to_have_text("No attempt was blocked in this period.")
+    expect(page.locator("#blocked")).to_be_hidden()

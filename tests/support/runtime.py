@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+# What the end-to-end tests run with unless they say otherwise: no CAPTCHA to solve and no
+# rate limits to trip over. tests/integration/test_defences_e2e.py turns them back on.
+TESTS_DEFENCES_OFF = {"CaptchaRequired": "false", "SignupRateLimits": "off"}
+DEFENCES_ON = {"CaptchaRequired": "true", "SignupRateLimits": "on"}
+
+
+def _declared(root: Path, parameters: dict[str, str]) -> dict[str, str]:
+    """The parameters `root`'s template declares (a benchmark's older checkout may predate
+    some, and the runtime refuses an unknown override)."""
+    text = (root / "template.yaml").read_text()
+    return {name: value for name, value in parameters.items() if f"\n  {name}:" in text}
 
 
 def free_port() -> int:
@@ -52,7 +63,9 @@ class LocalRuntime:
         self.data_dir = data_dir
         # The checkout whose runtime runs (benchmarks start an older one beside this one).
         self.root = root
-        self.parameters = parameters or {}
+        # The pumping defences are on by default in the runtime, as on AWS; tests that are
+        # not about them turn them off (a test's own parameters win). README, "Tests".
+        self.parameters = {**_declared(root, TESTS_DEFENCES_OFF), **(parameters or {})}
         self.env = env or {}
         # Another `--env-vars` file than local/env.json (the functions' own variables).
         self.env_vars = env_vars

@@ -59,6 +59,38 @@
 
   var rendered = null;
 
+  // ---- The proof-of-work CAPTCHA (ALTCHA widget), when the server asks for one. ----
+  var captcha = {
+    on: false,
+    field: document.getElementById("captcha-field"),
+    widget: document.getElementById("captcha"),
+    error: document.getElementById("captcha-error"),
+  };
+  var submitError = document.getElementById("submit-error");
+
+  function startCaptcha() {
+    return ui.requestJson("GET", "signups/challenge").then(function (result) {
+      if (result.status !== 200 || !result.data || result.data.captcha === "off") return;
+      captcha.on = true;
+      captcha.widget.setAttribute("challengeurl", ui.apiUrl("signups/challenge"));
+      captcha.field.hidden = false;
+      solveCaptcha();
+    });
+  }
+
+  function solveCaptcha() {
+    // The widget's element is defined by a module script, which may run after this one.
+    customElements.whenDefined("altcha-widget").then(function () {
+      if (typeof captcha.widget.reset === "function") captcha.widget.reset();
+      if (typeof captcha.widget.verify === "function") captcha.widget.verify();
+    });
+  }
+
+  function captchaPayload() {
+    var input = form.querySelector('input[name="altcha"]');
+    return input && input.value ? input.value : null;
+  }
+
   function loadDisclosure() {
     return ui
       .disclosure()
@@ -101,6 +133,8 @@
       setFieldError(name, "");
     });
     formError.textContent = "";
+    captcha.error.textContent = "";
+    submitError.textContent = "";
   }
 
   function setBusy(busy) {
@@ -115,6 +149,15 @@
     var body = result.data && result.data.error;
     if (err.code === "resend_cooldown" && body && typeof body.retryAfterSeconds === "number") {
       startCooldown(body.retryAfterSeconds, typedPhone);
+      return;
+    }
+    if (err.code === "rate_limited") {
+      // Said beside the button the person just pressed: which limit, and when to come back.
+      submitError.textContent = err.message;
+      return;
+    }
+    if (body && body.field === "altcha") {
+      captcha.error.textContent = err.message;
       return;
     }
     var field = (body && FIELD_FOR_API_FIELD[body.field]) || FIELD_FOR_CODE[err.code];
@@ -223,6 +266,12 @@
     clearErrors();
     clearCooldown();
     if (!validateLocally()) return;
+    var solution = captcha.on ? captchaPayload() : null;
+    if (captcha.on && !solution) {
+      captcha.error.textContent =
+        "Please wait a moment: the check that proves you are not a robot is still running.";
+      return;
+    }
 
     var typedPhone = fields.phone.input.value;
     setBusy(true);
@@ -239,6 +288,7 @@
           consent: fields.consent.input.checked,
           disclosureVersion: d.version,
           page: location.href,
+          altcha: solution || undefined,
         });
       })
       .then(function (result) {
@@ -256,6 +306,8 @@
       })
       .finally(function () {
         setBusy(false);
+        // A solution is good for one sign-up: get the next one ready.
+        if (captcha.on) solveCaptcha();
       });
   });
 
@@ -274,6 +326,8 @@
 
   document.getElementById("start-over").addEventListener("click", function () {
     form.reset();
+    // The widget clears itself with the form: solve a fresh challenge for the next number.
+    if (captcha.on) solveCaptcha();
     clearErrors();
     clearCooldown();
     success.hidden = true;
@@ -283,5 +337,8 @@
 
   loadDisclosure().catch(function () {
     formError.textContent = "We couldn't load the terms for these texts. Reload the page to try again.";
+  });
+  startCaptcha().catch(function () {
+    // Without the challenge the server refuses the sign-up and says why beside the widget.
   });
 })();

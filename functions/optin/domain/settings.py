@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from optin.domain.errors import ConfigError
+from optin.domain.rate_limits import Policy, parse_pair
 
 DEFAULT_CONFIRM_KEYWORDS = ("YES", "Y", "YEAH", "YEP", "OK", "CONFIRM")
 StoreKind = Literal["sqlite", "dynamodb"]
@@ -60,6 +61,52 @@ class Settings(BaseModel):
     # Canadian part costs about a cent; premium-rate routes cost many times that.
     max_price_per_message: str = Field(default="0.05", pattern=r"^[0-9]{0,2}\.[0-9]{1,5}$")
     state_machine_arn: str = ""
+    # Defences against SMS pumping (docs/security.md). SIGNUP_RATE_LIMITS=off turns every
+    # rate limit off; CAPTCHA_REQUIRED=false the form's proof of work. Both are on unless
+    # switched off, as in the template.
+    signup_rate_limits: bool = True
+    # "per hour,per day" for each scope (optin.domain.rate_limits.parse_pair).
+    rate_limit_per_number: str = "5,10"
+    rate_limit_per_ip: str = "10,50"
+    rate_limit_per_prefix: str = "20,100"
+    rate_limit_global: str = "1000,10000"
+    rate_limit_per_api_key: str = "3600,50000"
+    captcha_required: bool = True
+    # The HMAC key that signs ALTCHA challenges (a secret: never logged).
+    captcha_hmac_key: str = Field(default="", repr=False)
+    # The secret our CloudFront distribution adds to every request it sends the API
+    # (X-Origin-Verify): only a request carrying it may name the viewer's address in
+    # CloudFront-Viewer-Address. Empty (locally): the socket's peer is the caller.
+    origin_verify_secret: str = Field(default="", repr=False)
+    # ALTCHA's maxnumber: the browser tries up to this many hashes, half on average.
+    captcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
+
+    @field_validator(
+        "rate_limit_per_number",
+        "rate_limit_per_ip",
+        "rate_limit_per_prefix",
+        "rate_limit_global",
+        "rate_limit_per_api_key",
+    )
+    @classmethod
+    def _limit_pair(cls, value: str) -> str:
+        parse_pair(value)  # a bad pair is refused here, naming the variable
+        return value
+
+    @field_validator("signup_rate_limits", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        # The template parameter says on|off; pydantic's bool takes those as well.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def rate_policy(self) -> Policy:
+        return Policy(
+            number=parse_pair(self.rate_limit_per_number),
+            ip=parse_pair(self.rate_limit_per_ip),
+            prefix=parse_pair(self.rate_limit_per_prefix),
+            global_=parse_pair(self.rate_limit_global),
+            api_key=parse_pair(self.rate_limit_per_api_key),
+        )
 
     @field_validator("allowed_countries", mode="before")
     @classmethod

@@ -96,6 +96,8 @@ class SignupBody(BaseModel):
     firstName: str | None = Field(default=None, max_length=FIRST_NAME_MAX_LENGTH)
     disclosureVersion: str | None = Field(default=None, max_length=DISCLOSURE_VERSION_MAX_LENGTH)
     page: str | None = Field(default=None, max_length=PAGE_MAX_LENGTH)
+    # The ALTCHA widget's solution (base64 JSON); its size is checked by the CAPTCHA adapter.
+    altcha: str | None = None
 
     @field_validator("phoneNumber")
     @classmethod

@@ -66,6 +66,7 @@ from optin.domain.phone import mask
 from optin.domain.send_limits import DailyCapReached
 from optin.domain.webhooks import WebhookError
 from optin.handlers import partner_webhooks
+from optin.domain.rate_limits import Attempt, RateLimited, Surface
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
@@ -192,6 +193,21 @@ def daily_cap(error: DailyCapReached) -> Response[str]:
 @app.exception_handler([ResendCooldown, ResendLimit])
 def resend_refused(error: ResendCooldown | ResendLimit) -> Response[str]:
     return error_response(429, error.code, error.message)
+
+
+@app.exception_handler(RateLimited)
+def rate_limited(error: RateLimited) -> Response[str]:
+    body = {
+        "code": error.code,
+        "message": error.message,
+        "retryAfterSeconds": error.retry_after_seconds,
+        "limit": {
+            "scope": str(error.scope),
+            "windowSeconds": error.window_seconds,
+            "maximum": error.maximum,
+        },
+    }
+    return json_response(429, {"error": body}, {"Retry-After": str(error.retry_after_seconds)})
 
 
 @app.exception_handler(SmsRejected)
@@ -387,7 +403,14 @@ def create_signup() -> Response[str]:
     request = parse_signup(body)
 
     def work() -> tuple[int, dict[str, Any]]:
-        outcome = wiring.dependencies().partners.sign_up(key_id, request)
+        deps = wiring.dependencies()
+        # Rate limits inside the idempotent work: a replay answers as the first time did, a
+        # refusal leaves no record, and only a valid number is counted (usecases/defences.py).
+        check = deps.signups.check_number(request.phone_number)
+        if not check.acceptable or check.e164 is None:
+            raise PhoneRejected(check)
+        deps.defences.check_limits(Attempt(Surface.PARTNER, check.e164, request.ip, key_id))
+        outcome = deps.partners.sign_up(key_id, request)
         logger.info(
             "partner sign-up",
             extra={

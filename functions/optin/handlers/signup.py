@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import ipaddress
 import os
 import re
 from typing import Any
@@ -33,6 +35,7 @@ from optin.domain.errors import (
 )
 from optin.domain.messages import FIRST_NAME_RULE, disclosure
 from optin.domain.phone import mask
+from optin.domain.rate_limits import Attempt, RateLimited, Surface
 from optin.domain.send_limits import DailyCapReached
 from optin.handlers.http import (
     DuplicateKeyError,
@@ -55,6 +58,7 @@ from optin.handlers.models import (
     keep_tail,
 )
 from optin.observability import count_configuration_error, logger, metrics, tracer
+from optin.usecases.defences import CaptchaRefused
 from optin.usecases.signup import PhoneRejected, SignupKind, SignupRequest
 
 MAX_BODY_BYTES = 16 * 1024
@@ -180,6 +184,28 @@ def _read_body() -> SignupBody:
         raise BadRequest(400, "invalid_field", message, field=field) from None
 
 
+def client_ip(headers: dict[str, str], source_ip: str | None, secret: str) -> str | None:
+    """The address the rate limits count the form's caller by.
+
+    Behind the stack's CloudFront distribution API Gateway's sourceIp is CloudFront's edge,
+    shared by everyone that edge serves; the viewer's address is in CloudFront-Viewer-Address
+    (`ip:port`). Anyone may send that header straight to the API, so it is believed only on
+    a request that carries the distribution's own X-Origin-Verify secret. Otherwise (locally,
+    a direct call) the source address is the caller."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    presented = lowered.get("x-origin-verify") or ""
+    if not secret or secret.startswith("{{resolve:") or not presented:
+        return source_ip
+    if not hmac.compare_digest(presented.encode(), secret.encode()):
+        return source_ip
+    viewer = (lowered.get("cloudfront-viewer-address") or "").strip()
+    host = viewer.rsplit(":", 1)[0].strip("[]") if ":" in viewer else viewer
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return source_ip
+
+
 def _api_client() -> str | None:
     """X-Api-Client is written by the caller itself (a partner's code), so one too long is
     the caller's mistake to hear about, not ours to cut."""
@@ -221,6 +247,9 @@ def bad_request(error: BadRequest) -> Response[str]:
 
 @app.exception_handler(PhoneRejected)
 def phone_rejected(error: PhoneRejected) -> Response[str]:
+    if error.check.code == "country_not_allowed":
+        # A pumper's premium and far-away numbers: counted with the other blocked attempts.
+        wiring.dependencies().defences.count_blocked("country_not_allowed")
     return _bad_request(
         400, error.check.code or "invalid_phone_number", str(error), field="phoneNumber"
     )
@@ -251,9 +280,35 @@ def resend_limit(error: ResendLimit) -> Response[str]:
     return error_response(429, error.code, error.message)
 
 
+@app.exception_handler(CaptchaRefused)
+def captcha_refused(error: CaptchaRefused) -> Response[str]:
+    logger.info("sign-up refused", extra={"code": error.code, "reason": error.reason})
+    return _error(400, error.code, error.message, extra={"field": "altcha"})
+
+
+@app.exception_handler(RateLimited)
+def rate_limited(error: RateLimited) -> Response[str]:
+    logger.info("sign-up rate limited", extra={"reason": error.reason})
+    return _error(
+        429,
+        error.code,
+        error.message,
+        extra={
+            "retryAfterSeconds": error.retry_after_seconds,
+            "limit": {
+                "scope": str(error.scope),
+                "windowSeconds": error.window_seconds,
+                "maximum": error.maximum,
+            },
+        },
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 @app.exception_handler(DailyCapReached)
 def daily_cap(error: DailyCapReached) -> Response[str]:
     count_blocked_send(error)
+    wiring.dependencies().defences.count_blocked("daily_cap")
     return _error(
         429,
         error.code,
@@ -312,6 +367,19 @@ def create_signup() -> Response[str]:
 
     identity = app.current_event.request_context.identity
     api_client = _api_client()
+    source_ip = identity.source_ip if identity else None
+    # The pumping defences, once the request is known to be a well-formed sign-up and
+    # before anything is stored or texted (usecases/defences.py). The CAPTCHA comes after
+    # the number check, so a typo does not use up the person's solved challenge.
+    defences = wiring.dependencies().defences
+    defences.check_captcha(body.altcha)
+    assert check.e164 is not None
+    counted_ip = client_ip(
+        dict(app.current_event.headers or {}),
+        source_ip,
+        wiring.dependencies().settings.origin_verify_secret,
+    )
+    defences.check_limits(Attempt(Surface.FORM, check.e164, counted_ip))
     # The headers below are written by the browser and the proxies on the way, not typed
     # by the person: an overlong one is cut to a bounded size and the sign-up goes on (a
     # refusal would turn away someone who did nothing wrong). See docs/security.md.
@@ -321,7 +389,7 @@ def create_signup() -> Response[str]:
             phone_number=body.phoneNumber,
             first_name=body.firstName,
             disclosure_version=body.disclosureVersion,
-            ip=identity.source_ip if identity else None,
+            ip=source_ip,
             user_agent=keep_head(user_agent, USER_AGENT_MAX_LENGTH),
             page=body.page or keep_head(_header("Referer"), PAGE_MAX_LENGTH),
             api_client=api_client,
@@ -367,6 +435,16 @@ def create_signup() -> Response[str]:
             "message": message,
         },
     )
+
+
+@app.get("/signups/challenge")
+def get_challenge() -> Response[str]:
+    """The form's proof-of-work challenge (ALTCHA's JSON), or `{"captcha": "off"}` when the
+    stack does not ask for one. Never cached: each challenge is good for one sign-up."""
+    challenge = wiring.dependencies().defences.challenge()
+    if challenge is None:
+        return json_response(200, {"captcha": "off"})
+    return json_response(200, challenge)
 
 
 @app.get("/signups/<registration_id>")

@@ -37,6 +37,7 @@ from optin.ports.contact_store import (
     encode_cursor,
 )
 from optin.ports.execution_reader import ExecutionReader
+from optin.ports.rate_limiter import RateLimiter
 
 CHANNELS = ("web", "api")
 MAX_QUERY_LENGTH = 200
@@ -235,6 +236,8 @@ class Console:
     # The template's ConfirmationWindowSeconds (None: unknown, no time left is shown).
     window_seconds: int | None = None
     allowed_countries: tuple[str, ...] = field(default=("US", "CA"))
+    # The pumping defences' store: sign-up attempts they blocked, per day and reason.
+    limiter: RateLimiter | None = None
 
     # --- the list ------------------------------------------------------------------------
 
@@ -409,7 +412,11 @@ class Console:
 
     def funnel(self, span: FunnelRange) -> dict[str, Any]:
         """The daily funnel over `span`: one counter record per day read, never a contact."""
-        return report(span, self.store.daily_counts(span.first, span.last))
+        answer = report(span, self.store.daily_counts(span.first, span.last))
+        # Attempts refused before anything was stored (rate limits, CAPTCHA, daily cap,
+        # country): not sign-ups, so not in the funnel's days; by reason over the period.
+        answer["blocked"] = self.limiter.blocked(span.days()) if self.limiter else {}
+        return answer
 
     def funnel_csv(self, span: FunnelRange) -> str:
         answer = self.funnel(span)

@@ -170,3 +170,34 @@ def test_every_handler_imports_with_no_environment_at_all() -> None:
         assert signup._cors() is None
     for module in modules:
         importlib.reload(module)
+
+
+def test_the_defences_are_built_from_env_and_a_missing_captcha_key_is_a_config_error(
+    monkeypatch, tmp_path
+) -> None:
+    from optin.adapters.altcha_captcha import AltchaCaptcha
+    from optin.adapters.dynamodb_rate_limiter import DynamoDbRateLimiter
+    from optin.adapters.sqlite_rate_limiter import SqliteRateLimiter
+
+    monkeypatch.setenv("CONTACT_STORE", "sqlite")
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "c.db"))
+    for name in ("CAPTCHA_REQUIRED", "CAPTCHA_HMAC_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    deps = wiring.dependencies()
+    assert isinstance(deps.limiter, SqliteRateLimiter)
+    # A function that takes no form is not given CAPTCHA_REQUIRED, and builds no CAPTCHA.
+    assert deps.captcha is None
+    monkeypatch.setenv("CAPTCHA_REQUIRED", "true")
+    monkeypatch.setenv("CAPTCHA_HMAC_KEY", "{{resolve:secretsmanager:CaptchaHmacSecret}}")
+    with pytest.raises(ConfigError, match="CAPTCHA_HMAC_KEY"):
+        wiring.dependencies()
+    monkeypatch.setenv("CAPTCHA_HMAC_KEY", "short")
+    with pytest.raises(ConfigError, match="CAPTCHA_HMAC_KEY"):
+        wiring.dependencies()
+    monkeypatch.setenv("CAPTCHA_HMAC_KEY", "k" * 32)
+    assert isinstance(wiring.dependencies().captcha, AltchaCaptcha)
+    monkeypatch.setenv("CAPTCHA_REQUIRED", "false")
+    assert wiring.dependencies().captcha is None
+    monkeypatch.setenv("CONTACT_STORE", "dynamodb")
+    monkeypatch.setenv("CONTACTS_TABLE", "Contacts-1")
+    assert isinstance(wiring.dependencies().limiter, DynamoDbRateLimiter)

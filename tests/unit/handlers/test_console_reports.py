@@ -102,6 +102,26 @@ def test_the_funnel_counts_the_seeded_day_for_a_viewer(expired: Any, raw: Any) -
     assert answer["medianSecondsToConfirm"] == round(bucket_middle(bucket_of(120)), 1)
 
 
+def test_the_funnel_carries_the_attempts_blocked_in_its_period(seeded: Any, raw: Any) -> None:
+    from datetime import date
+
+    from tests.fakes.rate_limiter import MemoryRateLimiter
+
+    limiter = MemoryRateLimiter()
+    limiter.count_blocked("rate_limit_ip_hour", date(2026, 11, 1))
+    limiter.count_blocked("rate_limit_ip_hour", date(2026, 11, 1))
+    limiter.count_blocked("captcha_invalid", date(2026, 10, 31))
+    limiter.count_blocked("captcha_invalid", date(2026, 10, 1))  # outside the period
+    seeded.deps.limiter = limiter
+    answer = body_of(raw("/console/api/funnel", {"from": "2026-10-31", "to": "2026-11-01"}))
+    assert answer["blocked"] == {"captcha_invalid": 1, "rate_limit_ip_hour": 2}
+    seeded.deps.limiter = None
+    assert (
+        body_of(raw("/console/api/funnel", {"from": "2026-10-31", "to": "2026-11-01"}))["blocked"]
+        == {}
+    )
+
+
 def test_the_funnel_without_dates_is_the_last_30_days(expired: Any, raw: Any) -> None:
     answer = body_of(raw("/console/api/funnel", role="agent"))
     assert len(answer["days"]) == 30

@@ -19,6 +19,7 @@ def test_reads_functions_routes_topics_and_state_machine_from_template() -> None
         (r.method, r.path, r.authorizer) for r in app.routes if r.function_id == "SignupFunction"
     ]
     assert public == [
+        ("GET", "/signups/challenge", None),
         ("GET", "/disclosure", None),
         ("POST", "/signups", None),
         ("GET", "/signups/{registrationId}", None),
@@ -338,6 +339,7 @@ def test_reads_the_console_authorizer_and_which_routes_it_guards() -> None:
         ("GET", "/v1/openapi.json"),
     }
     assert open_routes == {
+        ("GET", "/signups/challenge"),
         ("GET", "/disclosure"),
         ("POST", "/signups"),
         ("GET", "/signups/{registrationId}"),

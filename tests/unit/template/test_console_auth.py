@@ -15,6 +15,7 @@ from tests.unit.template import iam_check
 OPEN_ROUTES = {
     ("/signups", "post"),
     ("/signups/{registrationId}", "get"),
+    ("/signups/challenge", "get"),  # the form's CAPTCHA challenge
     ("/disclosure", "get"),
     ("/console/api/session", "post"),
     ("/console/api/session", "delete"),

@@ -443,7 +443,7 @@ def check_references_resolve(t: Template) -> list[str]:
         if own is not None and own not in conditions:
             problems.append(f"{logical_id}: Condition {own} is not declared")
         for dependency in as_list(resource.get("DependsOn", [])):
-            if dependency not in res:
+            if dependency not in res and dependency not in SAM_IMPLICIT:
                 problems.append(f"{logical_id}: DependsOn {dependency} has no such resource")
         visit(resource.get("Properties") or {}, logical_id, own, False)
     for name, output in (t.get("Outputs") or {}).items():

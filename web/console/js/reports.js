@@ -205,6 +205,41 @@ function renderTable(data) {
   $("funnel").tFoot.replaceChildren(numberRow(keys.map((k) => data.totals[k]), "Total"));
 }
 
+// Reasons the defences against SMS pumping give (functions/optin/usecases/defences.py).
+const BLOCKED_LABELS = Object.freeze({
+  captcha_missing: "CAPTCHA not solved",
+  captcha_invalid: "CAPTCHA answer wrong or expired",
+  captcha_replayed: "CAPTCHA answer used again",
+  daily_cap: "Daily cap on confirmation texts",
+  country_not_allowed: "Country not allowed",
+});
+const SCOPE_LABELS = Object.freeze({
+  number: "per number",
+  ip: "per IP address",
+  prefix: "per number prefix",
+  global: "all sign-ups",
+  api_key: "per API key",
+});
+
+/** A person's words for a blocked-attempt reason code (rate_limit_ip_hour, captcha_…). */
+export function blockedLabel(reason) {
+  if (BLOCKED_LABELS[reason]) return BLOCKED_LABELS[reason];
+  const limit = /^rate_limit_(.+)_(hour|day)$/.exec(reason);
+  if (limit) return `Rate limit, ${SCOPE_LABELS[limit[1]] || limit[1]}, per ${limit[2]}`;
+  return reason;
+}
+
+function renderBlocked(blocked) {
+  const reasons = Object.keys(blocked || {}).sort();
+  const total = reasons.reduce((sum, reason) => sum + blocked[reason], 0);
+  $("blocked-none").hidden = reasons.length > 0;
+  $("blocked").hidden = reasons.length === 0;
+  $("blocked").tBodies[0].replaceChildren(
+    ...reasons.map((reason) => numberRow([blocked[reason]], blockedLabel(reason))),
+  );
+  $("blocked").tFoot.replaceChildren(numberRow([total], "Total"));
+}
+
 export function formatRate(rate) {
   return typeof rate === "number" && Number.isFinite(rate) ? `${(rate * 100).toFixed(1)}%` : "—";
 }
@@ -221,6 +256,7 @@ function render(data) {
   $("median-confirm").textContent = typeof median === "number" ? formatDuration(median * 1000) : "—";
   $("chart").replaceChildren(drawChart(data.days, data.totals));
   renderTable(data);
+  renderBlocked(data.blocked);
   $("download-csv").disabled = false;
 }
 
