@@ -1,8 +1,8 @@
 """python -m local.conformance ../shared/conformance [-k filter] [--jobs N]
 
 Starts the standalone Step Functions server in-process on a free port with a temporary
-database and runs the conformance runner (run_conformance.py) against it. Exits with the runner's code:
-0 when every case passed, 1 when any failed (`make test` gates on it)."""
+database and runs the conformance runner (run_conformance.py) against it. Exits with the
+runner's code: 0 when every case passed, 1 when any failed (`make test` gates on it)."""
 
 from __future__ import annotations
 

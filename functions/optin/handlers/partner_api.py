@@ -63,10 +63,10 @@ from optin.domain.messages import (
     normalise_first_name,
 )
 from optin.domain.phone import mask
+from optin.domain.rate_limits import Attempt, RateLimited, Surface
 from optin.domain.send_limits import DailyCapReached
 from optin.domain.webhooks import WebhookError
 from optin.handlers import partner_webhooks
-from optin.domain.rate_limits import Attempt, RateLimited, Surface
 from optin.handlers.http import (
     DuplicateKeyError,
     add_error_handlers,
