@@ -286,6 +286,7 @@ def _retry_base(env: Mapping[str, str]) -> float | None:
         raise ConfigError(f"WEBHOOK_RETRY_BASE_SECONDS must be 0 to 3600 seconds: {raw!r}.")
     return seconds
 
+
 def _limiter(settings: Settings, env: Mapping[str, str]) -> RateLimiter:
     """Beside the contacts: the SQLite file's own tables, or the contacts table's RATE#,
     CHALLENGE# and BLOCKED# partitions (ports/rate_limiter.py)."""
