@@ -139,6 +139,7 @@ class Dependencies:
             made.retry_base = timedelta(seconds=self.webhook_retry_base_seconds)
         return made
 
+    @property
     def defences(self) -> Defences:
         return Defences(
             settings=self.settings,
