@@ -152,6 +152,41 @@ def test_every_error_code_of_the_handler_is_documented() -> None:
     assert not missing, f"codes the handler answers that the document does not name: {missing}"
 
 
+def _webhook_codes() -> dict[str, int]:
+    """code -> status of every WebhookError the webhook routes can answer."""
+    from optin.domain import webhooks as domain
+    from optin.handlers import partner_webhooks
+    from optin.usecases import webhooks as usecase
+
+    found: dict[str, int] = {}
+    for module in (domain, usecase, partner_webhooks):
+        source = Path(module.__file__ or "").read_text()
+        for code, rest in re.findall(
+            r'WebhookError\(\s*"(\w+)",(.*?)\)\s*(?:from|\n)', source, re.S
+        ):
+            status = re.search(r",\s*(\d{3})\s*$", rest.strip())
+            found[code] = int(status[1]) if status else 400
+    return found
+
+
+def test_every_webhook_refusal_is_documented_with_its_status() -> None:
+    codes = _webhook_codes()
+    assert codes["unsupported_media_type"] == 415 and codes["no_webhook"] == 404
+    assert {"https_required", "private_address", "invalid_limit", "not_found"} <= set(codes)
+    doc = document()
+    webhook_ops = [
+        (path, operation)
+        for path, item in doc["paths"].items()
+        if path.startswith(WEBHOOK_PREFIX)
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+    for code, status in codes.items():
+        answers = [json.dumps(op["responses"].get(str(status), {})) for _, op in webhook_ops]
+        named = [text for text in answers if f"`{code}`" in text or f'"{code}"' in text]
+        assert named, f"no webhook route documents {status} {code}"
+
+
 @pytest.fixture
 def served(world: Any, load_event: Any, lambda_context: Any) -> Any:
     world.deps.api_keys = MemoryApiKeyStore()
