@@ -44,8 +44,8 @@ EXAMPLES = 60
 
 
 def served_operations() -> list[tuple[str, str]]:
-    """(METHOD, path) of every documented operation the template serves (the webhook routes
-    are described before they land; test_partner_openapi.py in tests/unit checks the rest)."""
+    """(METHOD, path) of every documented operation the template serves (all of them:
+    test_partner_openapi.py in tests/unit checks that the two sets are equal)."""
     doc = json.loads(DOCUMENT.read_text())
     app = load_application(REPO_ROOT / "template.yaml")
     served = {(route.method, route.path) for route in app.routes}

@@ -22,7 +22,6 @@ from tests.fakes.api_keys import MemoryApiKeyStore
 REPO = Path(__file__).resolve().parents[3]
 DOCUMENT = REPO / "functions" / "optin" / "api" / "partner-openapi.json"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-# The webhook routes are another part of issue 8: described here, served once they land.
 WEBHOOK_PREFIX = "/v1/webhook"
 
 
@@ -92,11 +91,9 @@ def test_every_route_is_documented_and_every_documented_route_served() -> None:
     for handler in set(served.values()):
         mine = {route for route, owner in served.items() if owner == handler}
         assert handler_routes(handler) == mine, handler
-    described = documented()
-    if not any(path.startswith(WEBHOOK_PREFIX) for _, path in served):
-        # Until the webhook routes are in the template, they are only described.
-        described = {r for r in described if not r[1].startswith(WEBHOOK_PREFIX)}
-    assert set(served) == described
+    # The webhook routes included: seven of them, served by the partner API's function.
+    assert len({r for r in served if r[1].startswith(WEBHOOK_PREFIX)}) == 7
+    assert set(served) == documented()
 
 
 def test_the_security_scheme_is_the_header_the_handler_reads() -> None:
