@@ -1,5 +1,5 @@
 """`optin webhook set|show|deliveries|replay|test`: the partner's webhook, through the partner
-API's /v1/webhook routes (the surface in docs/cli.md; the routes come with the webhooks work)."""
+API's /v1/webhook routes (docs/cli.md, docs/webhooks.md)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,22 @@
 """The real `optin` executable (installed as `make setup` installs it) against a local runtime:
 a key, a sign-up with its evidence, its status, the YES from the sandbox phone, CONFIRMED; a
-CSV import with good and bad rows; a Pinpoint import, twice; and every command refusing bad
-input in one line, never a traceback."""
+CSV import with good and bad rows; a Pinpoint import, twice; the webhook commands against a
+receiver on 127.0.0.1; and every command refusing bad input in one line, never a
+traceback."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.integration.test_webhooks import Receiver
 from tests.support.cli import Optin, install
 from tests.support.numbers import new_us_number
 from tests.support.runtime import REPO_ROOT, LocalRuntime, wait_for
@@ -213,6 +216,59 @@ def test_import_pinpoint_twice(optin: Optin, rt: LocalRuntime) -> None:
     evidence = imported[0]["details"]["evidence"]
     assert evidence["optInTimestamp"] == "2019-01-28T19:53:57.291Z"
     assert evidence["source"] == "Registration form test"
+
+
+def test_webhook_set_show_test_deliveries_replay(optin: Optin, rt: LocalRuntime) -> None:
+    _, key = new_key(optin, rt, "Acme CRM")
+    _, other = new_key(optin, rt, "Other CRM")
+
+    def webhook(*argv: str, api_key: str = key) -> subprocess.CompletedProcess[str]:
+        return optin.run(*where(rt), "--api-key", api_key, "webhook", *argv)
+
+    none = webhook("show")
+    assert none.returncode == 1 and "optin: error: no_webhook:" in none.stderr
+    receiver = Receiver()
+    try:
+        made = ok(webhook("set", receiver.url, "--event", "signup.confirmed"))
+        secret = re.search(r"^secret: (whsec_\S+)$", made, re.M)
+        assert secret and f"url:    {receiver.url}" in made, made
+        receiver.secret = secret[1]
+        shown = json.loads(ok(webhook("show", "--json")))
+        assert shown["url"] == receiver.url and shown["events"] == ["signup.confirmed"]
+        assert "secret" not in shown and receiver.secret not in ok(webhook("show"))
+
+        queued = json.loads(ok(webhook("test", "--json")))["deliveryId"]
+        [got] = wait_for(lambda: receiver.received, timeout=20, what="the test POST")
+        assert got["verified"] and got["body"]["type"] == "webhook.test"
+        assert got["body"]["id"] == queued
+
+        def logged() -> dict[str, object] | None:
+            page = json.loads(ok(webhook("deliveries", "--status", "delivered", "--json")))
+            return page if page["deliveries"] else None
+
+        page = wait_for(logged, timeout=20, what="the delivered status")
+        assert [d["id"] for d in page["deliveries"]] == [queued]
+        table = ok(webhook("deliveries"))
+        assert queued in table and "webhook.test" in table and "delivered" in table
+
+        assert ok(webhook("replay", queued)).strip() == f"queued {queued} again (pending)"
+        wait_for(lambda: len(receiver.received) == 2, timeout=20, what="the replayed POST")
+        assert receiver.received[1]["verified"] and receiver.received[1]["body"]["id"] == queued
+
+        # Another key sees none of it; a bad id or status is one line, not a traceback.
+        assert json.loads(ok(webhook("deliveries", "--json", api_key=other)))["deliveries"] == []
+        foreign = webhook("replay", queued, api_key=other)
+        assert foreign.returncode == 1 and "not_found" in foreign.stderr
+        assert webhook("deliveries", "--status", "lost").returncode == 2
+        refused = webhook("set", "ftp://example.com/in")
+        assert refused.returncode == 1 and "invalid_url" in refused.stderr
+
+        rotated = ok(webhook("set", receiver.url, "--rotate"))
+        assert "secret: whsec_" in rotated and receiver.secret not in rotated
+        kept = ok(webhook("set", receiver.url))
+        assert "secret:" not in kept  # only shown when first set or rotated
+    finally:
+        receiver.down()
 
 
 BAD_INPUTS = [

@@ -5,6 +5,7 @@ OPTIN_DATA_DIR point at it, as `make run`'s defaults would for a user."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,7 @@ def test_every_shell_block_of_the_cli_page_runs(runtime: LocalRuntime, tmp_path:
     assert (work / "contacts.csv").read_text().startswith("registrationId,")
     assert "Added ana as agent." in out and "Removed ana." in out
     assert '"role": "agent"' in out  # users list --json
+    assert "url:    https://partner.example/hooks/optin" in out
+    assert len(re.findall(r"^secret: whsec_", out, re.M)) == 2  # first set, then --rotate
+    assert re.search(r"^queued test delivery [0-9a-f]{32}$", out, re.M)
+    assert re.search(r"^queued [0-9a-f]{32} again \(pending\)$", out, re.M)

@@ -262,6 +262,48 @@ def test_find_by_registration_follows_the_current_registration(store: ContactSto
     assert store.find_by_registration("reg-1") is None
 
 
+def imported(status: Status, version: int, at: datetime) -> tuple[Contact, ConsentEvent]:
+    """What `optin import-pinpoint` saves: a contact and its one `imported` event."""
+    contact = Contact(
+        phone_number=NUMBER,
+        status=status,
+        opted_in=status == Status.CONFIRMED,
+        registration_id="pinpoint-ep-1",
+        created_at=NOW,
+        updated_at=at,
+        version=version,
+    )
+    event = ConsentEvent(EventType.IMPORTED, at, "pinpoint-ep-1", {"status": str(status)})
+    return contact, event
+
+
+def test_an_imported_contact_is_found_by_its_registration(store: ContactStore) -> None:
+    # No `requested` event ever starts an imported contact's registration: the console's
+    # detail page finds it by registration id all the same.
+    contact, event = imported(Status.CONFIRMED, 1, NOW)
+    store.save(contact, expected_version=None, events=[event])
+    assert store.find_by_registration("pinpoint-ep-1") == contact
+    # Imported again after the partner's Pinpoint project opted the number out.
+    later, again = imported(Status.OPTED_OUT, 2, NOW + timedelta(hours=1))
+    store.save(later, expected_version=1, events=[again])
+    assert store.find_by_registration("pinpoint-ep-1") == later
+    assert [e.type for e in store.events(NUMBER)] == [EventType.IMPORTED, EventType.IMPORTED]
+    # Then a sign-up of its own: the imported registration no longer names the contact.
+    signed = transitions.request(
+        store.get(NUMBER),
+        phone_number=NUMBER,
+        registration_id="reg-after-import",
+        first_name=None,
+        execution_arn=None,
+        evidence={},
+        validation={},
+        now=NOW + timedelta(days=1),
+    )
+    store.save(signed.after, expected_version=2, events=signed.events)
+    assert store.find_by_registration("reg-after-import") == signed.after
+    assert store.find_by_registration("pinpoint-ep-1") is None
+
+
 # --- listing by status -----------------------------------------------------------------------
 
 

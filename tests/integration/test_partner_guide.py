@@ -111,6 +111,18 @@ def test_the_opt_out_and_an_error(outputs: list[str]) -> None:
     assert '"code": "consent_required"' in refused and '"field": "consent"' in refused
 
 
+def test_a_webhook_is_set_tested_and_logged(outputs: list[str]) -> None:
+    printed = block_output(outputs, "/v1/webhook/test").strip().splitlines()
+    assert printed[0] == "whsec_…"  # the secret, shown once, not printed whole
+    assert re.fullmatch(r"[0-9a-f]{32}", printed[1]), printed
+    assert printed[2] == "webhook.test pending"
+
+
+def test_the_webhook_section_links_the_webhook_guide() -> None:
+    section = GUIDE.read_text(encoding="utf-8").split("## 9. Webhooks", 1)[1]
+    assert "](webhooks.md)" in section and (GUIDE.parent / "webhooks.md").is_file()
+
+
 def test_every_request_in_the_guide_is_in_a_block_that_runs() -> None:
     # No example request hides in a block this test does not run.
     for language in ("text", "json", "bash", "http", "console", None):

@@ -15,7 +15,8 @@ Items (string attributes unless said otherwise):
                 `attribute_not_exists(pk)`; never updated or deleted. The sort key orders a
                 number's ledger by save, so `events` is one Query.
 * registration  pk REGISTRATION#<id>, sk REGISTRATION: the number a registration belongs to,
-                written with the `requested` event that starts it; immutable.
+                written with the `requested` event that starts it, or with the `imported`
+                event of an imported contact's first save; immutable.
 * inbound       pk INBOUND#<message id>, sk INBOUND: the processed-reply marker.
 * send claim    pk SEND#<dedup key>, sk SEND: `claimState` claimed | sent | released.
 * daily counters pk STATS#DAILY, sk DAY#<yyyy-mm-dd>: the funnel's counters of one UTC day
@@ -411,7 +412,12 @@ class DynamoDbContactStore:
                     }
                 }
             )
-            if event.type == EventType.REQUESTED and event.registration_id:
+            # An import starts its registration on the contact's first save (a re-import
+            # only changes the status of that registration, whose item is written already).
+            starts = event.type == EventType.REQUESTED or (
+                event.type == EventType.IMPORTED and expected_version is None
+            )
+            if starts and event.registration_id:
                 actions.append(
                     {
                         "Put": {

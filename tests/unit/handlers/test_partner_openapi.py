@@ -22,7 +22,6 @@ from tests.fakes.api_keys import MemoryApiKeyStore
 REPO = Path(__file__).resolve().parents[3]
 DOCUMENT = REPO / "functions" / "optin" / "api" / "partner-openapi.json"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-# The webhook routes are another part of issue 8: described here, served once they land.
 WEBHOOK_PREFIX = "/v1/webhook"
 
 
@@ -92,11 +91,9 @@ def test_every_route_is_documented_and_every_documented_route_served() -> None:
     for handler in set(served.values()):
         mine = {route for route, owner in served.items() if owner == handler}
         assert handler_routes(handler) == mine, handler
-    described = documented()
-    if not any(path.startswith(WEBHOOK_PREFIX) for _, path in served):
-        # Until the webhook routes are in the template, they are only described.
-        described = {r for r in described if not r[1].startswith(WEBHOOK_PREFIX)}
-    assert set(served) == described
+    # The webhook routes included: seven of them, served by the partner API's function.
+    assert len({r for r in served if r[1].startswith(WEBHOOK_PREFIX)}) == 7
+    assert set(served) == documented()
 
 
 def test_the_security_scheme_is_the_header_the_handler_reads() -> None:
@@ -150,6 +147,41 @@ def test_every_error_code_of_the_handler_is_documented() -> None:
     text = DOCUMENT.read_text()
     missing = {code for code in codes if f"`{code}`" not in text and f'"{code}"' not in text}
     assert not missing, f"codes the handler answers that the document does not name: {missing}"
+
+
+def _webhook_codes() -> dict[str, int]:
+    """code -> status of every WebhookError the webhook routes can answer."""
+    from optin.domain import webhooks as domain
+    from optin.handlers import partner_webhooks
+    from optin.usecases import webhooks as usecase
+
+    found: dict[str, int] = {}
+    for module in (domain, usecase, partner_webhooks):
+        source = Path(module.__file__ or "").read_text()
+        for code, rest in re.findall(
+            r'WebhookError\(\s*"(\w+)",(.*?)\)\s*(?:from|\n)', source, re.S
+        ):
+            status = re.search(r",\s*(\d{3})\s*$", rest.strip())
+            found[code] = int(status[1]) if status else 400
+    return found
+
+
+def test_every_webhook_refusal_is_documented_with_its_status() -> None:
+    codes = _webhook_codes()
+    assert codes["unsupported_media_type"] == 415 and codes["no_webhook"] == 404
+    assert {"https_required", "private_address", "invalid_limit", "not_found"} <= set(codes)
+    doc = document()
+    webhook_ops = [
+        (path, operation)
+        for path, item in doc["paths"].items()
+        if path.startswith(WEBHOOK_PREFIX)
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+    for code, status in codes.items():
+        answers = [json.dumps(op["responses"].get(str(status), {})) for _, op in webhook_ops]
+        named = [text for text in answers if f"`{code}`" in text or f'"{code}"' in text]
+        assert named, f"no webhook route documents {status} {code}"
 
 
 @pytest.fixture
