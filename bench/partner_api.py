@@ -130,21 +130,35 @@ class Target:
 
     def cpu_seconds(self) -> float:
         """utime + stime of the runtime and its live children (the Lambda workers)."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> Counter[str]:
+        """CPU seconds so far of the runtime ("runtime") and of each function's live workers
+        (by function name, read from the worker's environment)."""
         assert self.rt.process is not None
         root = self.rt.process.pid
-        total = 0
+        found = Counter[str]()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
                     fields = fh.read().rsplit(")", 1)[1].split()
+                # fields[0] is the state; ppid is fields[1]; utime, stime are [11] and [12].
+                if int(entry) == root:
+                    name = "runtime"
+                elif int(fields[1]) == root:
+                    with open(f"/proc/{entry}/environ", "rb") as fh:
+                        env = dict(
+                            item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item
+                        )
+                    name = env.get(b"AWS_LAMBDA_FUNCTION_NAME", b"other").decode()
+                else:
+                    continue
             except OSError:
-                continue
-            # fields[0] is the state; ppid is fields[1]; utime, stime are fields[11], [12].
-            if int(entry) == root or int(fields[1]) == root:
-                total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+                continue  # ended meanwhile
+            found[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return found
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.rt.port, timeout=30)
