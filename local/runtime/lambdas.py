@@ -115,18 +115,18 @@ class _Worker:
         """Wait for the end of init; False if the worker died first. TimeoutError if slow."""
         return self._read_line(time.monotonic() + timeout) is not None
 
-    def call(self, request: bytes, timeout: float) -> dict[str, Any] | None:
-        """Send one request line; its response, or None if the worker died. TimeoutError if
-        the response is not complete within timeout seconds."""
+    def call(self, request: bytes, timeout: float) -> tuple[dict[str, Any] | None, int]:
+        """Send one request line; its response and the response line's length, or None if
+        the worker died. TimeoutError if the response is not complete within timeout seconds."""
         try:
             os.write(self._requests, request)
         except OSError:
-            return None
+            return None, 0
         line = self._read_line(time.monotonic() + timeout)
         if line is None:
-            return None
+            return None, 0
         response: dict[str, Any] = json.loads(line)
-        return response
+        return response, len(line)
 
     def _read_line(self, deadline: float) -> bytes | None:
         chunks: list[bytes] = []
@@ -377,7 +377,7 @@ class LambdaRunner:
         try:
             if cold and not worker.ready(INIT_SECONDS):
                 raise self._exit_error(request_id, worker)
-            response = worker.call(line, fn.timeout)
+            response, size = worker.call(line, fn.timeout)
             if response is None:
                 raise self._exit_error(request_id, worker)
             # A failed init ends its worker: the next invocation initialises afresh.
@@ -398,7 +398,9 @@ class LambdaRunner:
                 list(response.get("stackTrace") or []),
             )
         result = response.get("result")
-        if len(json.dumps(result).encode()) > MAX_PAYLOAD_BYTES:
+        # The response line holds the result: only a line over the limit needs the result
+        # serialised again to be measured (most are a few hundred bytes).
+        if size > MAX_PAYLOAD_BYTES and len(json.dumps(result).encode()) > MAX_PAYLOAD_BYTES:
             # Lambda's own words, its odd figure included.
             raise LambdaFunctionError(
                 "Function.ResponseSizeTooLarge",
