@@ -45,6 +45,7 @@ from pathlib import Path
 
 import phonenumbers
 
+from bench import baseline
 from bench.machine import describe
 from local.keys import main as keys_main
 from local.runtime.cfn_yaml import load_template
@@ -103,6 +104,7 @@ class Phase:
     texts_during: int = 0
     caught_up_after: float | None = None  # s after the last answer; None: did not
     cpu_ms: float = 0.0  # runtime + workers, from start until caught up
+    cpu_ms_by: dict[str, float] = field(default_factory=dict)  # the same, by process
     client_cpu_ms: float = 0.0
 
     @property
@@ -128,16 +130,12 @@ class Target:
         row = self.sms.execute("SELECT COUNT(*) FROM messages WHERE direction = 'outbound'")
         return int(row.fetchone()[0])
 
-    def cpu_seconds(self) -> float:
-        """utime + stime of the runtime and its live children (the Lambda workers)."""
-        return sum(self.cpu_by_process().values())
-
-    def cpu_by_process(self) -> Counter[str]:
+    def cpu_by_process(self) -> dict[str, float]:
         """CPU seconds so far of the runtime ("runtime") and of each function's live workers
         (by function name, read from the worker's environment)."""
         assert self.rt.process is not None
         root = self.rt.process.pid
-        found = Counter[str]()
+        found: dict[str, float] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -157,7 +155,7 @@ class Target:
                     continue
             except OSError:
                 continue  # ended meanwhile
-            found[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         return found
 
     def connection(self) -> http.client.HTTPConnection:
@@ -255,7 +253,7 @@ def measured(target: Target, run: object, make: list[bytes]) -> Phase:
     """Runs one phase (`run` is a callable taking the payloads) and adds texts and CPU."""
     assert callable(run)
     texts_before = target.texts()
-    cpu_before = target.cpu_seconds()
+    cpu_before = target.cpu_by_process()
     client_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     phase: Phase = run(make)
@@ -270,7 +268,12 @@ def measured(target: Target, run: object, make: list[bytes]) -> Phase:
             phase.caught_up_after = time.perf_counter() - ended
             break
         time.sleep(0.02)
-    phase.cpu_ms = (target.cpu_seconds() - cpu_before) * 1000
+    cpu_after = target.cpu_by_process()
+    # A worker started during the phase counts from zero; one that ended is left out.
+    phase.cpu_ms_by = {
+        name: (seconds - cpu_before.get(name, 0.0)) * 1000 for name, seconds in cpu_after.items()
+    }
+    phase.cpu_ms = sum(phase.cpu_ms_by.values())
     phase.client_cpu_ms = (
         client_after.ru_utime
         + client_after.ru_stime
@@ -280,8 +283,8 @@ def measured(target: Target, run: object, make: list[bytes]) -> Phase:
     return phase
 
 
-def parameters(defences: str) -> dict[str, str]:
-    declared = load_template(REPO_ROOT / "template.yaml").get("Parameters", {})
+def parameters(defences: str, root: Path = REPO_ROOT) -> dict[str, str]:
+    declared = load_template(root / "template.yaml").get("Parameters", {})
     wanted = {
         # The usage plan of the one partner this figure is about, raised to the rate measured.
         "PartnerRateLimit": "10000",
@@ -335,10 +338,10 @@ def run(
     clients: int,
     closed_seconds: float,
     repeat: int,
-    env: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
 ) -> list[Phase]:
-    overrides = parameters(defences)
-    print(f"\n## Partner API sign-ups, defences {defences}\n")
+    overrides = parameters(defences, root)
+    print(f"\n## Partner API sign-ups, defences {defences}, runtime of {root}\n")
     print(f"machine: {describe()}")
     print(f"parameter overrides: {' '.join(f'{k}={v}' for k, v in overrides.items()) or 'none'}")
     needed = int(sum(rates) * seconds * repeat + 400 * closed_seconds * repeat + 400)
@@ -355,7 +358,7 @@ def run(
     phases: list[Phase] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        LocalRuntime(Path(tmp) / "rt", parameters=overrides, env=env) as rt,
+        LocalRuntime(Path(tmp) / "rt", parameters=overrides, root=root) as rt,
     ):
         target = Target(rt, new_key(rt))
         # Warm-up, untimed: the functions' workers started and their imports done, as a
@@ -390,6 +393,11 @@ def run(
                 )
                 phases.append(phase)
                 print(row(phase), flush=True)
+        print("\nCPU ms per accepted sign-up, by process (runtime; each function's workers):\n")
+        for phase in phases:
+            parts = sorted(phase.cpu_ms_by.items(), key=lambda item: -item[1])
+            per = ", ".join(f"{name} {ms / max(1, phase.accepted):.2f}" for name, ms in parts)
+            print(f"- {phase.label}: {per}")
         refusals = Counter[str]()
         for phase in phases:
             refusals.update({k: n for k, n in phase.statuses.items() if k != "202"})
@@ -406,9 +414,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients")
     parser.add_argument("--closed-seconds", type=float, default=10.0, help="0: no closed loop")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run the same phases on the runtime of this commit, checked out beside it",
+    )
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    run(args.defences, rates, args.seconds, args.clients, args.closed_seconds, args.repeat)
+    figures = (args.defences, rates, args.seconds, args.clients, args.closed_seconds, args.repeat)
+    if args.baseline:
+        print(f"baseline: {baseline.describe(args.baseline)}")
+        with baseline.checkout(args.baseline) as tree:
+            run(*figures, root=tree)
+    run(*figures)
 
 
 if __name__ == "__main__":
