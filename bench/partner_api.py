@@ -4,15 +4,17 @@ loop), and whether the workflows kept up (confirmation texts in the SMS sandbox 
 during the run and until the last one is there).
 
     .venv/bin/python -m bench.partner_api [--defences on|off] [--rates 100,150,200,250]
-        [--seconds 10] [--clients 8] [--closed-seconds 10] [--repeat 1]
+        [--seconds 10] [--clients 8] [--closed-seconds 10] [--repeat 1] [--baseline REV]
 
 One runtime per run, on a fresh data dir, with a key made by `python -m local keys create`;
 every request carries valid evidence and a number no other request in the run uses, spread
 over many NPA-NXX prefixes and evidence IPs (a partner's traffic comes from many people, and a
 per-prefix or per-IP limit is meant for pumping, not for that). The partner's usage plan is
 raised (PartnerRateLimit, PartnerBurstLimit, PartnerDailyQuota) for the partner this figure is
-about; `--defences off` also passes SignupRateLimits=off and CaptchaRequired=false, each only
-when template.yaml declares it, so the benchmark runs before and after those exist.
+about. `--defences on` passes SignupRateLimits=on and CaptchaRequired=true, `off` passes off and
+false, each only when template.yaml declares it, so the benchmark runs before and after those
+exist. `--baseline REV` runs the same phases first on the runtime of an older commit, checked
+out beside this one (bench/baseline.py), so before and after meet the same machine state.
 
 Open loop: a dispatcher releases request i at start + i/rate whatever the answers do, and a
 request's latency counts from that scheduled moment, so a server that falls behind shows it
@@ -106,6 +108,7 @@ class Phase:
     cpu_ms: float = 0.0  # runtime + workers, from start until caught up
     cpu_ms_by: dict[str, float] = field(default_factory=dict)  # the same, by process
     client_cpu_ms: float = 0.0
+    load: float = 0.0  # the machine's 1-minute load average at the phase's end (2 cores)
 
     @property
     def accepted(self) -> int:
@@ -261,6 +264,7 @@ def measured(target: Target, run: object, make: list[bytes]) -> Phase:
     phase.seconds = ended - started
     client_after = resource.getrusage(resource.RUSAGE_SELF)
     phase.texts_during = target.texts() - texts_before
+    phase.load = os.getloadavg()[0]
     goal = texts_before + phase.accepted
     deadline = ended + CATCH_UP_SECONDS
     while time.perf_counter() < deadline:
@@ -293,6 +297,8 @@ def parameters(defences: str, root: Path = REPO_ROOT) -> dict[str, str]:
     }
     if defences == "off":
         wanted |= {"SignupRateLimits": "off", "CaptchaRequired": "false"}
+    else:
+        wanted |= {"SignupRateLimits": "on", "CaptchaRequired": "true"}
     return {name: value for name, value in wanted.items() if name in declared}
 
 
@@ -319,15 +325,16 @@ def row(phase: Phase) -> str:
         f"{errors} | {phase.accepted / phase.seconds:.1f} | {phase.percentile(50):.1f} | "
         f"{phase.percentile(95):.1f} | {phase.percentile(99):.1f} | "
         f"{max(phase.latencies, default=float('nan')):.1f} | {texts:.1f} | {caught} | "
-        f"{per:.1f} | {client:.2f} |"
+        f"{per:.1f} | {client:.2f} | {phase.load:.1f} |"
     )
 
 
 HEADER = (
     "| phase | sent | 202 | 4xx | errors | accepted/s | p50 ms | p95 ms | p99 ms | max ms | "
-    "texts/s during | texts caught up after s | runtime CPU ms/sign-up | client CPU ms/req |\n"
+    "texts/s during | texts caught up after s | runtime CPU ms/sign-up | client CPU ms/req | "
+    "load |\n"
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-    "| ---: |"
+    "| ---: | ---: |"
 )
 
 
