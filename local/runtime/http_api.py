@@ -79,6 +79,11 @@ AWS_JSON_CONTENT_TYPES = {cognito_idp.TARGET_PREFIX: cognito_idp.CONTENT_TYPE}
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Enough for Lambda calls that wait on their function while others are served.
 HANDLER_THREADS = 64
+# The AWS JSON APIs (Step Functions, SMS, Cognito) have threads of their own: the functions
+# call them while a route's thread waits on that function, so sharing one pool deadlocked
+# under load (every thread held by a route waiting on a function that waited for a thread,
+# until botocore's read timeout: a StartExecution or SendTextMessage failed as unknown).
+AWS_API_THREADS = 32
 # The static files of the public form; everything else under web/ needs the shared secret
 # when the port is exposed.
 PRIVATE_PAGES = frozenset({"simulator.html", "js/simulator.js"})
@@ -220,6 +225,7 @@ class FrontDoor:
         self.secret = runtime.secret
         self.handlers = Handlers(runtime)
         self.limiter = anyio.CapacityLimiter(HANDLER_THREADS)
+        self.aws_limiter = anyio.CapacityLimiter(AWS_API_THREADS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -297,8 +303,11 @@ class FrontDoor:
             client=(scope.get("client") or ("127.0.0.1", 0))[0],
             http_version=f"HTTP/{scope['http_version']}",
         )
+        # An AWS JSON API call never waits on a function (Lambda's Invoke API, which does,
+        # is not one of them: its path is not "/").
+        limiter = self.aws_limiter if endpoint.aws and raw_path == "/" else self.limiter
         return await anyio.to_thread.run_sync(
-            endpoint.handler, call, endpoint.params, limiter=self.limiter
+            endpoint.handler, call, endpoint.params, limiter=limiter
         )
 
     # --- routing ---

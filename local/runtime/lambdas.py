@@ -4,9 +4,12 @@ Every function gets a small pool of worker processes (local/runtime/lambda_worke
 started with exactly that function's environment — the runtime's AWS endpoint variables
 (base_env), the template's Environment, and the variables Lambda itself sets — and its CodeUri
 on the path. Nothing in the runtime's own process is swapped per invocation, so invocations run
-concurrently: up to `concurrency` at a time per function (a new worker is started when none has
-come free within SPAWN_AFTER_SECONDS; beyond the cap they wait), and one function's queue
-never delays another's. Idle workers stay warm for the next invocation.
+concurrently: up to `concurrency` at a time per function, and one function's queue never delays
+another's. Idle workers stay warm for the next invocation. The pool scales as Lambda does — a
+new worker when an invocation finds none idle, up to the cap — except that the invocation that
+asked for it does not wait for that worker's init (about a second of imports) when one of the
+busy workers comes free sooner: it takes whichever is first, and the new worker joins the idle
+ones when ready. Only a function's first worker is started by its invocation, as a cold start.
 
 As on Lambda:
 * a handler that raises → LambdaFunctionError(errorType = its class name, its traceback);
@@ -50,10 +53,8 @@ WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 DEFAULT_CONCURRENCY = 4
 # How long a code-change check is trusted: one walk of CodeUri per second at most.
 CODE_CHECK_SECONDS = 1.0
-# A new worker costs about a second of CPU (its imports); most invocations take milliseconds.
-# So a busy function first waits this long for one of its workers to come free before starting
-# another: on a 2-core machine, 100 sign-ups went end to end at 22/s with 0.2 s, 38/s with 1 s.
-SPAWN_AFTER_SECONDS = 1.0
+# A new worker costs about a second of CPU (its imports) while most invocations take a few
+# milliseconds: so one is started at a time per function, in the background (see _Pool).
 # Lambda gives a function's init phase 10 s of its own before the invocation's Timeout counts.
 INIT_SECONDS = 10.0
 _SKIPPED_DIRS = {"__pycache__", "node_modules"}
@@ -114,18 +115,18 @@ class _Worker:
         """Wait for the end of init; False if the worker died first. TimeoutError if slow."""
         return self._read_line(time.monotonic() + timeout) is not None
 
-    def call(self, request: bytes, timeout: float) -> dict[str, Any] | None:
-        """Send one request line; its response, or None if the worker died. TimeoutError if
-        the response is not complete within timeout seconds."""
+    def call(self, request: bytes, timeout: float) -> tuple[dict[str, Any] | None, int]:
+        """Send one request line; its response and the response line's length, or None if
+        the worker died. TimeoutError if the response is not complete within timeout seconds."""
         try:
             os.write(self._requests, request)
         except OSError:
-            return None
+            return None, 0
         line = self._read_line(time.monotonic() + timeout)
         if line is None:
-            return None
+            return None, 0
         response: dict[str, Any] = json.loads(line)
-        return response
+        return response, len(line)
 
     def _read_line(self, deadline: float) -> bytes | None:
         chunks: list[bytes] = []
@@ -192,16 +193,18 @@ class _Pool:
         self.cap = cap
         self.idle: list[tuple[int, _Worker]] = []  # (code generation, worker)
         self.size = 0  # live workers: idle, busy and starting
+        self.starting = 0  # started in the background, not ready yet
         self.generation = 0
         self.code_signature: CodeSignature | None = None
         self.closed = False
         self.cond = threading.Condition()
 
     def acquire(self, start: Callable[[], _Worker]) -> tuple[int, _Worker, bool]:
-        """A warm idle worker of the current code; else, under the cap, a new one (cold: True)
-        unless one comes free within SPAWN_AFTER_SECONDS; at the cap, wait for one."""
+        """A warm idle worker of the current code, or the first of the function's workers,
+        started here (cold: True). When every worker is busy and the cap allows, one more is
+        started in the background, and this waits for whichever worker is idle first: a busy
+        one coming free after a few milliseconds, or the new one after its init."""
         stale: list[_Worker] = []
-        patience = time.monotonic() + SPAWN_AFTER_SECONDS
         try:
             with self.cond:
                 while True:
@@ -215,12 +218,20 @@ class _Pool:
                             return generation, worker, False
                         stale.append(worker)
                         self.size -= 1
-                    waited = time.monotonic() >= patience
-                    if self.size < self.cap and (self.size == 0 or waited):
+                    if self.size == 0:
                         self.size += 1
                         generation = self.generation
                         break
-                    self.cond.wait(None if waited else patience - time.monotonic())
+                    if self.size < self.cap and not self.starting:
+                        self.size += 1
+                        self.starting += 1
+                        threading.Thread(
+                            target=self._start_in_background,
+                            args=(self.generation, start),
+                            name="lambda-worker-start",
+                            daemon=True,
+                        ).start()
+                    self.cond.wait()
         finally:
             for worker in stale:
                 worker.stop()
@@ -231,6 +242,25 @@ class _Pool:
                 self.size -= 1
                 self.cond.notify()
             raise
+
+    def _start_in_background(self, generation: int, start: Callable[[], _Worker]) -> None:
+        worker: _Worker | None = None
+        try:
+            worker = start()
+            ready = worker.ready(INIT_SECONDS)
+        except (LambdaServiceError, TimeoutError, OSError):
+            ready = False
+        with self.cond:
+            self.starting -= 1
+            keep = ready and not self.closed and generation == self.generation
+            if keep and worker is not None:
+                self.idle.append((generation, worker))
+            else:
+                self.size -= 1
+            # Every waiter: one takes the new worker; after a failed start, one may start again.
+            self.cond.notify_all()
+        if worker is not None and not keep:
+            worker.kill()
 
     def release(self, generation: int, worker: _Worker, healthy: bool) -> None:
         with self.cond:
@@ -347,7 +377,7 @@ class LambdaRunner:
         try:
             if cold and not worker.ready(INIT_SECONDS):
                 raise self._exit_error(request_id, worker)
-            response = worker.call(line, fn.timeout)
+            response, size = worker.call(line, fn.timeout)
             if response is None:
                 raise self._exit_error(request_id, worker)
             # A failed init ends its worker: the next invocation initialises afresh.
@@ -368,7 +398,9 @@ class LambdaRunner:
                 list(response.get("stackTrace") or []),
             )
         result = response.get("result")
-        if len(json.dumps(result).encode()) > MAX_PAYLOAD_BYTES:
+        # The response line holds the result: only a line over the limit needs the result
+        # serialised again to be measured (most are a few hundred bytes).
+        if size > MAX_PAYLOAD_BYTES and len(json.dumps(result).encode()) > MAX_PAYLOAD_BYTES:
             # Lambda's own words, its odd figure included.
             raise LambdaFunctionError(
                 "Function.ResponseSizeTooLarge",

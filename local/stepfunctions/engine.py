@@ -136,12 +136,15 @@ class Engine:
             self.scheduler.invoke(run_id, seq)
 
     def definition(self, ex: Execution) -> dict[str, Any]:
-        doc = self._definitions.get(ex.arn)
+        # Keyed by the definition's text, not the execution: every execution of a state
+        # machine shares one parsed document (read only), so a backlog of more executions than
+        # the cache holds no longer parses 12 KB of JSON again at each of their steps.
+        doc = self._definitions.get(ex.definition)
         if doc is None:
             doc = json.loads(ex.definition)
-            if len(self._definitions) > 512:
+            if len(self._definitions) > 64:
                 self._definitions.clear()
-            self._definitions[ex.arn] = doc
+            self._definitions[ex.definition] = doc
         return doc
 
     def _event(

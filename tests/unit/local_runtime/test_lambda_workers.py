@@ -166,6 +166,36 @@ def test_two_slow_invocations_of_one_function_overlap(
     assert second["started"] < first["ended"] and first["started"] < second["ended"]
 
 
+def test_a_busy_function_grows_without_making_an_invocation_wait_for_the_new_init(
+    code: Path, make_runner: Callable[..., LambdaRunner]
+) -> None:
+    # Each worker of this function takes 3 s to import (init): far longer than its invocations.
+    (code / "app" / "slow_init.py").write_text(
+        "import os, time\ntime.sleep(3)\n\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event.get('seconds', 0))\n"
+        "    return os.getpid()\n"
+    )
+    runner = make_runner(_function(code, "SlowInit", "app.slow_init.handler", timeout=10))
+    first = runner.invoke("SlowInit", {})  # the cold start: paid by its invocation
+
+    busy = threading.Thread(target=runner.invoke, args=("SlowInit", {"seconds": 0.5}))
+    busy.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    second = runner.invoke("SlowInit", {})  # every worker busy: a new one starts meanwhile
+    waited = time.monotonic() - started
+    busy.join(10)
+
+    # It took the busy worker when that came free (0.4 s), not the new one after its 3 s init.
+    assert second == first and waited < 2.0
+    # The new worker joins the pool once ready: two warm workers now.
+    deadline = time.monotonic() + 15
+    while len(runner.idle_workers("SlowInit")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(runner.idle_workers("SlowInit")) == 2
+
+
 def test_a_slow_function_does_not_delay_another(
     code: Path, make_runner: Callable[..., LambdaRunner]
 ) -> None:
