@@ -172,6 +172,9 @@ def not_found(_error: ContactNotFound) -> Response[str]:
 @app.exception_handler(PhoneRejected)
 def phone_rejected(error: PhoneRejected) -> Response[str]:
     code = error.check.code or "invalid_phone_number"
+    if code == "country_not_allowed":
+        # Counted with the other blocked attempts, as the form's are (the console's table).
+        wiring.dependencies().defences.count_blocked(code)
     return json_response(
         400, {"error": {"code": code, "message": str(error), "field": "phoneNumber"}}
     )
@@ -185,6 +188,7 @@ def action_refused(error: ActionRefused) -> Response[str]:
 @app.exception_handler(DailyCapReached)
 def daily_cap(error: DailyCapReached) -> Response[str]:
     count_blocked_send(error)
+    wiring.dependencies().defences.count_blocked("daily_cap")
     return error_response(
         429, error.code, error.message, {"Retry-After": str(error.retry_after_seconds)}
     )

@@ -13,6 +13,7 @@ from optin.domain.contact import Status
 from optin.handlers import partner_api
 from tests.fakes.api_keys import MemoryApiKeyStore
 from tests.fakes.idempotency import MemoryPersistenceLayer
+from tests.fakes.rate_limiter import MemoryRateLimiter
 from tests.support.workflow_steps import run_workflow_until_text
 
 NUMBER = "+12065550100"
@@ -316,3 +317,19 @@ def test_a_partner_sign_up_past_the_daily_text_cap_is_429_not_500(
     assert answer["error"]["message"]
     assert headers["Retry-After"] == str(23 * 3600)
     assert len(world.sms.sent) == 1
+
+
+def test_partner_refusals_by_the_cap_and_the_country_list_are_counted_as_blocked(
+    api: Any, world: Any, lambda_context: Any, make_settings: Any
+) -> None:
+    limiter = MemoryRateLimiter()
+    world.deps.limiter = limiter
+    world.deps.settings = make_settings(max_confirmation_texts_per_day=1, signup_rate_limits=False)
+    key = api.key()
+    assert api.call("POST", "/v1/signups", key, body())[0] == 202
+    run_workflow_until_text(world, lambda_context)
+    world.clock.advance(3600)
+    assert api.call("POST", "/v1/signups", key, body())[0] == 429
+    status, answer = api.call("POST", "/v1/signups", key, body(phoneNumber="+447700900123"))
+    assert (status, answer["error"]["code"]) == (400, "country_not_allowed")
+    assert limiter.blocked([world.clock().date()]) == {"daily_cap": 1, "country_not_allowed": 1}
