@@ -86,9 +86,10 @@ def constraints(schema: dict[str, Any]) -> str:
 
 def example_block(value: Any, label: str = "Example") -> str:
     shown = escape(json.dumps(value, indent=2, ensure_ascii=False))
+    # A long example scrolls sideways: focusable, so a keyboard can scroll it too (WCAG 2.1.1).
     return (
         f'<figure class="example"><figcaption>{escape(label)}</figcaption>'
-        f"<pre><code>{shown}</code></pre></figure>"
+        f'<pre tabindex="0"><code>{shown}</code></pre></figure>'
     )
 
 
