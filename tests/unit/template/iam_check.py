@@ -215,7 +215,21 @@ def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def transform(sam: dict[str, Any]) -> dict[str, Any]:
-    """The CloudFormation template aws-sam-translator makes of `sam` (as on deploy)."""
+    """The CloudFormation template aws-sam-translator makes of `sam` (as on deploy).
+
+    The translation is a pure function of `sam` and takes most of a second: it is made once
+    per session for each distinct template (a test's changed copy is another key), and each
+    caller gets its own copy to change."""
+    key = json.dumps(sam, sort_keys=True, default=str)
+    if key not in _TRANSFORMED:
+        _TRANSFORMED[key] = _transform(sam)
+    return copy.deepcopy(_TRANSFORMED[key])
+
+
+_TRANSFORMED: dict[str, dict[str, Any]] = {}
+
+
+def _transform(sam: dict[str, Any]) -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from samtranslator.translator.transform import transform as sam_transform
 
