@@ -890,7 +890,27 @@ def iam_needs(package: Package, adapter: str, method: str) -> set[Need]:
 def function_needs(
     package: Package, handler_module: str
 ) -> tuple[set[Need], set[tuple[str, str]], list[str]]:
-    """What a handler module's code needs: (needs, port calls, problems)."""
+    """What a handler module's code needs: (needs, port calls, problems).
+
+    A pure function of the parsed code, which a Package never changes after it is read: each
+    stack checked (one per parameter set, and every test's changed copy) asks it again for the
+    same handlers, and the AST walks behind it are most of this folder's time. So it is worked
+    out once per package and handler; each caller gets its own copies to change."""
+    needs, calls, problems = _function_needs(package, handler_module)
+    return set(needs), set(calls), list(problems)
+
+
+@cache
+def _function_needs(
+    package: Package, handler_module: str
+) -> tuple[frozenset[Need], frozenset[tuple[str, str]], tuple[str, ...]]:
+    needs, calls, problems = _work_out_function_needs(package, handler_module)
+    return frozenset(needs), frozenset(calls), tuple(problems)
+
+
+def _work_out_function_needs(
+    package: Package, handler_module: str
+) -> tuple[set[Need], set[tuple[str, str]], list[str]]:
     adapters = aws_adapters(package)
     calls = package.port_calls(handler_module)
     needs: set[Need] = set()
