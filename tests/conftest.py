@@ -17,9 +17,14 @@ def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
         rt.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    """One runtime for a module's tests; each test uses its own phone numbers."""
+    """One runtime, default parameters, for every module that asks for it: each start spawns
+    the runtime and, on first use, a Lambda worker per function (about a second of CPU each),
+    so sharing it is most of what keeps the suite fast. The tests on it use their own phone
+    numbers (tests.support.numbers) and console user names, look up only what they made, and
+    measure counters (the funnel) as differences. A test that needs an empty runtime, other
+    parameters, a kill or a restart starts its own."""
     rt = LocalRuntime(Path(tmp_path_factory.mktemp("shared")) / "runtime")
     rt.start()
     try:
@@ -43,3 +48,19 @@ def make_runtime(tmp_path: Path) -> Iterator[Callable[..., LocalRuntime]]:
     yield make
     for rt in started:
         rt.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many local runtimes the session started, and where: each start spawns the runtime
+    and its Lambda workers, so this is the first figure to watch when the suite slows down."""
+    from tests.support.runtime import STARTS
+
+    if not STARTS:
+        return
+    per_module: dict[str, list[float]] = {}
+    for module, seconds in STARTS:
+        per_module.setdefault(module, []).append(seconds)
+    total = sum(seconds for _, seconds in STARTS)
+    terminalreporter.write_sep("-", f"{len(STARTS)} runtime start-ups, {total:.1f} s until ready")
+    for module, times in sorted(per_module.items(), key=lambda kv: -sum(kv[1])):
+        terminalreporter.write_line(f"{len(times):4d} {sum(times):7.1f} s  {module}")

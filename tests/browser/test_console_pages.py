@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,13 +53,9 @@ FILLS = {
 
 
 @pytest.fixture(scope="module")
-def console_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(Path(tmp_path_factory.mktemp("console")) / "runtime")
-    rt.start()
-    try:
-        yield rt
-    finally:
-        rt.stop()
+def console_runtime(shared_runtime: LocalRuntime) -> LocalRuntime:
+    # It serves the pages; page.route() answers their API calls.
+    return shared_runtime
 
 
 @pytest.fixture

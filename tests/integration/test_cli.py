@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_webhooks import Receiver
-from tests.support.cli import Optin, install
+from tests.support.cli import Optin
 from tests.support.numbers import new_us_number
 from tests.support.runtime import REPO_ROOT, LocalRuntime, wait_for
 
@@ -25,8 +25,8 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "cli"
 
 
 @pytest.fixture(scope="module")
-def optin(tmp_path_factory: pytest.TempPathFactory) -> Optin:
-    return install(Path(tmp_path_factory.mktemp("optin-cli")))
+def optin(optin_cli: Optin) -> Optin:
+    return optin_cli
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_readme_commands import fenced_blocks
-from tests.support.cli import install
+from tests.support.cli import Optin
 from tests.support.runtime import REPO_ROOT, LocalRuntime
 
 DOC = REPO_ROOT / "docs" / "cli.md"
@@ -31,10 +31,12 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         rt.stop()
 
 
-def test_every_shell_block_of_the_cli_page_runs(runtime: LocalRuntime, tmp_path: Path) -> None:
+def test_every_shell_block_of_the_cli_page_runs(
+    runtime: LocalRuntime, optin_cli: Optin, tmp_path: Path
+) -> None:
     blocks = fenced_blocks(DOC.read_text(encoding="utf-8"), "sh")
     assert len(blocks) >= 5
-    optin = install(tmp_path / "install")
+    optin = optin_cli
     work = tmp_path / "work"
     work.mkdir()
     # The page's Pinpoint example imports "your" export file: the repository's sample.

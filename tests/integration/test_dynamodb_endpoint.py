@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,8 @@ TABLE = "ContactsTable"  # the local physical name of the template's table
 
 
 @pytest.fixture(scope="module")
-def ddb_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(Path(tmp_path_factory.mktemp("ddb")) / "runtime", dynamodb="moto")
-    rt.start()
-    try:
-        yield rt
-    finally:
-        rt.stop()
+def ddb_runtime(moto_runtime: LocalRuntime) -> LocalRuntime:
+    return moto_runtime
 
 
 def dynamodb(rt: LocalRuntime) -> Any:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -65,16 +63,6 @@ def marks(output: str) -> dict[str, str]:
 def assert_masked(output: str, *numbers: str) -> None:
     for number in numbers:
         assert number not in output and number.lstrip("+") not in output
-
-
-@pytest.fixture(scope="module")
-def moto_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(Path(tmp_path_factory.mktemp("smoke-moto")) / "runtime", dynamodb="moto")
-    rt.start()
-    try:
-        yield rt
-    finally:
-        rt.stop()
 
 
 def test_a_sign_up_reaches_the_wait_and_the_ledger(moto_runtime: LocalRuntime) -> None:

@@ -42,6 +42,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Every start of a runtime in this session, as (test module, seconds until ready): start-ups
+# are what end-to-end tests spend most of their time on, so the session's summary counts them.
+STARTS: list[tuple[str, float]] = []
+
+
 class LocalRuntime:
     """`python -m local` on a free port and its own data dir.
 
@@ -117,12 +122,15 @@ class LocalRuntime:
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env, **(env or {})},
         )
-        deadline = time.monotonic() + 30
+        began = time.monotonic()
+        deadline = began + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()  # its moto server, which no fixture's finally would stop
                 raise RuntimeError(f"runtime exited early:\n{self.log()}")
             if self._ready():
+                test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::", 1)[0]
+                STARTS.append((test, time.monotonic() - began))
                 return self
             time.sleep(0.05)
         self.stop()

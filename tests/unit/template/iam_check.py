@@ -239,7 +239,21 @@ def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def transform(sam: dict[str, Any]) -> dict[str, Any]:
-    """The CloudFormation template aws-sam-translator makes of `sam` (as on deploy)."""
+    """The CloudFormation template aws-sam-translator makes of `sam` (as on deploy).
+
+    The translation is a pure function of `sam` and takes most of a second: it is made once
+    per session for each distinct template (a test's changed copy is another key), and each
+    caller gets its own copy to change."""
+    key = json.dumps(sam, sort_keys=True, default=str)
+    if key not in _TRANSFORMED:
+        _TRANSFORMED[key] = _transform(sam)
+    return copy.deepcopy(_TRANSFORMED[key])
+
+
+_TRANSFORMED: dict[str, dict[str, Any]] = {}
+
+
+def _transform(sam: dict[str, Any]) -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from samtranslator.translator.transform import transform as sam_transform
 
@@ -921,7 +935,27 @@ def iam_needs(package: Package, adapter: str, method: str) -> set[Need]:
 def function_needs(
     package: Package, handler_module: str
 ) -> tuple[set[Need], set[tuple[str, str]], list[str]]:
-    """What a handler module's code needs: (needs, port calls, problems)."""
+    """What a handler module's code needs: (needs, port calls, problems).
+
+    A pure function of the parsed code, which a Package never changes after it is read: each
+    stack checked (one per parameter set, and every test's changed copy) asks it again for the
+    same handlers, and the AST walks behind it are most of this folder's time. So it is worked
+    out once per package and handler; each caller gets its own copies to change."""
+    needs, calls, problems = _function_needs(package, handler_module)
+    return set(needs), set(calls), list(problems)
+
+
+@cache
+def _function_needs(
+    package: Package, handler_module: str
+) -> tuple[frozenset[Need], frozenset[tuple[str, str]], tuple[str, ...]]:
+    needs, calls, problems = _work_out_function_needs(package, handler_module)
+    return frozenset(needs), frozenset(calls), tuple(problems)
+
+
+def _work_out_function_needs(
+    package: Package, handler_module: str
+) -> tuple[set[Need], set[tuple[str, str]], list[str]]:
     adapters = aws_adapters(package)
     calls = package.port_calls(handler_module)
     for call in list(calls):
