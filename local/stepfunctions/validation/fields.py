@@ -45,6 +45,13 @@ EXCLUSIVE = (
     ("Items", "ItemsPath"),
 )
 _HANDLER = {"Retry": "Retrier", "Catch": "Catcher"}
+HANDLER_FIELDS = {
+    "Retry": frozenset(
+        {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds"}
+        | {"JitterStrategy", "Comment"}
+    ),
+    "Catch": frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"}),
+}
 WAIT_FIELDS = ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")
 POSITIVE_INTEGERS = ("TimeoutSeconds", "HeartbeatSeconds")
 NON_NEGATIVE_INTEGERS = ("Seconds", "MaxConcurrency", "ToleratedFailureCount")
@@ -81,6 +88,9 @@ def _check_error_handlers(state: dict[str, Any], at: str, findings: Findings) ->
             if not isinstance(handler, dict):
                 findings.schema("Value must be a JSON object", where)
                 continue
+            for key in handler:
+                if key not in HANDLER_FIELDS[field]:
+                    findings.schema(f"Field '{key}' is not supported", where)
             required = ["ErrorEquals"] + (["Next"] if field == "Catch" else [])
             missing = [f for f in required if f not in handler]
             if missing:

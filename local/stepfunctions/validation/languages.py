@@ -7,7 +7,7 @@ import jsonata
 from jsonata import jexception
 
 from ..choice import COMPARISONS
-from ..intrinsics import IntrinsicSyntaxError, looks_like_intrinsic
+from ..intrinsics import FUNCTIONS, Call, IntrinsicSyntaxError, PathArg, looks_like_intrinsic
 from ..intrinsics import parse as parse_intrinsic
 from ..jsonpath import JsonPathSyntaxError, compile_path
 from ..timestamps import parse_timestamp
@@ -47,7 +47,24 @@ def intrinsic_problem(text: str) -> str | None:
         call = parse_intrinsic(text)
     except (IntrinsicSyntaxError, ValueError, IndexError) as e:
         return str(e) or "invalid intrinsic function call"
-    return None if call.name.startswith("States.") else "not an intrinsic function"
+    return _call_problem(call)
+
+
+def _call_problem(call: Call) -> str | None:
+    """An unknown function or a path argument that does not parse, nested calls included."""
+    if call.name not in FUNCTIONS:
+        return f"unknown intrinsic function {call.name}"
+    for arg in call.args:
+        problem = (
+            _call_problem(arg)
+            if isinstance(arg, Call)
+            else jsonpath_problem(arg.path)
+            if isinstance(arg, PathArg)
+            else None
+        )
+        if problem:
+            return problem
+    return None
 
 
 def jsonata_expression(value: object) -> str | None:

@@ -242,6 +242,21 @@ FAULTS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, str, Any]]]
         ),
     ),
     (
+        "unknown intrinsic function",
+        _set("States/Task/ResultSelector/n.$", "States.ArrayLen($.Payload)"),
+        (
+            S,
+            "The value for the field 'n.$' must be a valid JSONPath or a valid intrinsic "
+            "function call",
+            "/States/Task/ResultSelector",
+        ),
+    ),
+    (
+        "unknown field in a retrier",
+        _set("States/Task/Retry/0/Interval", 1),
+        (S, "Field 'Interval' is not supported", "/States/Task/Retry[0]"),
+    ),
+    (
         "bad Choice Variable",
         _set("States/Choose/Choices/0/Variable", "out.n"),
         (
