@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from .diagnostics import NO_DOLLAR, Findings
+from .diagnostics import NO_DOLLAR, NO_PATH, PASS_RESULT_IS_STATIC, Findings
 from .languages import is_timestamp, jsonata_expression
 from .machines import JSONATA, Machine
 
@@ -75,6 +75,7 @@ def check_machine(machine: Machine, machine_type: str, findings: Findings) -> No
             _check_task(state, at, machine_type, findings)
         if machine.language_of(state) != JSONATA:
             _check_no_dollar(state, at, findings)
+            _check_static_paths(state, at, findings)
 
 
 def _check_error_handlers(state: dict[str, Any], at: str, findings: Findings) -> None:
@@ -214,4 +215,30 @@ def _check_no_dollar(state: dict[str, Any], at: str, findings: Findings) -> None
                     f"The value of the field '{key}' looks like a JSONPath or an intrinsic "
                     "function; end the field name with '.$' to evaluate it",
                     f"{at}/{field}/{key}",
+                )
+
+
+def _looks_like_path(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith("$.") or value.startswith("$$."))
+
+
+def _check_static_paths(state: dict[str, Any], at: str, findings: Findings) -> None:
+    """AWS's other two warnings: a path where only a literal is taken."""
+    result = state.get("Result")
+    dollar_keys = isinstance(result, dict) and any(str(k).endswith(".$") for k in result)
+    if state.get("Type") == "Pass" and dollar_keys:
+        findings.warning(
+            PASS_RESULT_IS_STATIC,
+            "The Result of a Pass state is static: '.$' fields are not evaluated there; "
+            "use Parameters to select from the input",
+            f"{at}/Result",
+        )
+    if state.get("Type") == "Fail":
+        for field in ("Error", "Cause"):
+            if _looks_like_path(state.get(field)):
+                findings.warning(
+                    NO_PATH,
+                    f"The value of the field '{field}' looks like a path; "
+                    f"use '{field}Path' to evaluate it",
+                    f"{at}/{field}",
                 )

@@ -439,6 +439,17 @@ def test_no_dollar_is_a_warning_not_an_error() -> None:
     assert parse_checked(json.dumps(doc)) == doc
 
 
+def test_static_paths_are_warnings() -> None:
+    doc = good()
+    doc["States"]["Failed"] = {"Type": "Fail", "Error": "E", "Cause": "$.why"}
+    doc["States"]["Wait"] = {"Type": "Pass", "Result": {"x.$": "$.a"}, "Next": "Done"}
+    _, found = validate(json.dumps(doc))
+    assert [(d.severity, d.code, d.location) for d in found] == [
+        (WARNING, "PASS_RESULT_IS_STATIC", "/States/Wait/Result"),
+        (WARNING, "NO_PATH", "/States/Failed/Cause"),
+    ]
+
+
 def test_parse_checked_raises_aws_invalid_definition() -> None:
     doc = {
         "StartAt": "pass1",
