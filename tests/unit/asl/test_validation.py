@@ -152,6 +152,13 @@ FAULTS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, str, Any]]]
         _set("States/Fan/Branches", []),
         (S, "Value cannot be empty", "/States/Fan/Branches"),
     ),
+    (
+        "state name over 80 characters",
+        lambda doc: doc["States"].update(
+            {"N" * 81: {"Type": "Pass", "End": True}}, Done={"Type": "Pass", "Next": "N" * 81}
+        ),
+        ("INVALID_STATE_NAME", "State name must be 1 to 80 characters", "/States/" + "N" * 81),
+    ),
     # transitions
     (
         "StartAt names no state",
