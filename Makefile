@@ -74,6 +74,7 @@ lint: setup sam-setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/statelint statemachine/*.asl.json
+	$(PY) -m local.stepfunctions.validation statemachine/*.asl.json
 	$(VENV)/bin/mypy
 	$(SAM) validate --lint --region $(SAM_REGION) --template-file template.yaml
 

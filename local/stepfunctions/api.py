@@ -20,6 +20,7 @@ OPERATIONS: dict[str, str] = {
     "ListStateMachines": "list_state_machines",
     "UpdateStateMachine": "update_state_machine",
     "DeleteStateMachine": "delete_state_machine",
+    "ValidateStateMachineDefinition": "validate_state_machine_definition",
     "StartExecution": "start_execution",
     "DescribeExecution": "describe_execution",
     "ListExecutions": "list_executions",

@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import arns
-from .definition import parse_definition
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
 from .records import Execution
 from .store import Store
+from .validation import parse_checked
+from .validation.api import validate_definition
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ class StepFunctionsService:
     def upsert_state_machine(self, name: str, definition: str, role_arn: str) -> str:
         """Create or update; running executions keep the definition they started with."""
         arns.check_name(name)
-        parse_definition(definition)
+        parse_checked(definition)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
         now = time.time()
         with self.store.tx() as conn:
@@ -320,10 +321,10 @@ class StepFunctionsService:
         _limit(req, "definition", MAX_DEFINITION)
         definition = _require(req, "definition")
         role = arns.check_role_arn(_require(req, "roleArn"))
-        parse_definition(definition)
         typ = req.get("type") or "STANDARD"
         if typ not in ("STANDARD", "EXPRESS"):
             raise ApiError("ValidationException", f"Invalid type: {typ}")
+        parse_checked(definition, typ)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
         now = time.time()
         with self.store.tx() as conn:
@@ -410,20 +411,23 @@ class StepFunctionsService:
                 "Either the definition, the role ARN, the LoggingConfiguration, or the "
                 "TracingConfiguration must be specified",
             )
-        if definition is not None:
-            parse_definition(definition)
         if role is not None:
             arns.check_role_arn(role)
         now = time.time()
         revision = str(uuid.uuid4())
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
+            if definition is not None:
+                parse_checked(definition, row["type"])
             conn.execute(
                 "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
                 "WHERE arn=?",
                 (definition or row["definition"], role or row["role_arn"], now, revision, arn),
             )
         return {"updateDate": now, "revisionId": revision}
+
+    def validate_state_machine_definition(self, req: dict[str, Any]) -> dict[str, Any]:
+        return validate_definition(req)
 
     def delete_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))

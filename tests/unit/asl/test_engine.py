@@ -116,9 +116,9 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
                 Retry=[
                     {
                         "ErrorEquals": ["Boom"],
-                        "IntervalSeconds": 0.1,
+                        "IntervalSeconds": 1,
                         "MaxAttempts": 2,
-                        "BackoffRate": 3,
+                        "BackoffRate": 1.5,
                     }
                 ],
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
@@ -131,8 +131,9 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
     out = output(harness.run(definition, {"k": 1}))
     assert out["k"] == 1 and out["err"]["Error"] == "Boom"
     assert len(times) == 3
-    assert times[1] - times[0] >= 0.09
-    assert times[2] - times[1] >= 0.29  # 0.1 * 3^1
+    # AWS takes whole seconds only (IntervalSeconds is a positive integer)
+    assert times[1] - times[0] >= 0.99
+    assert times[2] - times[1] >= 1.49  # 1 * 1.5^1
 
 
 def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambdas) -> None:
@@ -156,8 +157,9 @@ def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambda
                     {"ErrorEquals": ["Other"], "MaxAttempts": 0},
                     {
                         "ErrorEquals": ["States.TaskFailed"],
-                        "IntervalSeconds": 0.01,
+                        "IntervalSeconds": 1,
                         "MaxAttempts": 5,
+                        "BackoffRate": 1,
                     },
                 ],
                 "OutputPath": "$.Payload",
@@ -296,17 +298,22 @@ def test_fail_and_choice(harness: Harness) -> None:
     assert (desc["error"], desc["cause"]) == ("Tiny", "n=1")
     no_default = {"StartAt": "C", "States": {"C": {**definition["States"]["C"], "Default": None}}}
     del no_default["States"]["C"]["Default"]
-    no_default["States"].update({k: v for k, v in definition["States"].items() if k != "C"})
+    # without the Default, Small is unreachable, which AWS refuses: it goes too
+    no_default["States"].update(
+        {k: v for k, v in definition["States"].items() if k not in ("C", "Small")}
+    )
     assert harness.run(no_default, {"n": 1})["error"] == "States.NoChoiceMatched"
     # a comparison on a missing variable is a runtime error, as on AWS
     missing = {
         "StartAt": "C",
-        "States": {"C": {**definition["States"]["C"]}, **no_default["States"]},
-    }
-    missing["States"]["C"] = {
-        "Type": "Choice",
-        "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "Big"}],
-        "Default": "Big",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "Big"}],
+                "Default": "Big",
+            },
+            "Big": {"Type": "Succeed"},
+        },
     }
     assert harness.run(missing, {})["error"] == "States.Runtime"
 

@@ -157,7 +157,9 @@ MACHINE: dict[str, Any] = {
             "first",
             ResultSelector={"value.$": "$.Payload.value"},
             ResultPath="$.first",
-            Retry=[{"ErrorEquals": ["Flaky"], "IntervalSeconds": 0, "MaxAttempts": 2}],
+            Retry=[
+                {"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1}
+            ],
             Catch=[{"ErrorEquals": ["Caught"], "ResultPath": "$.error", "Next": "Handled"}],
             Next="Second",
         ),
