@@ -7,16 +7,16 @@ during the run and until the last one is there).
         [--seconds 10] [--clients 8] [--closed-seconds 10] [--repeat 1] [--baseline REV]
 
 One runtime per run, on a fresh data dir, with a key made by `python -m local keys create`; every
-request carries valid evidence and a number no other request in the run uses, spread over many NPA-
-NXX prefixes and evidence IPs (a partner's traffic comes from many people, and a per-prefix or per-
-IP limit is meant for pumping, not for that). The partner's usage plan is raised (PartnerRateLimit,
-PartnerBurstLimit, PartnerDailyQuota) for the partner this figure is about. `--defences on` passes
-SignupRateLimits=on and CaptchaRequired=true, with the per-key and global sign-up limits
-(RateLimitPerApiKey, RateLimitGlobal) raised the same way and the limits per number, address and
-prefix at their defaults; `off` passes off and false; each only when template.yaml declares it, so
-the benchmark runs before and after those exist. `--baseline REV` runs the same phases first on the
-runtime of an older commit, checked out beside this one (bench/baseline.py), so before and after
-meet the same machine state.
+request carries valid evidence and a number no other request in the run uses, spread over many
+NPA-NXX prefixes and evidence IPs (a partner's traffic comes from many people, and a per-prefix or
+per-IP limit is meant for pumping, not for that). The partner's usage plan is raised
+(PartnerRateLimit, PartnerBurstLimit, PartnerDailyQuota) for the partner this figure is about.
+`--defences on` passes SignupRateLimits=on and CaptchaRequired=true, with the per-key and global
+sign-up limits (RateLimitPerApiKey, RateLimitGlobal) raised the same way and the limits per number,
+address and prefix at their defaults; `off` passes off and false; each only when template.yaml
+declares it, so the benchmark runs before and after those exist. `--baseline REV` runs the same
+phases first on the runtime of an older commit, checked out beside this one (bench/baseline.py), so
+before and after meet the same machine state.
 
 Open loop: a dispatcher releases request i at start + i/rate whatever the answers do, and a
 request's latency counts from that scheduled moment, so a server that falls behind shows it
