@@ -21,6 +21,7 @@ its dependencies, not the runtime's.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import select
@@ -126,8 +127,23 @@ def _exit_on_hangup(fd: int) -> None:
                 os._exit(0)
 
 
+def whole_line_output(fd: int) -> io.TextIOWrapper:
+    """A text stream on `fd` that hands the file each line in one write.
+
+    Every worker and the runtime append to one log file (O_APPEND), and whole lines from
+    different processes interleave safely; part-lines do not. Under `python -u` a `print(x)`
+    is two writes, x and then the newline (Powertools' metrics are printed so), and another
+    process's line could land between them: two JSON objects on one line. Line buffering
+    over a large buffer keeps a line together up to 1 MiB and still flushes at each newline,
+    so nothing complete is lost when the process is killed."""
+    raw = open(fd, "wb", buffering=1 << 20, closefd=False)  # noqa: SIM115
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)
+
+
 def main(argv: list[str]) -> None:
     request_fd, response_fd = int(argv[1]), int(argv[2])
+    sys.stdout = whole_line_output(1)
+    sys.stderr = whole_line_output(2)
     # Ctrl-C in the runtime's terminal reaches its whole process group; the runtime decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Run as a script, Python put this file's directory first on the path, where its siblings

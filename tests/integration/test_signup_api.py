@@ -163,8 +163,13 @@ def test_near_simultaneous_signups_get_one_registration(shared_runtime: LocalRun
     phone = new_us_number()
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _: shared_runtime.signup(phone), range(4)))
-    assert {status for status, _ in answers} == {202}
-    assert len({answer["registrationId"] for _, answer in answers}) == 1
+    # One registration whatever the timing: a request that arrives after the text went out
+    # (a loaded machine spreads four "simultaneous" requests over seconds) is a resend within
+    # the cooldown, a 429 resend_cooldown, never a second registration or a second text.
+    accepted = [answer for status, answer in answers if status == 202]
+    refused = [answer["error"]["code"] for status, answer in answers if status != 202]
+    assert accepted and set(refused) <= {"resend_cooldown"}, answers
+    assert len({answer["registrationId"] for answer in accepted}) == 1
     wait_for(lambda: shared_runtime.messages(phone), what="the one confirmation text")
     time.sleep(0.5)
     assert len(shared_runtime.messages(phone)) == 1
