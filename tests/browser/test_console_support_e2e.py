@@ -71,11 +71,20 @@ def typed(number: str) -> str:
 
 def pending(rt: LocalRuntime, number: str) -> str:
     """A real sign-up, texted and waiting for its reply; its registration ID."""
+    texts_before = len(rt.messages(number, "outbound"))
     status, body = rt.signup(number)
     assert status == 202, body
-    wait_for(lambda: rt.messages(number, "outbound"), what=f"the text to {number}")
-    wait_for(lambda: (rt.contact(number) or {}).get("executionArn"), what="the execution's ARN")
-    return str(body["registrationId"])
+    registration = str(body["registrationId"])
+    # This registration's own text and execution: a number signed up before already has both,
+    # and a YES sent before the new text is out finds no task token to answer.
+    wait_for(
+        lambda: len(rt.messages(number, "outbound")) > texts_before, what=f"the text to {number}"
+    )
+    wait_for(
+        lambda: registration in str((rt.contact(number) or {}).get("executionArn")),
+        what="the execution's ARN",
+    )
+    return registration
 
 
 def open_signup(page: Page, rt: LocalRuntime, number: str, user: str = AGENT) -> None:
