@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .choice import COMPARISONS
 from .errors import ApiError
+from .languages.choice import COMPARISONS
 
 STATE_TYPES = frozenset({"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"})
 

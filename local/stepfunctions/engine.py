@@ -21,10 +21,9 @@ from . import errors
 from .definition import sub_machine
 from .errors import ApiError, StatesError
 from .invoker import LambdaFunctionError, LambdaInvoker, LambdaServiceError
+from .languages import QueryLanguage, Scope, language_of
 from .mocks import MockedState
-from .query import QueryLanguage, language_of
 from .records import Execution, Run
-from .scope import Scope
 from .store import Store
 from .timestamps import iso
 

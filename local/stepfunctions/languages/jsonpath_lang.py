@@ -1,73 +1,18 @@
-"""Query languages: how a state reads its input and shapes its output.
-
-JSONPath (the default) uses InputPath/Parameters/ResultSelector/ResultPath/OutputPath;
-JSONata (QueryLanguage: "JSONata") uses Arguments/Output and {% %} expressions. The engine
-only talks to the QueryLanguage interface, so both can coexist in one machine.
-"""
+"""JSONPath, the default query language: InputPath/Parameters/ResultSelector/ResultPath/
+OutputPath, payload templates and `States.*` intrinsics."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from . import choice, errors, payload
-from .errors import PathError, StatesError
+from .. import errors
+from ..errors import PathError, StatesError
+from ..timestamps import parse_timestamp
+from . import choice, payload
+from .base import MapPlan, QueryLanguage
 from .jsonpath import JsonPathSyntaxError
 from .scope import Scope
-from .timestamps import parse_timestamp
-
-
-@dataclass
-class MapPlan:
-    items: list[Any]
-    max_concurrency: int
-    tolerated_count: float | None = None
-    tolerated_percentage: float | None = None
-
-
-class QueryLanguage:
-    """Interface; each method returns plain values and raises StatesError."""
-
-    def pass_state(self, state: dict[str, Any], scope: Scope) -> tuple[Any, Any, Any]:
-        raise NotImplementedError
-
-    def choice_state(self, state: dict[str, Any], scope: Scope) -> tuple[str, Any, Any]:
-        raise NotImplementedError
-
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
-        raise NotImplementedError
-
-    def succeed_state(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def fail_state(self, state: dict[str, Any], scope: Scope) -> tuple[str | None, str | None]:
-        raise NotImplementedError
-
-    def task_arguments(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def task_timeouts(
-        self, state: dict[str, Any], scope: Scope
-    ) -> tuple[float | None, float | None]:
-        raise NotImplementedError
-
-    def task_output(self, state: dict[str, Any], scope: Scope, result: Any) -> tuple[Any, Any]:
-        raise NotImplementedError
-
-    def catch_output(
-        self, catcher: dict[str, Any], scope: Scope, error_output: dict[str, Any]
-    ) -> tuple[Any, Any]:
-        raise NotImplementedError
-
-    def parallel_input(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def map_plan(self, state: dict[str, Any], scope: Scope) -> MapPlan:
-        raise NotImplementedError
-
-    def map_item_input(self, state: dict[str, Any], scope: Scope, item: Any) -> Any:
-        raise NotImplementedError
 
 
 def _is_int(v: Any) -> bool:
@@ -278,14 +223,3 @@ def _parse_int(raw: Any) -> int | None:
 
 
 JSONPATH = JsonPathLanguage()
-
-
-def language_of(
-    doc: dict[str, Any], machine: dict[str, Any], state: dict[str, Any]
-) -> QueryLanguage:
-    name = state.get("QueryLanguage") or doc.get("QueryLanguage") or "JSONPath"
-    if name == "JSONata":
-        from .jsonata_lang import JSONATA
-
-        return JSONATA
-    return JSONPATH

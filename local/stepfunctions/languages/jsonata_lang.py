@@ -20,12 +20,12 @@ import jsonata
 from jsonata import jexception
 from jsonata.utils import Utils
 
-from . import errors
-from .errors import StatesError
+from .. import errors
+from ..errors import StatesError
+from ..timestamps import parse_timestamp
+from .base import MapPlan, QueryLanguage
 from .intrinsics import dumps_compact
-from .query import MapPlan, QueryLanguage
 from .scope import Scope
-from .timestamps import parse_timestamp
 
 _UNDEFINED = object()
 _local = threading.local()
