@@ -222,21 +222,19 @@ class StepFunctionsService:
         """An engine bug must not leave an execution RUNNING forever: fail it visibly."""
         try:
             with self.store.tx() as conn:
-                row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
-                if row is None:
+                exec_arn = self.store.run_exec_arn(conn, run_id)
+                if exec_arn is None:
                     return
-                ex = Execution.load(conn, row["exec_arn"])
+                ex = self.store.load_execution(conn, exec_arn)
                 if ex is None or ex.status != "RUNNING":
                     return
                 cause = f"Internal error in the local engine: {type(e).__name__}: {e}"
                 self.store.add_event(
                     conn, ex.arn, "ExecutionFailed", {"error": "States.Runtime", "cause": cause}
                 )
-                conn.execute(
-                    "UPDATE executions SET status='FAILED', error=?, cause=?, stop=? WHERE arn=?",
-                    ("States.Runtime", cause, time.time(), ex.arn),
+                self.store.end_execution(
+                    conn, ex.arn, "FAILED", time.time(), error="States.Runtime", cause=cause
                 )
-                self.engine._close_execution(conn, ex.arn)
         except Exception:
             log.exception("could not record the crash of run %s", run_id)
 
@@ -251,31 +249,28 @@ class StepFunctionsService:
         while not self._stopping:
             try:
                 with self.store.read() as conn:
-                    rows = conn.execute(
-                        "SELECT id, due FROM timers WHERE due <= ? ORDER BY due LIMIT 100",
-                        (time.time(),),
-                    ).fetchall()
-                    nxt = conn.execute("SELECT MIN(due) AS due FROM timers").fetchone()
+                    due = self.store.due_timers(conn, time.time(), 100)
+                    nxt = self.store.next_timer_due(conn)
             except Exception:
                 if self._stopping:
                     return
                 log.exception("timer query failed")
                 time.sleep(0.5)
                 continue
-            for row in rows:
+            for timer_id in due:
                 if self._stopping:
                     return
                 try:
-                    self.engine.fire_timer(row["id"])
+                    self.engine.fire_timer(timer_id)
                 except Exception:
-                    log.exception("timer %s failed", row["id"])
+                    log.exception("timer %s failed", timer_id)
                     with self.store.tx() as conn:
-                        conn.execute("DELETE FROM timers WHERE id=?", (row["id"],))
-            if rows:
+                        self.store.delete_timer(conn, timer_id)
+            if due:
                 continue
             wait = 30.0
-            if nxt is not None and nxt["due"] is not None:
-                wait = max(0.0, min(wait, nxt["due"] - time.time()))
+            if nxt is not None:
+                wait = max(0.0, min(wait, nxt - time.time()))
             with self._timer_cond:
                 if not self._timer_dirty and wait > 0:
                     self._timer_cond.wait(wait)
@@ -288,7 +283,7 @@ class StepFunctionsService:
         # state machine, so Describe/List/Update/Delete accept it too.
         plain, _ = arns.split_test_case(arn)
         arns.parse_state_machine_arn(plain)
-        row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (plain,)).fetchone()
+        row = self.store.state_machine(conn, plain)
         if row is None:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return row
@@ -300,18 +295,13 @@ class StepFunctionsService:
         arn = arns.state_machine_arn(self.region, self.account_id, name)
         now = time.time()
         with self.store.tx() as conn:
-            row = conn.execute("SELECT arn FROM state_machines WHERE arn=?", (arn,)).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
-                    "revision) VALUES (?,?,?,?,?,?,?)",
-                    (arn, name, definition, role_arn, "STANDARD", now, str(uuid.uuid4())),
+            if self.store.state_machine(conn, arn) is None:
+                self.store.insert_state_machine(
+                    conn, arn, name, definition, role_arn, "STANDARD", now, str(uuid.uuid4())
                 )
             else:
-                conn.execute(
-                    "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
-                    "WHERE arn=?",
-                    (definition, role_arn, now, str(uuid.uuid4()), arn),
+                self.store.update_state_machine(
+                    conn, arn, definition, role_arn, now, str(uuid.uuid4())
                 )
         return arn
 
@@ -327,27 +317,24 @@ class StepFunctionsService:
         arn = arns.state_machine_arn(self.region, self.account_id, name)
         now = time.time()
         with self.store.tx() as conn:
-            row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+            row = self.store.state_machine(conn, arn)
             if row is not None:
                 if row["definition"] == definition and row["role_arn"] == role:
                     return {"stateMachineArn": arn, "creationDate": row["created"]}
                 raise ApiError(
                     "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
                 )
-            conn.execute(
-                "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
-                "revision, logging, tracing) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    arn,
-                    name,
-                    definition,
-                    role,
-                    typ,
-                    now,
-                    str(uuid.uuid4()),
-                    json.dumps(req.get("loggingConfiguration") or None),
-                    json.dumps(req.get("tracingConfiguration") or None),
-                ),
+            self.store.insert_state_machine(
+                conn,
+                arn,
+                name,
+                definition,
+                role,
+                typ,
+                now,
+                str(uuid.uuid4()),
+                logging=json.dumps(req.get("loggingConfiguration") or None),
+                tracing=json.dumps(req.get("tracingConfiguration") or None),
             )
         return {"stateMachineArn": arn, "creationDate": now}
 
@@ -374,11 +361,7 @@ class StepFunctionsService:
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         with self.store.read() as conn:
-            rows = conn.execute(
-                "SELECT arn, name, type, created FROM state_machines ORDER BY name "
-                "LIMIT ? OFFSET ?",
-                (limit + 1, offset),
-            ).fetchall()
+            rows = self.store.list_state_machines(conn, limit + 1, offset)
         out: dict[str, Any] = {
             "stateMachines": [
                 {
@@ -418,10 +401,13 @@ class StepFunctionsService:
         revision = str(uuid.uuid4())
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
-            conn.execute(
-                "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
-                "WHERE arn=?",
-                (definition or row["definition"], role or row["role_arn"], now, revision, arn),
+            self.store.update_state_machine(
+                conn,
+                arn,
+                definition or row["definition"],
+                role or row["role_arn"],
+                now,
+                revision,
             )
         return {"updateDate": now, "revisionId": revision}
 
@@ -429,7 +415,7 @@ class StepFunctionsService:
         arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))
         arns.parse_state_machine_arn(arn)
         with self.store.tx() as conn:
-            conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+            self.store.delete_state_machine(conn, arn)
         return {}
 
     # ---------------------------------------------------------------- executions
@@ -459,40 +445,28 @@ class StepFunctionsService:
             sm = self._sm_row(conn, sm_arn)
             mocked = self._mocked_states(sm["name"], test_case)
             arn = arns.execution_arn(self.region, self.account_id, sm["name"], name)
-            existing = conn.execute(
-                "SELECT status, input, start FROM executions WHERE arn=?", (arn,)
-            ).fetchone()
+            existing = self.store.load_execution(conn, arn)
             if existing is not None:
-                if existing["status"] == "RUNNING" and existing["input"] == raw_input:
-                    return {"executionArn": arn, "startDate": existing["start"]}
+                if existing.status == "RUNNING" and existing.input == raw_input:
+                    return {"executionArn": arn, "startDate": existing.start}
                 raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
             now = time.time()
-            conn.execute(
-                "INSERT INTO executions (arn, sm_arn, sm_name, name, status, input, start, "
-                "definition, role_arn) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    arn,
-                    sm_arn,
-                    sm["name"],
-                    name,
-                    "RUNNING",
-                    raw_input,
-                    now,
-                    sm["definition"],
-                    sm["role_arn"],
-                ),
+            ex = Execution(
+                arn=arn,
+                sm_arn=sm_arn,
+                sm_name=sm["name"],
+                name=name,
+                status="RUNNING",
+                input=raw_input,
+                start=now,
+                definition=sm["definition"],
+                role_arn=sm["role_arn"],
             )
-            if mocked is not None:
-                # The test case's responses are stored with the execution, as its definition
-                # is: a restart (or a changed file) cannot change what a running test sees.
-                conn.execute(
-                    "INSERT INTO mock_executions (exec_arn, test_case, states) VALUES (?,?,?)",
-                    (arn, test_case, json.dumps(mocked)),
-                )
-            ex = Execution.load(conn, arn)
-            assert ex is not None
+            self.store.insert_execution(
+                conn, ex, None if mocked is None else (test_case or "", mocked)
+            )
             self.engine.start_execution(conn, ex, fx)
-        self.engine._apply(fx)
+        self.engine.apply(fx)
         return {"executionArn": arn, "startDate": now}
 
     def _mocked_states(self, sm_name: str, test_case: str | None) -> dict[str, Any] | None:
@@ -513,7 +487,7 @@ class StepFunctionsService:
 
     def _exec_row(self, conn: Any, arn: str) -> Any:
         arns.parse_execution_arn(arn)
-        row = conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        row = self.store.execution_row(conn, arn)
         if row is None:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return row
@@ -560,13 +534,7 @@ class StepFunctionsService:
         sm_arn, _ = arns.split_test_case(sm_arn)
         with self.store.read() as conn:
             self._sm_row(conn, sm_arn)
-            sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
-            args: list[Any] = [sm_arn]
-            if status:
-                sql += " AND status=?"
-                args.append(status)
-            sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
-            rows = conn.execute(sql, [*args, limit + 1, offset]).fetchall()
+            rows = self.store.list_executions(conn, sm_arn, status, limit + 1, offset)
         items = []
         for r in rows[:limit]:
             item = {
@@ -588,15 +556,10 @@ class StepFunctionsService:
         arn = _plain_execution_arn(_require(req, "executionArn"))
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
-        order = "DESC" if req.get("reverseOrder") else "ASC"
         include_data = req.get("includeExecutionData", True)
         with self.store.read() as conn:
             self._exec_row(conn, arn)
-            rows = conn.execute(
-                f"SELECT id, type, ts, prev, details FROM events WHERE exec_arn=? "
-                f"ORDER BY id {order} LIMIT ? OFFSET ?",
-                (arn, limit + 1, offset),
-            ).fetchall()
+            rows = self.store.events(conn, arn, bool(req.get("reverseOrder")), limit + 1, offset)
         events = []
         for r in rows[:limit]:
             event: dict[str, Any] = {
@@ -625,8 +588,8 @@ class StepFunctionsService:
             if row["status"] != "RUNNING":
                 return {"stopDate": row["stop"] or time.time()}
             self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
-            stop = conn.execute("SELECT stop FROM executions WHERE arn=?", (arn,)).fetchone()
-        return {"stopDate": stop["stop"]}
+            stop = self.store.execution_stop(conn, arn)
+        return {"stopDate": stop}
 
     # ---------------------------------------------------------------- callbacks
 
