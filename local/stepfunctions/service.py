@@ -1,35 +1,27 @@
-"""StepFunctionsService: the Step Functions operations over the durable store, a pool of
-workers that step runs and call Lambdas, and one timer thread."""
+"""StepFunctionsService: the Step Functions API operations over the durable store. The runs
+they start are stepped by the scheduler (scheduler.py: workers, Lambda calls, timer thread)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import pathlib
-import queue
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import arns
+from .clock import Clock, SystemClock
 from .definition import parse_definition
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
 from .records import Execution
+from .scheduler import RunScheduler
 from .store import Store
 
-log = logging.getLogger(__name__)
-
 MAX_INPUT_BYTES = 256 * 1024
-STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
-# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
-# which StartExecution and callbacks wait for, is never held long.
-STEPS_PER_COMMIT = 8
 
 
 def _page_token(offset: int) -> str:
@@ -87,194 +79,38 @@ class StepFunctionsService:
         account_id: str = "123456789012",
         workers: int = 4,
         mock_config: pathlib.Path | dict[str, Any] | MockConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """mock_config: Step Functions Local's MockConfigFile (a path or the parsed document);
         executions started on `<stateMachineArn>#<TestCase>` use its mocked responses. A bad
-        file raises MockConfigError here, before anything runs."""
+        file raises MockConfigError here, before anything runs. clock: the real one unless a
+        test gives a clock.ManualClock."""
         self.mock_config = MockConfig.load(mock_config) if mock_config is not None else None
         self.region = region
         self.account_id = account_id
-        self.store = Store(pathlib.Path(db_path))
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store(pathlib.Path(db_path), self.clock)
+        self.scheduler = RunScheduler(self.store, self.clock, workers)
         self.engine = Engine(
             self.store,
             invoker,
-            Scheduler(self._enqueue, self._submit_invoke, self._timer_changed),
+            Scheduler(
+                self.scheduler.enqueue, self.scheduler.submit_invoke, self.scheduler.timer_changed
+            ),
             region,
             account_id,
+            self.clock,
         )
-        self._workers = max(1, workers)
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._qlock = threading.Lock()
-        self._queued: set[int] = set()
-        self._inflight: set[int] = set()
-        self._dirty: set[int] = set()
-        self._invoking: set[tuple[int, int]] = set()
-        self._threads: list[threading.Thread] = []
-        self._invokers: ThreadPoolExecutor | None = None
-        self._pending_invokes: list[tuple[int, int]] = []
-        self._timer_cond = threading.Condition()
-        self._timer_dirty = False
-        self._stopping = False
-        self._started = False
+        self.scheduler.engine = self.engine
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        self._stopping = False
-        self._invokers = ThreadPoolExecutor(
-            max_workers=max(8, self._workers * 4), thread_name_prefix="sfn-invoke"
-        )
-        for i in range(self._workers):
-            t = threading.Thread(target=self._work, name=f"sfn-worker-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        timer = threading.Thread(target=self._timer_loop, name="sfn-timer", daemon=True)
-        timer.start()
-        self._threads.append(timer)
-        # recover() finds every unfinished invocation in the store, including those asked
-        # for before start(): submitting the remembered ones too would invoke twice
-        self._pending_invokes = []
-        self.engine.recover()
+        self.scheduler.start()
 
     def stop(self) -> None:
-        if not self._started:
-            self.store.close()
-            return
-        self._stopping = True
-        for _ in range(self._workers):
-            self._queue.put(None)
-        with self._timer_cond:
-            self._timer_dirty = True
-            self._timer_cond.notify_all()
-        for t in self._threads:
-            t.join(timeout=5)
-        if self._invokers is not None:
-            self._invokers.shutdown(wait=False, cancel_futures=True)
-        self._threads.clear()
-        self._started = False
+        self.scheduler.stop()
         self.store.close()
-
-    # ---------------------------------------------------------------- workers
-
-    def _enqueue(self, run_id: int) -> None:
-        with self._qlock:
-            if run_id in self._inflight:
-                self._dirty.add(run_id)
-                return
-            if run_id in self._queued:
-                return
-            self._queued.add(run_id)
-        self._queue.put(run_id)
-
-    def _submit_invoke(self, run_id: int, seq: int) -> None:
-        if self._invokers is None or self._stopping:
-            self._pending_invokes.append((run_id, seq))
-            return
-        with self._qlock:
-            if (run_id, seq) in self._invoking:
-                return
-            self._invoking.add((run_id, seq))
-        self._invokers.submit(self._invoke, run_id, seq)
-
-    def _invoke(self, run_id: int, seq: int) -> None:
-        try:
-            self.engine.invoke(run_id, seq)
-        except Exception:
-            if not self._stopping:
-                log.exception("invocation for run %s failed", run_id)
-        finally:
-            with self._qlock:
-                self._invoking.discard((run_id, seq))
-
-    def _work(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            if run_id is None or self._stopping:
-                return
-            with self._qlock:
-                self._queued.discard(run_id)
-                if run_id in self._inflight:
-                    self._dirty.add(run_id)
-                    continue
-                self._inflight.add(run_id)
-            again = False
-            try:
-                for _ in range(STEPS_PER_TURN // STEPS_PER_COMMIT):
-                    if self._stopping or not self.engine.step(run_id, STEPS_PER_COMMIT):
-                        break
-                else:
-                    again = True
-            except Exception as e:
-                log.exception("run %s crashed", run_id)
-                self._crash(run_id, e)
-            finally:
-                with self._qlock:
-                    self._inflight.discard(run_id)
-                    redo = run_id in self._dirty
-                    self._dirty.discard(run_id)
-            if (redo or again) and not self._stopping:
-                self._enqueue(run_id)
-
-    def _crash(self, run_id: int, e: Exception) -> None:
-        """An engine bug must not leave an execution RUNNING forever: fail it visibly."""
-        try:
-            with self.store.tx() as conn:
-                exec_arn = self.store.run_exec_arn(conn, run_id)
-                if exec_arn is None:
-                    return
-                ex = self.store.load_execution(conn, exec_arn)
-                if ex is None or ex.status != "RUNNING":
-                    return
-                cause = f"Internal error in the local engine: {type(e).__name__}: {e}"
-                self.store.add_event(
-                    conn, ex.arn, "ExecutionFailed", {"error": "States.Runtime", "cause": cause}
-                )
-                self.store.end_execution(
-                    conn, ex.arn, "FAILED", time.time(), error="States.Runtime", cause=cause
-                )
-        except Exception:
-            log.exception("could not record the crash of run %s", run_id)
-
-    # ---------------------------------------------------------------- timers
-
-    def _timer_changed(self, due: float) -> None:
-        with self._timer_cond:
-            self._timer_dirty = True
-            self._timer_cond.notify_all()
-
-    def _timer_loop(self) -> None:
-        while not self._stopping:
-            try:
-                with self.store.read() as conn:
-                    due = self.store.due_timers(conn, time.time(), 100)
-                    nxt = self.store.next_timer_due(conn)
-            except Exception:
-                if self._stopping:
-                    return
-                log.exception("timer query failed")
-                time.sleep(0.5)
-                continue
-            for timer_id in due:
-                if self._stopping:
-                    return
-                try:
-                    self.engine.fire_timer(timer_id)
-                except Exception:
-                    log.exception("timer %s failed", timer_id)
-                    with self.store.tx() as conn:
-                        self.store.delete_timer(conn, timer_id)
-            if due:
-                continue
-            wait = 30.0
-            if nxt is not None:
-                wait = max(0.0, min(wait, nxt - time.time()))
-            with self._timer_cond:
-                if not self._timer_dirty and wait > 0:
-                    self._timer_cond.wait(wait)
-                self._timer_dirty = False
 
     # ---------------------------------------------------------------- state machines
 
@@ -293,7 +129,7 @@ class StepFunctionsService:
         arns.check_name(name)
         parse_definition(definition)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
-        now = time.time()
+        now = self.clock.now()
         with self.store.tx() as conn:
             if self.store.state_machine(conn, arn) is None:
                 self.store.insert_state_machine(
@@ -315,7 +151,7 @@ class StepFunctionsService:
         if typ not in ("STANDARD", "EXPRESS"):
             raise ApiError("ValidationException", f"Invalid type: {typ}")
         arn = arns.state_machine_arn(self.region, self.account_id, name)
-        now = time.time()
+        now = self.clock.now()
         with self.store.tx() as conn:
             row = self.store.state_machine(conn, arn)
             if row is not None:
@@ -397,7 +233,7 @@ class StepFunctionsService:
             parse_definition(definition)
         if role is not None:
             arns.check_role_arn(role)
-        now = time.time()
+        now = self.clock.now()
         revision = str(uuid.uuid4())
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
@@ -450,7 +286,7 @@ class StepFunctionsService:
                 if existing.status == "RUNNING" and existing.input == raw_input:
                     return {"executionArn": arn, "startDate": existing.start}
                 raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            now = time.time()
+            now = self.clock.now()
             ex = Execution(
                 arn=arn,
                 sm_arn=sm_arn,
@@ -586,7 +422,7 @@ class StepFunctionsService:
         with self.store.tx() as conn:
             row = self._exec_row(conn, arn)
             if row["status"] != "RUNNING":
-                return {"stopDate": row["stop"] or time.time()}
+                return {"stopDate": row["stop"] or self.clock.now()}
             self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
             stop = self.store.execution_stop(conn, arn)
         return {"stopDate": stop}

@@ -11,11 +11,11 @@ import json
 import pathlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .clock import Clock, SystemClock
 from .records import EXECUTION_COLUMNS, MUTABLE_RUN_COLUMNS, RUN_COLUMNS, Execution, Run
 
 Row = sqlite3.Row
@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS mock_executions (
 
 
 class Store:
-    def __init__(self, path: pathlib.Path) -> None:
+    def __init__(self, path: pathlib.Path, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -139,7 +140,7 @@ class Store:
                 exec_arn,
                 event_id,
                 type_,
-                time.time(),
+                self.clock.now(),
                 prev if prev is not None else event_id - 1,
                 json.dumps(details) if details is not None else None,
             ),

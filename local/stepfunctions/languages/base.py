@@ -26,7 +26,8 @@ class QueryLanguage:
     def choice_state(self, state: dict[str, Any], scope: Scope) -> tuple[str, Any, Any]:
         raise NotImplementedError
 
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
+    def wait_state(self, state: dict[str, Any], scope: Scope, now: float) -> tuple[float, Any, Any]:
+        """(when the wait ends, output, variables to assign); `now` is the engine's clock."""
         raise NotImplementedError
 
     def succeed_state(self, state: dict[str, Any], scope: Scope) -> Any:

@@ -3,7 +3,6 @@ OutputPath, payload templates and `States.*` intrinsics."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .. import errors
@@ -56,10 +55,9 @@ class JsonPathLanguage(QueryLanguage):
         assign = self._assign(state.get("Assign"), inner)
         return state["Default"], payload.output_path(state, inner), assign
 
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
+    def wait_state(self, state: dict[str, Any], scope: Scope, now: float) -> tuple[float, Any, Any]:
         data = payload.input_path(state, scope)
         inner = scope.with_data(data)
-        now = time.time()
         if "Seconds" in state:
             due = now + float(state["Seconds"])
         elif "Timestamp" in state:

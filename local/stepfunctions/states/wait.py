@@ -8,7 +8,7 @@ from ..context import Step
 
 
 def enter(step: Step) -> None:
-    due, out, assign = step.lang.wait_state(step.state, step.scope(step.run.input))
+    due, out, assign = step.lang.wait_state(step.state, step.scope(step.run.input), step.now())
     step.assign(assign)
     step.wait()
     step.run.phase = "waiting"

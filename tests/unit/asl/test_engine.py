@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local.stepfunctions import LambdaFunctionError
+from local.stepfunctions.clock import ManualClock
 from local.stepfunctions.errors import ApiError
 
 from .conftest import FakeLambdas, Harness, output
@@ -172,18 +174,38 @@ def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambda
     assert harness.run(definition)["error"] == "Other"
 
 
-def test_task_timeout_on_slow_lambda(harness: Harness, lambdas: FakeLambdas) -> None:
-    release = threading.Event()
-    lambdas.add("Slow", lambda p: release.wait(5) and "late")
+def wait_until(condition: Callable[[], object], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_task_timeout_on_slow_lambda(
+    timed: Harness, lambdas: FakeLambdas, clock: ManualClock
+) -> None:
+    release, called = threading.Event(), threading.Event()
+
+    def slow(p: Any) -> Any:
+        called.set()
+        return release.wait(5) and "late"
+
+    lambdas.add("Slow", slow)
     definition = {"StartAt": "T", "States": {"T": task("Slow", TimeoutSeconds=1, End=True)}}
-    started = time.monotonic()
-    desc = harness.run(definition)
+    arn = timed.start(timed.machine(definition))
+    assert called.wait(5)
+    clock.advance(0.9)
+    timed.svc.scheduler.fire_due_timers()
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(0.2)
+    desc = timed.svc.wait_for(arn, timeout=5)
     release.set()
     assert desc["status"] == "FAILED" and desc["error"] == "States.Timeout"
-    assert 0.9 <= time.monotonic() - started < 3
 
 
-def test_heartbeat_timeout_and_heartbeat(harness: Harness, lambdas: FakeLambdas) -> None:
+def test_heartbeat_timeout_and_heartbeat(
+    timed: Harness, lambdas: FakeLambdas, clock: ManualClock
+) -> None:
     tokens: list[str] = []
     lambdas.add("Cb", lambda p: tokens.append(p["t"]))
     definition = {
@@ -198,17 +220,19 @@ def test_heartbeat_timeout_and_heartbeat(harness: Harness, lambdas: FakeLambdas)
             }
         },
     }
-    sm = harness.machine(definition)
-    arn = harness.start(sm)
-    for _ in range(4):  # keep it alive past its heartbeat interval
-        time.sleep(0.4)
-        if tokens:
-            harness.svc.send_task_heartbeat({"taskToken": tokens[0]})
-    assert harness.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
-    desc = harness.svc.wait_for(arn, timeout=5)
+    arn = timed.start(timed.machine(definition))
+    wait_until(lambda: tokens)
+    for _ in range(4):  # keep it alive past its heartbeat interval: 1.6 s in all
+        clock.advance(0.4)
+        timed.svc.scheduler.fire_due_timers()
+        # a heartbeat timer that had fired would have timed the token out: TaskTimedOut
+        timed.svc.send_task_heartbeat({"taskToken": tokens[0]})
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(1.0)
+    desc = timed.svc.wait_for(arn, timeout=5)
     assert desc["error"] == "States.HeartbeatTimeout"
     with pytest.raises(ApiError) as e:
-        harness.svc.send_task_heartbeat({"taskToken": tokens[0]})
+        timed.svc.send_task_heartbeat({"taskToken": tokens[0]})
     assert e.value.type_name == "TaskTimedOut"
 
 
@@ -245,13 +269,19 @@ def test_callback_failure_and_token_errors(harness: Harness, lambdas: FakeLambda
     assert e.value.type_name == "InvalidToken"
 
 
-def test_execution_timeout(harness: Harness) -> None:
+def test_execution_timeout(timed: Harness, clock: ManualClock) -> None:
     definition = {
         "TimeoutSeconds": 1,
         "StartAt": "W",
         "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}},
     }
-    desc = harness.run(definition, timeout=5)
+    arn = timed.start(timed.machine(definition))
+    wait_until(lambda: any(e["type"] == "WaitStateEntered" for e in timed.history(arn)))
+    clock.advance(0.9)
+    timed.svc.scheduler.fire_due_timers()
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(0.1)
+    desc = timed.svc.wait_for(arn, timeout=5)
     assert desc["status"] == "TIMED_OUT"
 
 
