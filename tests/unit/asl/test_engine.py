@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -102,11 +103,11 @@ def test_direct_lambda_arn_and_history(harness: Harness, lambdas: FakeLambdas) -
     ]
 
 
-def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> None:
+def test_retry_backoff_then_catch(timed: Harness, lambdas: FakeLambdas, clock: ManualClock) -> None:
     times: list[float] = []
 
     def failing(p: Any) -> Any:
-        times.append(time.monotonic())
+        times.append(clock.now())
         raise LambdaFunctionError("Boom", "always", [])
 
     lambdas.add("Fail", failing)
@@ -118,7 +119,7 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
                 Retry=[
                     {
                         "ErrorEquals": ["Boom"],
-                        "IntervalSeconds": 0.1,
+                        "IntervalSeconds": 1,
                         "MaxAttempts": 2,
                         "BackoffRate": 3,
                     }
@@ -130,11 +131,17 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
             "Caught": {"Type": "Pass", "End": True},
         },
     }
-    out = output(harness.run(definition, {"k": 1}))
+    arn = timed.start(timed.machine(definition), {"k": 1})
+    for attempt, delay in enumerate((1.0, 3.0), start=1):  # 1 s, then 1 s × 3^1
+        wait_until(lambda: timed.history(arn)[-1]["type"] == "TaskFailed")
+        clock.advance(delay - 0.01)
+        timed.svc.scheduler.fire_due_timers()
+        assert len(times) == attempt  # not retried before its back-off is over
+        clock.advance(0.01)
+        wait_until(lambda n=attempt: len(times) == n + 1)
+    out = output(timed.svc.wait_for(arn))
     assert out["k"] == 1 and out["err"]["Error"] == "Boom"
-    assert len(times) == 3
-    assert times[1] - times[0] >= 0.09
-    assert times[2] - times[1] >= 0.29  # 0.1 * 3^1
+    assert [round(later - earlier, 2) for earlier, later in itertools.pairwise(times)] == [1, 3]
 
 
 def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambdas) -> None:
