@@ -196,22 +196,26 @@ class Engine:
         fx = Effects()
         again = False
         with self.store.tx() as conn:
+            run = self.store.load_run(conn, run_id)
+            if run is None or run.phase not in ACTIVE_PHASES:
+                return False
+            ex = self.store.load_execution(conn, run.exec_arn)
+            if ex is None or ex.status != "RUNNING":
+                run.phase, run.status = "done", "ABORTED"
+                self.store.save_run(conn, run)
+                return False
+            # The run and its execution are read once and the run written once per batch: no
+            # one else can change either while this transaction holds the store, and a step
+            # that ends the execution also ends the batch (the run is no longer active).
             for _ in range(max(1, limit)):
-                again = self._step(conn, run_id, fx)
+                again = self._step(conn, ex, run, fx)
                 if not again or fx.invokes or fx.timers or fx.runs:
                     break
+            self.store.save_run(conn, run)
         self.apply(fx)
         return again
 
-    def _step(self, conn: sqlite3.Connection, run_id: int, fx: Effects) -> bool:
-        run = self.store.load_run(conn, run_id)
-        if run is None or run.phase not in ACTIVE_PHASES:
-            return False
-        ex = self.store.load_execution(conn, run.exec_arn)
-        if ex is None or ex.status != "RUNNING":
-            run.phase, run.status = "done", "ABORTED"
-            self.store.save_run(conn, run)
-            return False
+    def _step(self, conn: sqlite3.Connection, ex: Execution, run: Run, fx: Effects) -> bool:
         doc = self.definition(ex)
         machine = sub_machine(doc, run.branch)
         state = machine["States"][run.state]
@@ -225,7 +229,6 @@ class Engine:
                 self._outcome(step)
         except StatesError as e:
             retry.handle_failure(step, self._prefixed(run, e))
-        self.store.save_run(conn, run)
         return run.phase in ACTIVE_PHASES
 
     def _prefixed(self, run: Run, e: StatesError) -> StatesError:
