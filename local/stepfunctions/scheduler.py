@@ -199,17 +199,21 @@ class RunScheduler:
                     with self.store.tx() as conn:
                         self.store.delete_timer(conn, timer_id)
 
+    def _stopped(self) -> bool:
+        # a method, not the attribute: another thread sets it while this one loops
+        return self.stopping
+
     def _timer_loop(self) -> None:
-        while not self.stopping:
+        while not self._stopped():
             try:
                 nxt = self.fire_due_timers()
             except Exception:
-                if self.stopping:
+                if self._stopped():
                     return
                 log.exception("timer query failed")
                 time.sleep(0.5)
                 continue
-            if self.stopping:
+            if self._stopped():
                 return
             wait = IDLE_TIMER_WAIT
             if nxt is not None:

@@ -114,7 +114,7 @@ class StepFunctionsService:
 
     # ---------------------------------------------------------------- state machines
 
-    def _sm_row(self, conn: Any, arn: str) -> Any:
+    def _sm_row(self, conn: Any, arn: object) -> Any:
         # `#TestCase` picks a mocked test case (StartExecution); elsewhere it names the same
         # state machine, so Describe/List/Update/Delete accept it too.
         plain, _ = arns.split_test_case(arn)
@@ -289,7 +289,7 @@ class StepFunctionsService:
             now = self.clock.now()
             ex = Execution(
                 arn=arn,
-                sm_arn=sm_arn,
+                sm_arn=sm["arn"],
                 sm_name=sm["name"],
                 name=name,
                 status="RUNNING",

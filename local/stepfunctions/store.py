@@ -159,8 +159,11 @@ class Store:
 
     # ---- state machines ----
 
-    def state_machine(self, conn: sqlite3.Connection, arn: str) -> Row | None:
-        return conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+    def state_machine(self, conn: sqlite3.Connection, arn: object) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machines WHERE arn=?", (arn,)
+        ).fetchone()
+        return row
 
     def insert_state_machine(
         self,
@@ -195,7 +198,7 @@ class Store:
             (definition, role_arn, updated, revision, arn),
         )
 
-    def delete_state_machine(self, conn: sqlite3.Connection, arn: str) -> None:
+    def delete_state_machine(self, conn: sqlite3.Connection, arn: object) -> None:
         conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
 
     def list_state_machines(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
@@ -208,7 +211,8 @@ class Store:
 
     def execution_row(self, conn: sqlite3.Connection, arn: str) -> Row | None:
         """Every column, for the API's Describe."""
-        return conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        row: Row | None = conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        return row
 
     def load_execution(self, conn: sqlite3.Connection, arn: str) -> Execution | None:
         row = conn.execute(_LOAD_EXECUTION, (arn,)).fetchone()
@@ -234,7 +238,7 @@ class Store:
     def list_executions(
         self,
         conn: sqlite3.Connection,
-        sm_arn: str,
+        sm_arn: object,
         status: str | None,
         limit: int,
         offset: int,
@@ -274,7 +278,7 @@ class Store:
 
     def execution_stop(self, conn: sqlite3.Connection, arn: str) -> float | None:
         row = conn.execute("SELECT stop FROM executions WHERE arn=?", (arn,)).fetchone()
-        return row["stop"] if row else None
+        return float(row["stop"]) if row and row["stop"] is not None else None
 
     # ---- runs ----
 
@@ -294,7 +298,7 @@ class Store:
 
     def run_exec_arn(self, conn: sqlite3.Connection, run_id: int) -> str | None:
         row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
-        return row["exec_arn"] if row else None
+        return str(row["exec_arn"]) if row else None
 
     def children(self, conn: sqlite3.Connection, parent_id: int, parent_seq: int) -> list[Row]:
         """The child runs a Parallel or Map attempt started, in branch/item order."""
@@ -356,7 +360,7 @@ class Store:
 
     def take_timer(self, conn: sqlite3.Connection, timer_id: int) -> Row | None:
         """The timer, deleted: it fires once."""
-        row = conn.execute("SELECT * FROM timers WHERE id=?", (timer_id,)).fetchone()
+        row: Row | None = conn.execute("SELECT * FROM timers WHERE id=?", (timer_id,)).fetchone()
         if row is not None:
             conn.execute("DELETE FROM timers WHERE id=?", (timer_id,))
         return row
@@ -375,7 +379,7 @@ class Store:
 
     def next_timer_due(self, conn: sqlite3.Connection) -> float | None:
         row = conn.execute("SELECT MIN(due) AS due FROM timers").fetchone()
-        return row["due"] if row is not None else None
+        return float(row["due"]) if row is not None and row["due"] is not None else None
 
     def postpone_heartbeat(
         self, conn: sqlite3.Connection, run_id: int, seq: int, due: float
@@ -404,7 +408,8 @@ class Store:
         )
 
     def token(self, conn: sqlite3.Connection, token: str) -> Row | None:
-        return conn.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
+        row: Row | None = conn.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
+        return row
 
     def answer_token(self, conn: sqlite3.Connection, token: str) -> None:
         conn.execute("UPDATE tokens SET status='done' WHERE token=?", (token,))
@@ -424,10 +429,11 @@ class Store:
     # ---- mocked test cases ----
 
     def mock_execution(self, conn: sqlite3.Connection, exec_arn: str) -> Row | None:
-        return conn.execute(
+        row: Row | None = conn.execute(
             "SELECT test_case, states, invocations FROM mock_executions WHERE exec_arn=?",
             (exec_arn,),
         ).fetchone()
+        return row
 
     def save_mock_invocations(
         self, conn: sqlite3.Connection, exec_arn: str, invocations: dict[str, int]

@@ -10,6 +10,7 @@ from ..errors import PathError, StatesError
 from ..timestamps import parse_timestamp
 from . import choice, payload
 from .base import MapPlan, QueryLanguage
+from .intrinsics import dumps_compact
 from .jsonpath import JsonPathSyntaxError
 from .scope import Scope
 
@@ -72,7 +73,7 @@ class JsonPathLanguage(QueryLanguage):
                 raise StatesError(
                     errors.RUNTIME,
                     f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
-                    f"{payload.dumps_compact(value)}",
+                    f"{dumps_compact(value)}",
                 )
             if value < 0:
                 raise StatesError(
@@ -85,7 +86,7 @@ class JsonPathLanguage(QueryLanguage):
             value = self._resolve(path, inner)
             ts = parse_timestamp(value)
             if ts is None:
-                shown = value if isinstance(value, str) else payload.dumps_compact(value)
+                shown = value if isinstance(value, str) else dumps_compact(value)
                 raise StatesError(
                     errors.RUNTIME,
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended "
@@ -121,8 +122,7 @@ class JsonPathLanguage(QueryLanguage):
         if not isinstance(value, str):
             raise StatesError(
                 errors.RUNTIME,
-                f"The {field} field must reference a string, but references "
-                f"{payload.dumps_compact(value)}",
+                f"The {field} field must reference a string, but references {dumps_compact(value)}",
             )
         return value
 
@@ -150,7 +150,7 @@ class JsonPathLanguage(QueryLanguage):
             raise StatesError(
                 errors.RUNTIME,
                 f"The {name}Path parameter must reference a positive integer: {path} == "
-                f"{payload.dumps_compact(value)}",
+                f"{dumps_compact(value)}",
             )
         return float(value)
 
@@ -177,7 +177,7 @@ class JsonPathLanguage(QueryLanguage):
         if not isinstance(items, list):
             raise StatesError(
                 errors.RUNTIME,
-                f"Map state input must be an array but was: {payload.dumps_compact(items)}",
+                f"Map state input must be an array but was: {dumps_compact(items)}",
             )
         max_conc: Any = state.get("MaxConcurrency", 0)
         if "MaxConcurrencyPath" in state:
@@ -185,7 +185,7 @@ class JsonPathLanguage(QueryLanguage):
             raw = self._resolve(path, inner)
             max_conc = _parse_int(raw)
             if max_conc is None or max_conc < 0:
-                shown = raw if isinstance(raw, str) else payload.dumps_compact(raw)
+                shown = raw if isinstance(raw, str) else dumps_compact(raw)
                 raise StatesError(
                     errors.RUNTIME,
                     f'The MaxConcurrencyPath field refers to value "{shown}" which is not a '
