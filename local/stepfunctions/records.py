@@ -1,9 +1,10 @@
-"""Rows of the store as Python objects: executions and runs (threads of control)."""
+"""Rows of the store as Python objects: executions and runs (threads of control). The SQL
+that reads and writes them is in store.py."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,17 +29,21 @@ class Execution:
     definition: str
     role_arn: str
 
-    @classmethod
-    def load(cls, conn: sqlite3.Connection, arn: str) -> Execution | None:
-        row = conn.execute(
-            "SELECT arn, sm_arn, sm_name, name, status, input, start, definition, role_arn "
-            "FROM executions WHERE arn=?",
-            (arn,),
-        ).fetchone()
-        return cls(**dict(row)) if row else None
+
+EXECUTION_COLUMNS = (
+    "arn",
+    "sm_arn",
+    "sm_name",
+    "name",
+    "status",
+    "input",
+    "start",
+    "definition",
+    "role_arn",
+)
 
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "id",
     "exec_arn",
     "parent_id",
@@ -96,42 +101,24 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection, run_id: int) -> Run | None:
-        row = conn.execute(
-            f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE id=?", (run_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        values = {k: (_load(row[k]) if k in _JSON_COLUMNS else row[k]) for k in _RUN_COLUMNS}
+    def from_row(cls, row: Mapping[str, Any]) -> Run:
+        values = {k: (_load(row[k]) if k in _JSON_COLUMNS else row[k]) for k in RUN_COLUMNS}
         values["variables"] = values["variables"] or {}
         values["retriers"] = values["retriers"] or []
         values["ctx"] = values["ctx"] or {}
         values["extra"] = values["extra"] or {}
         return cls(**values)
 
-    def _values(self) -> list[Any]:
-        return [
-            _dump(getattr(self, k)) if k in _JSON_COLUMNS else getattr(self, k)
-            for k in _RUN_COLUMNS[1:]
-        ]
-
-    def insert(self, conn: sqlite3.Connection) -> int:
-        cols = _RUN_COLUMNS[1:]
-        cur = conn.execute(
-            f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            self._values(),
-        )
-        self.id = int(cur.lastrowid or 0)
-        return self.id
-
-    def save(self, conn: sqlite3.Connection) -> None:
-        values = dict(zip(_RUN_COLUMNS[1:], self._values(), strict=True))
-        conn.execute(_SAVE_RUN, [*(values[c] for c in _MUTABLE_RUN_COLUMNS), self.id])
+    def column_values(self) -> dict[str, Any]:
+        """Every column but the id, as stored."""
+        return {
+            k: _dump(getattr(self, k)) if k in _JSON_COLUMNS else getattr(self, k)
+            for k in RUN_COLUMNS[1:]
+        }
 
 
 # What a run is a part of never changes after insert. Leaving those columns out of the UPDATE
 # matters: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
 # not, so saving them wrote two index pages (runs_by_exec, runs_by_parent) per transition.
-_IMMUTABLE_RUN_COLUMNS = {"exec_arn", "parent_id", "parent_seq", "idx", "branch"}
-_MUTABLE_RUN_COLUMNS = tuple(c for c in _RUN_COLUMNS[1:] if c not in _IMMUTABLE_RUN_COLUMNS)
-_SAVE_RUN = f"UPDATE runs SET {', '.join(f'{c}=?' for c in _MUTABLE_RUN_COLUMNS)} WHERE id=?"
+IMMUTABLE_RUN_COLUMNS = frozenset({"exec_arn", "parent_id", "parent_seq", "idx", "branch"})
+MUTABLE_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS[1:] if c not in IMMUTABLE_RUN_COLUMNS)

@@ -1,36 +1,28 @@
-"""StepFunctionsService: the Step Functions operations over the durable store, a pool of
-workers that step runs and call Lambdas, and one timer thread."""
+"""StepFunctionsService: the Step Functions API operations over the durable store. The runs
+they start are stepped by the scheduler (scheduler.py: workers, Lambda calls, timer thread)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import pathlib
-import queue
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import arns
+from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
 from .records import Execution
+from .scheduler import RunScheduler
 from .store import Store
 from .validation import parse_checked
 from .validation.api import validate_definition
 
-log = logging.getLogger(__name__)
-
 MAX_INPUT_BYTES = 256 * 1024
-STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
-# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
-# which StartExecution and callbacks wait for, is never held long.
-STEPS_PER_COMMIT = 8
 
 
 def _page_token(offset: int) -> str:
@@ -88,208 +80,47 @@ class StepFunctionsService:
         account_id: str = "123456789012",
         workers: int = 4,
         mock_config: pathlib.Path | dict[str, Any] | MockConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """mock_config: Step Functions Local's MockConfigFile (a path or the parsed document);
         executions started on `<stateMachineArn>#<TestCase>` use its mocked responses. A bad
-        file raises MockConfigError here, before anything runs."""
+        file raises MockConfigError here, before anything runs. clock: the real one unless a
+        test gives a clock.ManualClock."""
         self.mock_config = MockConfig.load(mock_config) if mock_config is not None else None
         self.region = region
         self.account_id = account_id
-        self.store = Store(pathlib.Path(db_path))
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store(pathlib.Path(db_path), self.clock)
+        self.scheduler = RunScheduler(self.store, self.clock, workers)
         self.engine = Engine(
             self.store,
             invoker,
-            Scheduler(self._enqueue, self._submit_invoke, self._timer_changed),
+            Scheduler(
+                self.scheduler.enqueue, self.scheduler.submit_invoke, self.scheduler.timer_changed
+            ),
             region,
             account_id,
+            self.clock,
         )
-        self._workers = max(1, workers)
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._qlock = threading.Lock()
-        self._queued: set[int] = set()
-        self._inflight: set[int] = set()
-        self._dirty: set[int] = set()
-        self._invoking: set[tuple[int, int]] = set()
-        self._threads: list[threading.Thread] = []
-        self._invokers: ThreadPoolExecutor | None = None
-        self._pending_invokes: list[tuple[int, int]] = []
-        self._timer_cond = threading.Condition()
-        self._timer_dirty = False
-        self._stopping = False
-        self._started = False
+        self.scheduler.engine = self.engine
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        self._stopping = False
-        self._invokers = ThreadPoolExecutor(
-            max_workers=max(8, self._workers * 4), thread_name_prefix="sfn-invoke"
-        )
-        for i in range(self._workers):
-            t = threading.Thread(target=self._work, name=f"sfn-worker-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        timer = threading.Thread(target=self._timer_loop, name="sfn-timer", daemon=True)
-        timer.start()
-        self._threads.append(timer)
-        # recover() finds every unfinished invocation in the store, including those asked
-        # for before start(): submitting the remembered ones too would invoke twice
-        self._pending_invokes = []
-        self.engine.recover()
+        self.scheduler.start()
 
     def stop(self) -> None:
-        if not self._started:
-            self.store.close()
-            return
-        self._stopping = True
-        for _ in range(self._workers):
-            self._queue.put(None)
-        with self._timer_cond:
-            self._timer_dirty = True
-            self._timer_cond.notify_all()
-        for t in self._threads:
-            t.join(timeout=5)
-        if self._invokers is not None:
-            self._invokers.shutdown(wait=False, cancel_futures=True)
-        self._threads.clear()
-        self._started = False
+        self.scheduler.stop()
         self.store.close()
-
-    # ---------------------------------------------------------------- workers
-
-    def _enqueue(self, run_id: int) -> None:
-        with self._qlock:
-            if run_id in self._inflight:
-                self._dirty.add(run_id)
-                return
-            if run_id in self._queued:
-                return
-            self._queued.add(run_id)
-        self._queue.put(run_id)
-
-    def _submit_invoke(self, run_id: int, seq: int) -> None:
-        if self._invokers is None or self._stopping:
-            self._pending_invokes.append((run_id, seq))
-            return
-        with self._qlock:
-            if (run_id, seq) in self._invoking:
-                return
-            self._invoking.add((run_id, seq))
-        self._invokers.submit(self._invoke, run_id, seq)
-
-    def _invoke(self, run_id: int, seq: int) -> None:
-        try:
-            self.engine.invoke(run_id, seq)
-        except Exception:
-            if not self._stopping:
-                log.exception("invocation for run %s failed", run_id)
-        finally:
-            with self._qlock:
-                self._invoking.discard((run_id, seq))
-
-    def _work(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            if run_id is None or self._stopping:
-                return
-            with self._qlock:
-                self._queued.discard(run_id)
-                if run_id in self._inflight:
-                    self._dirty.add(run_id)
-                    continue
-                self._inflight.add(run_id)
-            again = False
-            try:
-                for _ in range(STEPS_PER_TURN // STEPS_PER_COMMIT):
-                    if self._stopping or not self.engine.step(run_id, STEPS_PER_COMMIT):
-                        break
-                else:
-                    again = True
-            except Exception as e:
-                log.exception("run %s crashed", run_id)
-                self._crash(run_id, e)
-            finally:
-                with self._qlock:
-                    self._inflight.discard(run_id)
-                    redo = run_id in self._dirty
-                    self._dirty.discard(run_id)
-            if (redo or again) and not self._stopping:
-                self._enqueue(run_id)
-
-    def _crash(self, run_id: int, e: Exception) -> None:
-        """An engine bug must not leave an execution RUNNING forever: fail it visibly."""
-        try:
-            with self.store.tx() as conn:
-                row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
-                if row is None:
-                    return
-                ex = Execution.load(conn, row["exec_arn"])
-                if ex is None or ex.status != "RUNNING":
-                    return
-                cause = f"Internal error in the local engine: {type(e).__name__}: {e}"
-                self.store.add_event(
-                    conn, ex.arn, "ExecutionFailed", {"error": "States.Runtime", "cause": cause}
-                )
-                conn.execute(
-                    "UPDATE executions SET status='FAILED', error=?, cause=?, stop=? WHERE arn=?",
-                    ("States.Runtime", cause, time.time(), ex.arn),
-                )
-                self.engine._close_execution(conn, ex.arn)
-        except Exception:
-            log.exception("could not record the crash of run %s", run_id)
-
-    # ---------------------------------------------------------------- timers
-
-    def _timer_changed(self, due: float) -> None:
-        with self._timer_cond:
-            self._timer_dirty = True
-            self._timer_cond.notify_all()
-
-    def _timer_loop(self) -> None:
-        while not self._stopping:
-            try:
-                with self.store.read() as conn:
-                    rows = conn.execute(
-                        "SELECT id, due FROM timers WHERE due <= ? ORDER BY due LIMIT 100",
-                        (time.time(),),
-                    ).fetchall()
-                    nxt = conn.execute("SELECT MIN(due) AS due FROM timers").fetchone()
-            except Exception:
-                if self._stopping:
-                    return
-                log.exception("timer query failed")
-                time.sleep(0.5)
-                continue
-            for row in rows:
-                if self._stopping:
-                    return
-                try:
-                    self.engine.fire_timer(row["id"])
-                except Exception:
-                    log.exception("timer %s failed", row["id"])
-                    with self.store.tx() as conn:
-                        conn.execute("DELETE FROM timers WHERE id=?", (row["id"],))
-            if rows:
-                continue
-            wait = 30.0
-            if nxt is not None and nxt["due"] is not None:
-                wait = max(0.0, min(wait, nxt["due"] - time.time()))
-            with self._timer_cond:
-                if not self._timer_dirty and wait > 0:
-                    self._timer_cond.wait(wait)
-                self._timer_dirty = False
 
     # ---------------------------------------------------------------- state machines
 
-    def _sm_row(self, conn: Any, arn: str) -> Any:
+    def _sm_row(self, conn: Any, arn: object) -> Any:
         # `#TestCase` picks a mocked test case (StartExecution); elsewhere it names the same
         # state machine, so Describe/List/Update/Delete accept it too.
         plain, _ = arns.split_test_case(arn)
         arns.parse_state_machine_arn(plain)
-        row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (plain,)).fetchone()
+        row = self.store.state_machine(conn, plain)
         if row is None:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return row
@@ -299,20 +130,15 @@ class StepFunctionsService:
         arns.check_name(name)
         parse_checked(definition)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
-        now = time.time()
+        now = self.clock.now()
         with self.store.tx() as conn:
-            row = conn.execute("SELECT arn FROM state_machines WHERE arn=?", (arn,)).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
-                    "revision) VALUES (?,?,?,?,?,?,?)",
-                    (arn, name, definition, role_arn, "STANDARD", now, str(uuid.uuid4())),
+            if self.store.state_machine(conn, arn) is None:
+                self.store.insert_state_machine(
+                    conn, arn, name, definition, role_arn, "STANDARD", now, str(uuid.uuid4())
                 )
             else:
-                conn.execute(
-                    "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
-                    "WHERE arn=?",
-                    (definition, role_arn, now, str(uuid.uuid4()), arn),
+                self.store.update_state_machine(
+                    conn, arn, definition, role_arn, now, str(uuid.uuid4())
                 )
         return arn
 
@@ -326,29 +152,26 @@ class StepFunctionsService:
             raise ApiError("ValidationException", f"Invalid type: {typ}")
         parse_checked(definition, typ)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
-        now = time.time()
+        now = self.clock.now()
         with self.store.tx() as conn:
-            row = conn.execute("SELECT * FROM state_machines WHERE arn=?", (arn,)).fetchone()
+            row = self.store.state_machine(conn, arn)
             if row is not None:
                 if row["definition"] == definition and row["role_arn"] == role:
                     return {"stateMachineArn": arn, "creationDate": row["created"]}
                 raise ApiError(
                     "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
                 )
-            conn.execute(
-                "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
-                "revision, logging, tracing) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    arn,
-                    name,
-                    definition,
-                    role,
-                    typ,
-                    now,
-                    str(uuid.uuid4()),
-                    json.dumps(req.get("loggingConfiguration") or None),
-                    json.dumps(req.get("tracingConfiguration") or None),
-                ),
+            self.store.insert_state_machine(
+                conn,
+                arn,
+                name,
+                definition,
+                role,
+                typ,
+                now,
+                str(uuid.uuid4()),
+                logging=json.dumps(req.get("loggingConfiguration") or None),
+                tracing=json.dumps(req.get("tracingConfiguration") or None),
             )
         return {"stateMachineArn": arn, "creationDate": now}
 
@@ -375,11 +198,7 @@ class StepFunctionsService:
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         with self.store.read() as conn:
-            rows = conn.execute(
-                "SELECT arn, name, type, created FROM state_machines ORDER BY name "
-                "LIMIT ? OFFSET ?",
-                (limit + 1, offset),
-            ).fetchall()
+            rows = self.store.list_state_machines(conn, limit + 1, offset)
         out: dict[str, Any] = {
             "stateMachines": [
                 {
@@ -413,16 +232,19 @@ class StepFunctionsService:
             )
         if role is not None:
             arns.check_role_arn(role)
-        now = time.time()
+        now = self.clock.now()
         revision = str(uuid.uuid4())
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
             if definition is not None:
                 parse_checked(definition, row["type"])
-            conn.execute(
-                "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? "
-                "WHERE arn=?",
-                (definition or row["definition"], role or row["role_arn"], now, revision, arn),
+            self.store.update_state_machine(
+                conn,
+                arn,
+                definition or row["definition"],
+                role or row["role_arn"],
+                now,
+                revision,
             )
         return {"updateDate": now, "revisionId": revision}
 
@@ -433,7 +255,7 @@ class StepFunctionsService:
         arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))
         arns.parse_state_machine_arn(arn)
         with self.store.tx() as conn:
-            conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+            self.store.delete_state_machine(conn, arn)
         return {}
 
     # ---------------------------------------------------------------- executions
@@ -463,40 +285,28 @@ class StepFunctionsService:
             sm = self._sm_row(conn, sm_arn)
             mocked = self._mocked_states(sm["name"], test_case)
             arn = arns.execution_arn(self.region, self.account_id, sm["name"], name)
-            existing = conn.execute(
-                "SELECT status, input, start FROM executions WHERE arn=?", (arn,)
-            ).fetchone()
+            existing = self.store.load_execution(conn, arn)
             if existing is not None:
-                if existing["status"] == "RUNNING" and existing["input"] == raw_input:
-                    return {"executionArn": arn, "startDate": existing["start"]}
+                if existing.status == "RUNNING" and existing.input == raw_input:
+                    return {"executionArn": arn, "startDate": existing.start}
                 raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            now = time.time()
-            conn.execute(
-                "INSERT INTO executions (arn, sm_arn, sm_name, name, status, input, start, "
-                "definition, role_arn) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    arn,
-                    sm_arn,
-                    sm["name"],
-                    name,
-                    "RUNNING",
-                    raw_input,
-                    now,
-                    sm["definition"],
-                    sm["role_arn"],
-                ),
+            now = self.clock.now()
+            ex = Execution(
+                arn=arn,
+                sm_arn=sm["arn"],
+                sm_name=sm["name"],
+                name=name,
+                status="RUNNING",
+                input=raw_input,
+                start=now,
+                definition=sm["definition"],
+                role_arn=sm["role_arn"],
             )
-            if mocked is not None:
-                # The test case's responses are stored with the execution, as its definition
-                # is: a restart (or a changed file) cannot change what a running test sees.
-                conn.execute(
-                    "INSERT INTO mock_executions (exec_arn, test_case, states) VALUES (?,?,?)",
-                    (arn, test_case, json.dumps(mocked)),
-                )
-            ex = Execution.load(conn, arn)
-            assert ex is not None
+            self.store.insert_execution(
+                conn, ex, None if mocked is None else (test_case or "", mocked)
+            )
             self.engine.start_execution(conn, ex, fx)
-        self.engine._apply(fx)
+        self.engine.apply(fx)
         return {"executionArn": arn, "startDate": now}
 
     def _mocked_states(self, sm_name: str, test_case: str | None) -> dict[str, Any] | None:
@@ -517,7 +327,7 @@ class StepFunctionsService:
 
     def _exec_row(self, conn: Any, arn: str) -> Any:
         arns.parse_execution_arn(arn)
-        row = conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        row = self.store.execution_row(conn, arn)
         if row is None:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return row
@@ -564,13 +374,7 @@ class StepFunctionsService:
         sm_arn, _ = arns.split_test_case(sm_arn)
         with self.store.read() as conn:
             self._sm_row(conn, sm_arn)
-            sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
-            args: list[Any] = [sm_arn]
-            if status:
-                sql += " AND status=?"
-                args.append(status)
-            sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
-            rows = conn.execute(sql, [*args, limit + 1, offset]).fetchall()
+            rows = self.store.list_executions(conn, sm_arn, status, limit + 1, offset)
         items = []
         for r in rows[:limit]:
             item = {
@@ -592,15 +396,10 @@ class StepFunctionsService:
         arn = _plain_execution_arn(_require(req, "executionArn"))
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
-        order = "DESC" if req.get("reverseOrder") else "ASC"
         include_data = req.get("includeExecutionData", True)
         with self.store.read() as conn:
             self._exec_row(conn, arn)
-            rows = conn.execute(
-                f"SELECT id, type, ts, prev, details FROM events WHERE exec_arn=? "
-                f"ORDER BY id {order} LIMIT ? OFFSET ?",
-                (arn, limit + 1, offset),
-            ).fetchall()
+            rows = self.store.events(conn, arn, bool(req.get("reverseOrder")), limit + 1, offset)
         events = []
         for r in rows[:limit]:
             event: dict[str, Any] = {
@@ -627,10 +426,10 @@ class StepFunctionsService:
         with self.store.tx() as conn:
             row = self._exec_row(conn, arn)
             if row["status"] != "RUNNING":
-                return {"stopDate": row["stop"] or time.time()}
+                return {"stopDate": row["stop"] or self.clock.now()}
             self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
-            stop = conn.execute("SELECT stop FROM executions WHERE arn=?", (arn,)).fetchone()
-        return {"stopDate": stop["stop"]}
+            stop = self.store.execution_stop(conn, arn)
+        return {"stopDate": stop}
 
     # ---------------------------------------------------------------- callbacks
 

@@ -1,6 +1,9 @@
-"""The durable SQLite store: state machines, executions, runs, history events, task tokens
-and timers. One connection guarded by a lock; every transaction is short and never spans a
-Lambda invocation."""
+"""The durable SQLite store: state machines, executions, runs, history events, task tokens,
+timers and mocked test cases. One connection guarded by a lock; every transaction is short
+and never spans a Lambda invocation.
+
+All of the engine's SQL is here, as named operations. Each takes the connection of the
+transaction it joins (`tx()` or `read()`), so a caller composes several into one commit."""
 
 from __future__ import annotations
 
@@ -8,10 +11,14 @@ import json
 import pathlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from .clock import Clock, SystemClock
+from .records import EXECUTION_COLUMNS, MUTABLE_RUN_COLUMNS, RUN_COLUMNS, Execution, Run
+
+Row = sqlite3.Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state_machines (
@@ -63,7 +70,8 @@ CREATE TABLE IF NOT EXISTS mock_executions (
 
 
 class Store:
-    def __init__(self, path: pathlib.Path) -> None:
+    def __init__(self, path: pathlib.Path, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -132,9 +140,314 @@ class Store:
                 exec_arn,
                 event_id,
                 type_,
-                time.time(),
+                self.clock.now(),
                 prev if prev is not None else event_id - 1,
                 json.dumps(details) if details is not None else None,
             ),
         )
         return event_id
+
+    def events(
+        self, conn: sqlite3.Connection, exec_arn: str, reverse: bool, limit: int, offset: int
+    ) -> list[Row]:
+        order = "DESC" if reverse else "ASC"
+        return conn.execute(
+            f"SELECT id, type, ts, prev, details FROM events WHERE exec_arn=? "
+            f"ORDER BY id {order} LIMIT ? OFFSET ?",
+            (exec_arn, limit, offset),
+        ).fetchall()
+
+    # ---- state machines ----
+
+    def state_machine(self, conn: sqlite3.Connection, arn: object) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machines WHERE arn=?", (arn,)
+        ).fetchone()
+        return row
+
+    def insert_state_machine(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        name: str,
+        definition: str,
+        role_arn: str,
+        type_: str,
+        created: float,
+        revision: str,
+        logging: str | None = None,
+        tracing: str | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO state_machines (arn, name, definition, role_arn, type, created, "
+            "revision, logging, tracing) VALUES (?,?,?,?,?,?,?,?,?)",
+            (arn, name, definition, role_arn, type_, created, revision, logging, tracing),
+        )
+
+    def update_state_machine(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        definition: str,
+        role_arn: str,
+        updated: float,
+        revision: str,
+    ) -> None:
+        conn.execute(
+            "UPDATE state_machines SET definition=?, role_arn=?, updated=?, revision=? WHERE arn=?",
+            (definition, role_arn, updated, revision, arn),
+        )
+
+    def delete_state_machine(self, conn: sqlite3.Connection, arn: object) -> None:
+        conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+
+    def list_state_machines(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
+        return conn.execute(
+            "SELECT arn, name, type, created FROM state_machines ORDER BY name LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+
+    # ---- executions ----
+
+    def execution_row(self, conn: sqlite3.Connection, arn: str) -> Row | None:
+        """Every column, for the API's Describe."""
+        row: Row | None = conn.execute("SELECT * FROM executions WHERE arn=?", (arn,)).fetchone()
+        return row
+
+    def load_execution(self, conn: sqlite3.Connection, arn: str) -> Execution | None:
+        row = conn.execute(_LOAD_EXECUTION, (arn,)).fetchone()
+        return Execution(**dict(row)) if row else None
+
+    def insert_execution(
+        self, conn: sqlite3.Connection, ex: Execution, mocked: tuple[str, Any] | None
+    ) -> None:
+        """mocked: (test case, its states' responses), stored with the execution as its
+        definition is, so a restart (or a changed file) cannot change what a running test
+        sees."""
+        conn.execute(
+            f"INSERT INTO executions ({', '.join(EXECUTION_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(EXECUTION_COLUMNS))})",
+            [getattr(ex, c) for c in EXECUTION_COLUMNS],
+        )
+        if mocked is not None:
+            conn.execute(
+                "INSERT INTO mock_executions (exec_arn, test_case, states) VALUES (?,?,?)",
+                (ex.arn, mocked[0], json.dumps(mocked[1])),
+            )
+
+    def list_executions(
+        self,
+        conn: sqlite3.Connection,
+        sm_arn: object,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[Row]:
+        sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
+        args: list[Any] = [sm_arn]
+        if status:
+            sql += " AND status=?"
+            args.append(status)
+        sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
+        return conn.execute(sql, [*args, limit, offset]).fetchall()
+
+    def end_execution(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        status: str,
+        stop: float,
+        output: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        """Record how an execution ended, and release everything it still held: its runs,
+        timers and the task tokens nobody answered."""
+        conn.execute(
+            "UPDATE executions SET status=?, output=?, error=?, cause=?, stop=? WHERE arn=?",
+            (status, output, error, cause, stop, arn),
+        )
+        conn.execute(
+            "UPDATE runs SET phase='done', status='ABORTED' WHERE exec_arn=? AND phase!='done'",
+            (arn,),
+        )
+        conn.execute("DELETE FROM timers WHERE exec_arn=?", (arn,))
+        conn.execute(
+            "UPDATE tokens SET status='closed' WHERE exec_arn=? AND status='waiting'", (arn,)
+        )
+
+    def execution_stop(self, conn: sqlite3.Connection, arn: str) -> float | None:
+        row = conn.execute("SELECT stop FROM executions WHERE arn=?", (arn,)).fetchone()
+        return float(row["stop"]) if row and row["stop"] is not None else None
+
+    # ---- runs ----
+
+    def load_run(self, conn: sqlite3.Connection, run_id: int) -> Run | None:
+        row = conn.execute(_LOAD_RUN, (run_id,)).fetchone()
+        return Run.from_row(row) if row is not None else None
+
+    def insert_run(self, conn: sqlite3.Connection, run: Run) -> int:
+        values = run.column_values()
+        cur = conn.execute(_INSERT_RUN, list(values.values()))
+        run.id = int(cur.lastrowid or 0)
+        return run.id
+
+    def save_run(self, conn: sqlite3.Connection, run: Run) -> None:
+        values = run.column_values()
+        conn.execute(_SAVE_RUN, [*(values[c] for c in MUTABLE_RUN_COLUMNS), run.id])
+
+    def run_exec_arn(self, conn: sqlite3.Connection, run_id: int) -> str | None:
+        row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
+        return str(row["exec_arn"]) if row else None
+
+    def children(self, conn: sqlite3.Connection, parent_id: int, parent_seq: int) -> list[Row]:
+        """The child runs a Parallel or Map attempt started, in branch/item order."""
+        return conn.execute(
+            "SELECT id, idx, phase, status, result FROM runs WHERE parent_id=? AND parent_seq=? "
+            "ORDER BY idx",
+            (parent_id, parent_seq),
+        ).fetchall()
+
+    def abort_descendants(self, conn: sqlite3.Connection, parent_id: int) -> None:
+        frontier = [parent_id]
+        while frontier:
+            rows = conn.execute(
+                f"SELECT id FROM runs WHERE parent_id IN ({','.join('?' * len(frontier))}) "
+                "AND phase!='done'",
+                frontier,
+            ).fetchall()
+            frontier = [r["id"] for r in rows]
+            for rid in frontier:
+                conn.execute("UPDATE runs SET phase='done', status='ABORTED' WHERE id=?", (rid,))
+                self.release_waits(conn, rid)
+
+    def release_waits(self, conn: sqlite3.Connection, run_id: int) -> None:
+        """A run stopped waiting: drop its timers and close the tokens nobody answered."""
+        conn.execute("DELETE FROM timers WHERE run_id=?", (run_id,))
+        conn.execute(
+            "UPDATE tokens SET status='closed' WHERE run_id=? AND status='waiting'", (run_id,)
+        )
+
+    def runs_to_step(self, conn: sqlite3.Connection) -> list[int]:
+        rows = conn.execute(
+            "SELECT id FROM runs WHERE phase IN ('enter','attempt','outcome') ORDER BY id"
+        ).fetchall()
+        return [r["id"] for r in rows]
+
+    def runs_to_invoke(self, conn: sqlite3.Connection) -> list[tuple[int, int]]:
+        """Runs whose Lambda call was asked for and has not returned: (run id, seq)."""
+        rows = conn.execute(
+            "SELECT id, seq FROM runs WHERE action_pending=1 AND phase IN ('invoking','waiting')"
+        ).fetchall()
+        return [(r["id"], r["seq"]) for r in rows]
+
+    # ---- timers ----
+
+    def add_timer(
+        self,
+        conn: sqlite3.Connection,
+        due: float,
+        kind: str,
+        exec_arn: str,
+        run_id: int | None = None,
+        seq: int | None = None,
+        payload: Any = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO timers (due, kind, run_id, seq, exec_arn, payload) VALUES (?,?,?,?,?,?)",
+            (due, kind, run_id, seq, exec_arn, None if payload is None else json.dumps(payload)),
+        )
+
+    def take_timer(self, conn: sqlite3.Connection, timer_id: int) -> Row | None:
+        """The timer, deleted: it fires once."""
+        row: Row | None = conn.execute("SELECT * FROM timers WHERE id=?", (timer_id,)).fetchone()
+        if row is not None:
+            conn.execute("DELETE FROM timers WHERE id=?", (timer_id,))
+        return row
+
+    def delete_timer(self, conn: sqlite3.Connection, timer_id: int) -> None:
+        conn.execute("DELETE FROM timers WHERE id=?", (timer_id,))
+
+    def delete_run_timers(self, conn: sqlite3.Connection, run_id: int) -> None:
+        conn.execute("DELETE FROM timers WHERE run_id=?", (run_id,))
+
+    def due_timers(self, conn: sqlite3.Connection, now: float, limit: int) -> list[int]:
+        rows = conn.execute(
+            "SELECT id FROM timers WHERE due <= ? ORDER BY due LIMIT ?", (now, limit)
+        ).fetchall()
+        return [r["id"] for r in rows]
+
+    def next_timer_due(self, conn: sqlite3.Connection) -> float | None:
+        row = conn.execute("SELECT MIN(due) AS due FROM timers").fetchone()
+        return float(row["due"]) if row is not None and row["due"] is not None else None
+
+    def postpone_heartbeat(
+        self, conn: sqlite3.Connection, run_id: int, seq: int, due: float
+    ) -> None:
+        conn.execute(
+            "UPDATE timers SET due=? WHERE run_id=? AND seq=? AND kind='heartbeat'",
+            (due, run_id, seq),
+        )
+
+    # ---- task tokens ----
+
+    def add_token(
+        self,
+        conn: sqlite3.Connection,
+        token: str,
+        run_id: int,
+        seq: int,
+        exec_arn: str,
+        heartbeat: float | None,
+        created: float,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO tokens (token, run_id, seq, exec_arn, status, heartbeat, created) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (token, run_id, seq, exec_arn, "waiting", heartbeat, created),
+        )
+
+    def token(self, conn: sqlite3.Connection, token: str) -> Row | None:
+        row: Row | None = conn.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
+        return row
+
+    def answer_token(self, conn: sqlite3.Connection, token: str) -> None:
+        conn.execute("UPDATE tokens SET status='done' WHERE token=?", (token,))
+
+    def fail_tokens(self, conn: sqlite3.Connection, run_id: int, seq: int) -> None:
+        """The call that was to hand the token out failed: nobody can answer it now."""
+        conn.execute(
+            "UPDATE tokens SET status='failed' WHERE run_id=? AND seq=? AND status='waiting'",
+            (run_id, seq),
+        )
+
+    def time_out_tokens(self, conn: sqlite3.Connection, run_id: int) -> None:
+        conn.execute(
+            "UPDATE tokens SET status='timedout' WHERE run_id=? AND status='waiting'", (run_id,)
+        )
+
+    # ---- mocked test cases ----
+
+    def mock_execution(self, conn: sqlite3.Connection, exec_arn: str) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT test_case, states, invocations FROM mock_executions WHERE exec_arn=?",
+            (exec_arn,),
+        ).fetchone()
+        return row
+
+    def save_mock_invocations(
+        self, conn: sqlite3.Connection, exec_arn: str, invocations: dict[str, int]
+    ) -> None:
+        conn.execute(
+            "UPDATE mock_executions SET invocations=? WHERE exec_arn=?",
+            (json.dumps(invocations), exec_arn),
+        )
+
+
+_LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"
+_LOAD_RUN = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id=?"
+_INSERT_RUN = (
+    f"INSERT INTO runs ({', '.join(RUN_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' * (len(RUN_COLUMNS) - 1))})"
+)
+_SAVE_RUN = f"UPDATE runs SET {', '.join(f'{c}=?' for c in MUTABLE_RUN_COLUMNS)} WHERE id=?"

@@ -6,10 +6,16 @@ from __future__ import annotations
 import jsonata
 from jsonata import jexception
 
-from ..choice import COMPARISONS
-from ..intrinsics import FUNCTIONS, Call, IntrinsicSyntaxError, PathArg, looks_like_intrinsic
-from ..intrinsics import parse as parse_intrinsic
-from ..jsonpath import JsonPathSyntaxError, compile_path
+from ..languages.choice import COMPARISONS
+from ..languages.intrinsics import (
+    FUNCTIONS,
+    Call,
+    IntrinsicSyntaxError,
+    PathArg,
+    looks_like_intrinsic,
+)
+from ..languages.intrinsics import parse as parse_intrinsic
+from ..languages.jsonpath import JsonPathSyntaxError, compile_path
 from ..timestamps import parse_timestamp
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from local.stepfunctions import StepFunctionsService
+from local.stepfunctions.clock import Clock, ManualClock
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
@@ -38,10 +39,10 @@ class FakeLambdas:
 
 
 class Harness:
-    def __init__(self, db: pathlib.Path, lambdas: FakeLambdas) -> None:
+    def __init__(self, db: pathlib.Path, lambdas: FakeLambdas, clock: Clock | None = None) -> None:
         self.db = db
         self.lambdas = lambdas
-        self.svc = StepFunctionsService(db, lambdas, workers=4)
+        self.svc = StepFunctionsService(db, lambdas, workers=4, clock=clock)
         self.svc.start()
 
     def machine(self, definition: dict[str, Any] | str, name: str = "m") -> str:
@@ -74,6 +75,19 @@ def lambdas() -> FakeLambdas:
 @pytest.fixture
 def harness(tmp_path: pathlib.Path, lambdas: FakeLambdas) -> Iterator[Harness]:
     h = Harness(tmp_path / "sfn.db", lambdas)
+    yield h
+    h.svc.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def timed(tmp_path: pathlib.Path, lambdas: FakeLambdas, clock: ManualClock) -> Iterator[Harness]:
+    """A harness on a ManualClock: timers fire when the test moves the clock, not by waiting."""
+    h = Harness(tmp_path / "sfn.db", lambdas, clock)
     yield h
     h.svc.stop()
 

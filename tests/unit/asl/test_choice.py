@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from local.stepfunctions import choice
-from local.stepfunctions.scope import Scope
+from local.stepfunctions.languages import choice
+from local.stepfunctions.languages.scope import Scope
 
 DATA = {"s": "hello", "n": 5, "b": True, "t": "2024-01-02T03:04:05Z", "nil": None, "other": 5}
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local.stepfunctions import LambdaFunctionError
+from local.stepfunctions.clock import ManualClock
 from local.stepfunctions.errors import ApiError
 
 from .conftest import FakeLambdas, Harness, output
@@ -100,11 +103,11 @@ def test_direct_lambda_arn_and_history(harness: Harness, lambdas: FakeLambdas) -
     ]
 
 
-def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> None:
+def test_retry_backoff_then_catch(timed: Harness, lambdas: FakeLambdas, clock: ManualClock) -> None:
     times: list[float] = []
 
     def failing(p: Any) -> Any:
-        times.append(time.monotonic())
+        times.append(clock.now())
         raise LambdaFunctionError("Boom", "always", [])
 
     lambdas.add("Fail", failing)
@@ -118,7 +121,7 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
                         "ErrorEquals": ["Boom"],
                         "IntervalSeconds": 1,
                         "MaxAttempts": 2,
-                        "BackoffRate": 1.5,
+                        "BackoffRate": 3,
                     }
                 ],
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
@@ -128,12 +131,17 @@ def test_retry_backoff_then_catch(harness: Harness, lambdas: FakeLambdas) -> Non
             "Caught": {"Type": "Pass", "End": True},
         },
     }
-    out = output(harness.run(definition, {"k": 1}))
+    arn = timed.start(timed.machine(definition), {"k": 1})
+    for attempt, delay in enumerate((1.0, 3.0), start=1):  # 1 s, then 1 s × 3^1
+        wait_until(lambda: timed.history(arn)[-1]["type"] == "TaskFailed")
+        clock.advance(delay - 0.01)
+        timed.svc.scheduler.fire_due_timers()
+        assert len(times) == attempt  # not retried before its back-off is over
+        clock.advance(0.01)
+        wait_until(lambda n=attempt: len(times) == n + 1)
+    out = output(timed.svc.wait_for(arn))
     assert out["k"] == 1 and out["err"]["Error"] == "Boom"
-    assert len(times) == 3
-    # AWS takes whole seconds only (IntervalSeconds is a positive integer)
-    assert times[1] - times[0] >= 0.99
-    assert times[2] - times[1] >= 1.49  # 1 * 1.5^1
+    assert [round(later - earlier, 2) for earlier, later in itertools.pairwise(times)] == [1, 3]
 
 
 def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambdas) -> None:
@@ -174,18 +182,38 @@ def test_max_attempts_zero_and_retry_count(harness: Harness, lambdas: FakeLambda
     assert harness.run(definition)["error"] == "Other"
 
 
-def test_task_timeout_on_slow_lambda(harness: Harness, lambdas: FakeLambdas) -> None:
-    release = threading.Event()
-    lambdas.add("Slow", lambda p: release.wait(5) and "late")
+def wait_until(condition: Callable[[], object], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_task_timeout_on_slow_lambda(
+    timed: Harness, lambdas: FakeLambdas, clock: ManualClock
+) -> None:
+    release, called = threading.Event(), threading.Event()
+
+    def slow(p: Any) -> Any:
+        called.set()
+        return release.wait(5) and "late"
+
+    lambdas.add("Slow", slow)
     definition = {"StartAt": "T", "States": {"T": task("Slow", TimeoutSeconds=1, End=True)}}
-    started = time.monotonic()
-    desc = harness.run(definition)
+    arn = timed.start(timed.machine(definition))
+    assert called.wait(5)
+    clock.advance(0.9)
+    timed.svc.scheduler.fire_due_timers()
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(0.2)
+    desc = timed.svc.wait_for(arn, timeout=5)
     release.set()
     assert desc["status"] == "FAILED" and desc["error"] == "States.Timeout"
-    assert 0.9 <= time.monotonic() - started < 3
 
 
-def test_heartbeat_timeout_and_heartbeat(harness: Harness, lambdas: FakeLambdas) -> None:
+def test_heartbeat_timeout_and_heartbeat(
+    timed: Harness, lambdas: FakeLambdas, clock: ManualClock
+) -> None:
     tokens: list[str] = []
     lambdas.add("Cb", lambda p: tokens.append(p["t"]))
     definition = {
@@ -200,17 +228,19 @@ def test_heartbeat_timeout_and_heartbeat(harness: Harness, lambdas: FakeLambdas)
             }
         },
     }
-    sm = harness.machine(definition)
-    arn = harness.start(sm)
-    for _ in range(4):  # keep it alive past its heartbeat interval
-        time.sleep(0.4)
-        if tokens:
-            harness.svc.send_task_heartbeat({"taskToken": tokens[0]})
-    assert harness.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
-    desc = harness.svc.wait_for(arn, timeout=5)
+    arn = timed.start(timed.machine(definition))
+    wait_until(lambda: tokens)
+    for _ in range(4):  # keep it alive past its heartbeat interval: 1.6 s in all
+        clock.advance(0.4)
+        timed.svc.scheduler.fire_due_timers()
+        # a heartbeat timer that had fired would have timed the token out: TaskTimedOut
+        timed.svc.send_task_heartbeat({"taskToken": tokens[0]})
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(1.0)
+    desc = timed.svc.wait_for(arn, timeout=5)
     assert desc["error"] == "States.HeartbeatTimeout"
     with pytest.raises(ApiError) as e:
-        harness.svc.send_task_heartbeat({"taskToken": tokens[0]})
+        timed.svc.send_task_heartbeat({"taskToken": tokens[0]})
     assert e.value.type_name == "TaskTimedOut"
 
 
@@ -247,13 +277,19 @@ def test_callback_failure_and_token_errors(harness: Harness, lambdas: FakeLambda
     assert e.value.type_name == "InvalidToken"
 
 
-def test_execution_timeout(harness: Harness) -> None:
+def test_execution_timeout(timed: Harness, clock: ManualClock) -> None:
     definition = {
         "TimeoutSeconds": 1,
         "StartAt": "W",
         "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}},
     }
-    desc = harness.run(definition, timeout=5)
+    arn = timed.start(timed.machine(definition))
+    wait_until(lambda: any(e["type"] == "WaitStateEntered" for e in timed.history(arn)))
+    clock.advance(0.9)
+    timed.svc.scheduler.fire_due_timers()
+    assert timed.svc.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    clock.advance(0.1)
+    desc = timed.svc.wait_for(arn, timeout=5)
     assert desc["status"] == "TIMED_OUT"
 
 

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from local.stepfunctions import intrinsics
 from local.stepfunctions.errors import StatesError
-from local.stepfunctions.scope import Scope
+from local.stepfunctions.languages import intrinsics
+from local.stepfunctions.languages.scope import Scope
 
 SCOPE = Scope(
     {"s": "a,b,,c", "n": 3, "arr": [1, 2, 2, 3], "obj": {"k": [1]}, "f": 1.5},

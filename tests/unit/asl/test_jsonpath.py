@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.stepfunctions import jsonpath
 from local.stepfunctions.errors import PathError
+from local.stepfunctions.languages import jsonpath
 
 DATA = {
     "a": {"b": [1, 2, 3], "c": None},

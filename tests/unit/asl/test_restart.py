@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from local.stepfunctions import StepFunctionsService
+from local.stepfunctions.clock import ManualClock
 
 from .conftest import ROLE, FakeLambdas
 
@@ -41,7 +42,7 @@ def test_callback_survives_restart(tmp_path: pathlib.Path) -> None:
     assert tokens
     time.sleep(0.1)  # let the invocation's completion be recorded
     # "crash": drop the service without stop(); threads are daemons and simply stop mattering
-    svc._stopping = True
+    svc.scheduler.stopping = True
 
     second = FakeLambdas()
     second.add("Send", lambda p: (_ for _ in ()).throw(AssertionError("re-invoked")))
@@ -59,7 +60,8 @@ def test_callback_survives_restart(tmp_path: pathlib.Path) -> None:
 
 def test_overdue_timers_fire_after_restart(tmp_path: pathlib.Path) -> None:
     db = tmp_path / "sfn.db"
-    svc = StepFunctionsService(db, FakeLambdas())
+    clock = ManualClock()
+    svc = StepFunctionsService(db, FakeLambdas(), clock=clock)
     # never started: nothing runs; the execution is persisted with its first step queued
     definition: dict[str, Any] = {
         "StartAt": "W",
@@ -71,10 +73,16 @@ def test_overdue_timers_fire_after_restart(tmp_path: pathlib.Path) -> None:
     sm = svc.upsert_state_machine("w", json.dumps(definition), ROLE)
     svc.start()
     arn = svc.start_execution({"stateMachineArn": sm, "input": '{"x": 1}'})["executionArn"]
-    time.sleep(0.2)
-    svc._stopping = True  # "killed" while the Wait timer is pending
-    time.sleep(1.2)  # the timer comes due while nothing runs
-    svc2 = StepFunctionsService(db, FakeLambdas())
+    deadline = time.monotonic() + 5
+    while not any(
+        e["type"] == "WaitStateEntered"
+        for e in svc.get_execution_history({"executionArn": arn})["events"]
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    svc.scheduler.stopping = True  # "killed" while the Wait timer is pending
+    clock.advance(1.2)  # the timer comes due while nothing runs
+    svc2 = StepFunctionsService(db, FakeLambdas(), clock=clock)
     svc2.start()
     try:
         desc = svc2.wait_for(arn, timeout=5)

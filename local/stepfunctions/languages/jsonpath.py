@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .errors import PathError
+from ..errors import PathError
 
 _MISSING = object()
 

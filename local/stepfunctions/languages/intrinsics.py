@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .errors import RUNTIME, PathError, StatesError
+from ..errors import RUNTIME, PathError, StatesError
 
 Resolver = Callable[[str], Any]  # evaluates a path argument ($..., $$..., $var...)
 

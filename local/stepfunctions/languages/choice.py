@@ -6,10 +6,10 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from .errors import RUNTIME, PathError, StatesError
+from ..errors import RUNTIME, PathError, StatesError
+from ..timestamps import parse_timestamp
 from .jsonpath import JsonPathSyntaxError
 from .scope import Scope
-from .timestamps import parse_timestamp
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "Equals": operator.eq,

@@ -11,7 +11,6 @@ import json
 import math
 import random
 import threading
-import time
 import uuid
 from functools import lru_cache
 from typing import Any
@@ -20,12 +19,12 @@ import jsonata
 from jsonata import jexception
 from jsonata.utils import Utils
 
-from . import errors
-from .errors import StatesError
+from .. import errors
+from ..errors import StatesError
+from ..timestamps import parse_timestamp
+from .base import MapPlan, QueryLanguage
 from .intrinsics import dumps_compact
-from .query import MapPlan, QueryLanguage
 from .scope import Scope
-from .timestamps import parse_timestamp
 
 _UNDEFINED = object()
 _local = threading.local()
@@ -211,8 +210,7 @@ class JsonataLanguage(QueryLanguage):
         out = self._output(state, scope, scope.data, {})
         return state["Default"], out, self._assign(state, scope, {})
 
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
-        now = time.time()
+    def wait_state(self, state: dict[str, Any], scope: Scope, now: float) -> tuple[float, Any, Any]:
         if "Seconds" in state:
             seconds = self.render(state["Seconds"], scope, "Seconds", {})
             if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:

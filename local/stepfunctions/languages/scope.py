@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import PathError
 from . import jsonpath
 
 
@@ -25,5 +26,5 @@ class Scope:
         if p.root == "$$":
             return jsonpath.evaluate(p, self.context)
         if p.root not in self.variables:
-            raise jsonpath.PathError(f"Variable '{p.root}' is not defined")
+            raise PathError(f"Variable '{p.root}' is not defined")
         return jsonpath.evaluate(p, self.variables[p.root])

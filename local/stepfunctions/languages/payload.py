@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import RUNTIME, PathError, StatesError
 from . import intrinsics, jsonpath
-from .errors import RUNTIME, PathError, StatesError
 from .intrinsics import dumps_compact
 from .scope import Scope
 

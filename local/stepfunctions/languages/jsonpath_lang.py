@@ -1,73 +1,18 @@
-"""Query languages: how a state reads its input and shapes its output.
-
-JSONPath (the default) uses InputPath/Parameters/ResultSelector/ResultPath/OutputPath;
-JSONata (QueryLanguage: "JSONata") uses Arguments/Output and {% %} expressions. The engine
-only talks to the QueryLanguage interface, so both can coexist in one machine.
-"""
+"""JSONPath, the default query language: InputPath/Parameters/ResultSelector/ResultPath/
+OutputPath, payload templates and `States.*` intrinsics."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
-from . import choice, errors, payload
-from .errors import PathError, StatesError
+from .. import errors
+from ..errors import PathError, StatesError
+from ..timestamps import parse_timestamp
+from . import choice, payload
+from .base import MapPlan, QueryLanguage
+from .intrinsics import dumps_compact
 from .jsonpath import JsonPathSyntaxError
 from .scope import Scope
-from .timestamps import parse_timestamp
-
-
-@dataclass
-class MapPlan:
-    items: list[Any]
-    max_concurrency: int
-    tolerated_count: float | None = None
-    tolerated_percentage: float | None = None
-
-
-class QueryLanguage:
-    """Interface; each method returns plain values and raises StatesError."""
-
-    def pass_state(self, state: dict[str, Any], scope: Scope) -> tuple[Any, Any, Any]:
-        raise NotImplementedError
-
-    def choice_state(self, state: dict[str, Any], scope: Scope) -> tuple[str, Any, Any]:
-        raise NotImplementedError
-
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
-        raise NotImplementedError
-
-    def succeed_state(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def fail_state(self, state: dict[str, Any], scope: Scope) -> tuple[str | None, str | None]:
-        raise NotImplementedError
-
-    def task_arguments(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def task_timeouts(
-        self, state: dict[str, Any], scope: Scope
-    ) -> tuple[float | None, float | None]:
-        raise NotImplementedError
-
-    def task_output(self, state: dict[str, Any], scope: Scope, result: Any) -> tuple[Any, Any]:
-        raise NotImplementedError
-
-    def catch_output(
-        self, catcher: dict[str, Any], scope: Scope, error_output: dict[str, Any]
-    ) -> tuple[Any, Any]:
-        raise NotImplementedError
-
-    def parallel_input(self, state: dict[str, Any], scope: Scope) -> Any:
-        raise NotImplementedError
-
-    def map_plan(self, state: dict[str, Any], scope: Scope) -> MapPlan:
-        raise NotImplementedError
-
-    def map_item_input(self, state: dict[str, Any], scope: Scope, item: Any) -> Any:
-        raise NotImplementedError
 
 
 def _is_int(v: Any) -> bool:
@@ -111,10 +56,9 @@ class JsonPathLanguage(QueryLanguage):
         assign = self._assign(state.get("Assign"), inner)
         return state["Default"], payload.output_path(state, inner), assign
 
-    def wait_state(self, state: dict[str, Any], scope: Scope) -> tuple[float, Any, Any]:
+    def wait_state(self, state: dict[str, Any], scope: Scope, now: float) -> tuple[float, Any, Any]:
         data = payload.input_path(state, scope)
         inner = scope.with_data(data)
-        now = time.time()
         if "Seconds" in state:
             due = now + float(state["Seconds"])
         elif "Timestamp" in state:
@@ -129,7 +73,7 @@ class JsonPathLanguage(QueryLanguage):
                 raise StatesError(
                     errors.RUNTIME,
                     f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
-                    f"{payload.dumps_compact(value)}",
+                    f"{dumps_compact(value)}",
                 )
             if value < 0:
                 raise StatesError(
@@ -142,7 +86,7 @@ class JsonPathLanguage(QueryLanguage):
             value = self._resolve(path, inner)
             ts = parse_timestamp(value)
             if ts is None:
-                shown = value if isinstance(value, str) else payload.dumps_compact(value)
+                shown = value if isinstance(value, str) else dumps_compact(value)
                 raise StatesError(
                     errors.RUNTIME,
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended "
@@ -178,8 +122,7 @@ class JsonPathLanguage(QueryLanguage):
         if not isinstance(value, str):
             raise StatesError(
                 errors.RUNTIME,
-                f"The {field} field must reference a string, but references "
-                f"{payload.dumps_compact(value)}",
+                f"The {field} field must reference a string, but references {dumps_compact(value)}",
             )
         return value
 
@@ -207,7 +150,7 @@ class JsonPathLanguage(QueryLanguage):
             raise StatesError(
                 errors.RUNTIME,
                 f"The {name}Path parameter must reference a positive integer: {path} == "
-                f"{payload.dumps_compact(value)}",
+                f"{dumps_compact(value)}",
             )
         return float(value)
 
@@ -234,7 +177,7 @@ class JsonPathLanguage(QueryLanguage):
         if not isinstance(items, list):
             raise StatesError(
                 errors.RUNTIME,
-                f"Map state input must be an array but was: {payload.dumps_compact(items)}",
+                f"Map state input must be an array but was: {dumps_compact(items)}",
             )
         max_conc: Any = state.get("MaxConcurrency", 0)
         if "MaxConcurrencyPath" in state:
@@ -242,7 +185,7 @@ class JsonPathLanguage(QueryLanguage):
             raw = self._resolve(path, inner)
             max_conc = _parse_int(raw)
             if max_conc is None or max_conc < 0:
-                shown = raw if isinstance(raw, str) else payload.dumps_compact(raw)
+                shown = raw if isinstance(raw, str) else dumps_compact(raw)
                 raise StatesError(
                     errors.RUNTIME,
                     f'The MaxConcurrencyPath field refers to value "{shown}" which is not a '
@@ -278,14 +221,3 @@ def _parse_int(raw: Any) -> int | None:
 
 
 JSONPATH = JsonPathLanguage()
-
-
-def language_of(
-    doc: dict[str, Any], machine: dict[str, Any], state: dict[str, Any]
-) -> QueryLanguage:
-    name = state.get("QueryLanguage") or doc.get("QueryLanguage") or "JSONPath"
-    if name == "JSONata":
-        from .jsonata_lang import JSONATA
-
-        return JSONATA
-    return JSONPATH

@@ -1,0 +1,224 @@
+"""Who runs the engine's work: a pool of workers that step runs, a pool for Lambda calls and
+one timer thread that fires due timers. The engine hands work here only after its transaction
+commits (engine.Scheduler); the API (service.py) never steps a run itself."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from . import errors
+from .clock import Clock, ManualClock
+from .engine import Engine
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
+# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
+# which StartExecution and callbacks wait for, is never held long.
+STEPS_PER_COMMIT = 8
+TIMERS_PER_QUERY = 100
+IDLE_TIMER_WAIT = 30.0  # seconds; a new timer wakes the thread sooner
+
+
+class RunScheduler:
+    def __init__(self, store: Store, clock: Clock, workers: int) -> None:
+        self.store = store
+        self.clock = clock
+        self.engine: Engine | None = None  # set by the service, which builds both
+        self._workers = max(1, workers)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._qlock = threading.Lock()
+        self._queued: set[int] = set()
+        self._inflight: set[int] = set()
+        self._dirty: set[int] = set()
+        self._invoking: set[tuple[int, int]] = set()
+        self._threads: list[threading.Thread] = []
+        self._invokers: ThreadPoolExecutor | None = None
+        self._pending_invokes: list[tuple[int, int]] = []
+        self._timer_cond = threading.Condition()
+        self._timer_dirty = False
+        # True from stop() on; a test sets it to freeze the scheduler as a kill -9 would.
+        self.stopping = False
+        self.started = False
+        if isinstance(clock, ManualClock):
+            clock.on_advance(lambda: self.timer_changed(0.0))
+
+    def _engine(self) -> Engine:
+        assert self.engine is not None, "RunScheduler.engine is set before start()"
+        return self.engine
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        self.stopping = False
+        self._invokers = ThreadPoolExecutor(
+            max_workers=max(8, self._workers * 4), thread_name_prefix="sfn-invoke"
+        )
+        for i in range(self._workers):
+            t = threading.Thread(target=self._work, name=f"sfn-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        timer = threading.Thread(target=self._timer_loop, name="sfn-timer", daemon=True)
+        timer.start()
+        self._threads.append(timer)
+        # recover() finds every unfinished invocation in the store, including those asked
+        # for before start(): submitting the remembered ones too would invoke twice
+        self._pending_invokes = []
+        self._engine().recover()
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        self.stopping = True
+        for _ in range(self._workers):
+            self._queue.put(None)
+        with self._timer_cond:
+            self._timer_dirty = True
+            self._timer_cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._invokers is not None:
+            self._invokers.shutdown(wait=False, cancel_futures=True)
+        self._threads.clear()
+        self.started = False
+
+    # ---------------------------------------------------------------- workers
+
+    def enqueue(self, run_id: int) -> None:
+        with self._qlock:
+            if run_id in self._inflight:
+                self._dirty.add(run_id)
+                return
+            if run_id in self._queued:
+                return
+            self._queued.add(run_id)
+        self._queue.put(run_id)
+
+    def submit_invoke(self, run_id: int, seq: int) -> None:
+        if self._invokers is None or self.stopping:
+            self._pending_invokes.append((run_id, seq))
+            return
+        with self._qlock:
+            if (run_id, seq) in self._invoking:
+                return
+            self._invoking.add((run_id, seq))
+        self._invokers.submit(self._invoke, run_id, seq)
+
+    def _invoke(self, run_id: int, seq: int) -> None:
+        try:
+            self._engine().invoke(run_id, seq)
+        except Exception:
+            if not self.stopping:
+                log.exception("invocation for run %s failed", run_id)
+        finally:
+            with self._qlock:
+                self._invoking.discard((run_id, seq))
+
+    def _work(self) -> None:
+        engine = self._engine()
+        while True:
+            run_id = self._queue.get()
+            if run_id is None or self.stopping:
+                return
+            with self._qlock:
+                self._queued.discard(run_id)
+                if run_id in self._inflight:
+                    self._dirty.add(run_id)
+                    continue
+                self._inflight.add(run_id)
+            again = False
+            try:
+                for _ in range(STEPS_PER_TURN // STEPS_PER_COMMIT):
+                    if self.stopping or not engine.step(run_id, STEPS_PER_COMMIT):
+                        break
+                else:
+                    again = True
+            except Exception as e:
+                log.exception("run %s crashed", run_id)
+                self._crash(run_id, e)
+            finally:
+                with self._qlock:
+                    self._inflight.discard(run_id)
+                    redo = run_id in self._dirty
+                    self._dirty.discard(run_id)
+            if (redo or again) and not self.stopping:
+                self.enqueue(run_id)
+
+    def _crash(self, run_id: int, e: Exception) -> None:
+        """An engine bug must not leave an execution RUNNING forever: fail it visibly."""
+        try:
+            with self.store.tx() as conn:
+                exec_arn = self.store.run_exec_arn(conn, run_id)
+                if exec_arn is None:
+                    return
+                ex = self.store.load_execution(conn, exec_arn)
+                if ex is None or ex.status != "RUNNING":
+                    return
+                cause = f"Internal error in the local engine: {type(e).__name__}: {e}"
+                self.store.add_event(
+                    conn, ex.arn, "ExecutionFailed", {"error": errors.RUNTIME, "cause": cause}
+                )
+                self.store.end_execution(
+                    conn, ex.arn, "FAILED", self.clock.now(), error=errors.RUNTIME, cause=cause
+                )
+        except Exception:
+            log.exception("could not record the crash of run %s", run_id)
+
+    # ---------------------------------------------------------------- timers
+
+    def timer_changed(self, due: float) -> None:
+        with self._timer_cond:
+            self._timer_dirty = True
+            self._timer_cond.notify_all()
+
+    def fire_due_timers(self) -> float | None:
+        """Fire every timer due by the clock's now, in this thread; when the next one is due.
+        The timer thread's loop, and a test's way to move a ManualClock and see timers fire."""
+        engine = self._engine()
+        while True:
+            with self.store.read() as conn:
+                due = self.store.due_timers(conn, self.clock.now(), TIMERS_PER_QUERY)
+                nxt = self.store.next_timer_due(conn)
+            if not due:
+                return nxt
+            for timer_id in due:
+                if self.stopping:
+                    return None
+                try:
+                    engine.fire_timer(timer_id)
+                except Exception:
+                    log.exception("timer %s failed", timer_id)
+                    with self.store.tx() as conn:
+                        self.store.delete_timer(conn, timer_id)
+
+    def _stopped(self) -> bool:
+        # a method, not the attribute: another thread sets it while this one loops
+        return self.stopping
+
+    def _timer_loop(self) -> None:
+        while not self._stopped():
+            try:
+                nxt = self.fire_due_timers()
+            except Exception:
+                if self._stopped():
+                    return
+                log.exception("timer query failed")
+                time.sleep(0.5)
+                continue
+            if self._stopped():
+                return
+            wait = IDLE_TIMER_WAIT
+            if nxt is not None:
+                wait = max(0.0, min(wait, nxt - self.clock.now()))
+            with self._timer_cond:
+                if not self._timer_dirty and wait > 0:
+                    self._timer_cond.wait(wait)
+                self._timer_dirty = False

@@ -1,0 +1,96 @@
+"""Map (inline): one child run per item. MaxConcurrency: the first N items start at once,
+the rest wait in phase "pending" and each finished iteration starts the next one
+(`start_next`). ToleratedFailureCount/Percentage: how many failed items still succeed."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from ..context import Effects, Step
+from ..errors import StatesError
+from ..languages import Scope
+from ..records import Run
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+def enter(step: Step) -> None:
+    step.run.phase = "attempt"
+
+
+def attempt(step: Step) -> None:
+    run, state = step.run, step.state
+    scope = step.scope(run.input)
+    plan = step.lang.map_plan(state, scope)
+    items, max_conc = plan.items, plan.max_concurrency
+    step.event("MapStateStarted", {"length": len(items)})
+    step.wait()
+    run.extra = {
+        "tolerated_count": plan.tolerated_count,
+        "tolerated_percentage": plan.tolerated_percentage,
+        "total": len(items),
+    }
+    if not items:
+        step.resolve({"result": []})
+        return
+    run.phase = "children"
+    proc_key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+    processor = state[proc_key]
+    branch = [*run.branch, "States", run.state, proc_key]
+    for i, item in enumerate(items):
+        item_ctx = {**run.ctx, "Map": {"Item": {"Index": i, "Value": item}}}
+        item_scope = Scope(scope.data, {**scope.context, "Map": item_ctx["Map"]}, run.variables)
+        item_input = step.lang.map_item_input(state, item_scope, item)
+        active = max_conc <= 0 or i < max_conc
+        child = step.spawn(
+            branch,
+            processor["StartAt"],
+            i,
+            item_input,
+            item_ctx,
+            "enter" if active else "pending",
+        )
+        if active:
+            step.event("MapIterationStarted", {"name": run.state, "index": i})
+            step.fx.runs.append(child.id)
+
+
+def has_tolerance(parent: Run) -> bool:
+    return bool(parent.extra.get("tolerated_count")) or bool(
+        parent.extra.get("tolerated_percentage")
+    )
+
+
+def tolerates(parent: Run, n_failed: int) -> bool:
+    count = parent.extra.get("tolerated_count") or 0
+    pct = parent.extra.get("tolerated_percentage") or 0
+    total = parent.extra.get("total") or 1
+    if not count and not pct:
+        return False
+    ok_count = bool(count) and n_failed <= count
+    ok_pct = bool(pct) and (n_failed * 100.0 / total) <= pct
+    return ok_count or ok_pct
+
+
+def start_next(
+    engine: Engine, conn: sqlite3.Connection, parent: Run, run_id: int, fx: Effects
+) -> None:
+    """An iteration finished: the first pending one takes its place (MaxConcurrency)."""
+    nxt = engine.store.load_run(conn, run_id)
+    if nxt is None:
+        return
+    nxt.phase = "enter"
+    nxt.last_event = parent.last_event
+    engine.store.save_run(conn, nxt)
+    engine.event(conn, parent, "MapIterationStarted", {"name": parent.state, "index": nxt.idx})
+    fx.runs.append(nxt.id)
+
+
+def succeeded(step: Step, result: Any) -> None:
+    step.event("MapStateSucceeded", None)
+
+
+def failed(step: Step, err: StatesError, timeout: bool) -> None:
+    step.event("MapStateFailed", None)
