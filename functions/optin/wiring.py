@@ -210,19 +210,39 @@ def _store(settings: Settings, env: Mapping[str, str]) -> ContactStore:
     raise ConfigError(f"CONTACT_STORE={kind} has no adapter; use sqlite or dynamodb.")
 
 
-def _api_keys(settings: Settings, env: Mapping[str, str]) -> ApiKeyStore:
-    """Beside the contacts: the SQLite file's api_keys table, or the contacts table's
-    APIKEYS partition (ports/api_keys.py)."""
+def _beside_contacts(
+    kind: str,
+    settings: Settings,
+    env: Mapping[str, str],
+    sqlite: Callable[[str], T],
+    dynamodb: Callable[[str], T],
+) -> T:
+    """A store kept beside the contacts: in the SQLite file (its own tables), or in the contacts
+    table (its own partitions). The factories import their adapter, so a function pays only
+    for the one it uses."""
     if settings.contact_store == "sqlite":
+        path = os.path.abspath(settings.sqlite_path)
+        return _cached((kind, "sqlite", path), lambda: sqlite(path))
+    table = settings.contacts_table
+    key = (kind, "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
+    return _cached(key, lambda: dynamodb(table))
+
+
+def _api_keys(settings: Settings, env: Mapping[str, str]) -> ApiKeyStore:
+    """The SQLite file's api_keys table, or the contacts table's APIKEYS partition
+    (ports/api_keys.py)."""
+
+    def sqlite(path: str) -> ApiKeyStore:
         from optin.adapters.sqlite_api_key_store import SqliteApiKeyStore
 
-        path = os.path.abspath(settings.sqlite_path)
-        return _cached(("api-keys", "sqlite", path), lambda: SqliteApiKeyStore(path))
-    from optin.adapters.dynamodb_api_key_store import DynamoDbApiKeyStore
+        return SqliteApiKeyStore(path)
 
-    table = settings.contacts_table
-    key = ("api-keys", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
-    return _cached(key, lambda: DynamoDbApiKeyStore(table))
+    def dynamodb(table: str) -> ApiKeyStore:
+        from optin.adapters.dynamodb_api_key_store import DynamoDbApiKeyStore
+
+        return DynamoDbApiKeyStore(table)
+
+    return _beside_contacts("api-keys", settings, env, sqlite, dynamodb)
 
 
 def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceLayer | None:
@@ -243,17 +263,19 @@ def _idempotency(settings: Settings, env: Mapping[str, str]) -> BasePersistenceL
 
 
 def _webhook_store(settings: Settings, env: Mapping[str, str]) -> WebhookStore:
-    """Beside the contacts, as the API keys are (ports/webhooks.py)."""
-    if settings.contact_store == "sqlite":
+    """Endpoints and deliveries, as the API keys are kept (ports/webhooks.py)."""
+
+    def sqlite(path: str) -> WebhookStore:
         from optin.adapters.sqlite_webhook_store import SqliteWebhookStore
 
-        path = os.path.abspath(settings.sqlite_path)
-        return _cached(("webhooks", "sqlite", path), lambda: SqliteWebhookStore(path))
-    from optin.adapters.dynamodb_webhook_store import DynamoDbWebhookStore
+        return SqliteWebhookStore(path)
 
-    table = settings.contacts_table
-    key = ("webhooks", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
-    return _cached(key, lambda: DynamoDbWebhookStore(table))
+    def dynamodb(table: str) -> WebhookStore:
+        from optin.adapters.dynamodb_webhook_store import DynamoDbWebhookStore
+
+        return DynamoDbWebhookStore(table)
+
+    return _beside_contacts("webhooks", settings, env, sqlite, dynamodb)
 
 
 def _nudger(env: Mapping[str, str]) -> DispatchNudge | None:
@@ -289,18 +311,20 @@ def _retry_base(env: Mapping[str, str]) -> float | None:
 
 
 def _limiter(settings: Settings, env: Mapping[str, str]) -> RateLimiter:
-    """Beside the contacts: the SQLite file's own tables, or the contacts table's RATE#,
-    CHALLENGE# and BLOCKED# partitions (ports/rate_limiter.py)."""
-    if settings.contact_store == "sqlite":
+    """The SQLite file's own tables, or the contacts table's RATE#, CHALLENGE# and BLOCKED#
+    partitions (ports/rate_limiter.py)."""
+
+    def sqlite(path: str) -> RateLimiter:
         from optin.adapters.sqlite_rate_limiter import SqliteRateLimiter
 
-        path = os.path.abspath(settings.sqlite_path)
-        return _cached(("limiter", "sqlite", path), lambda: SqliteRateLimiter(path))
-    from optin.adapters.dynamodb_rate_limiter import DynamoDbRateLimiter
+        return SqliteRateLimiter(path)
 
-    table = settings.contacts_table
-    key = ("limiter", "dynamodb", table, *_aws_key(env, "AWS_ENDPOINT_URL_DYNAMODB"))
-    return _cached(key, lambda: DynamoDbRateLimiter(table))
+    def dynamodb(table: str) -> RateLimiter:
+        from optin.adapters.dynamodb_rate_limiter import DynamoDbRateLimiter
+
+        return DynamoDbRateLimiter(table)
+
+    return _beside_contacts("limiter", settings, env, sqlite, dynamodb)
 
 
 def _captcha(settings: Settings, env: Mapping[str, str]) -> Captcha | None:
