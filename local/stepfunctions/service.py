@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns
+from . import arns, tags
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -152,6 +152,8 @@ class StepFunctionsService:
             raise ApiError("ValidationException", f"Invalid type: {typ}")
         parse_checked(definition, typ)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
+        initial_tags = tags.check_tags(req.get("tags") or [])
+        tags.check_count(arn, initial_tags)
         now = self.clock.now()
         with self.store.tx() as conn:
             row = self.store.state_machine(conn, arn)
@@ -173,6 +175,7 @@ class StepFunctionsService:
                 logging=json.dumps(req.get("loggingConfiguration") or None),
                 tracing=json.dumps(req.get("tracingConfiguration") or None),
             )
+            self.store.put_tags(conn, arn, initial_tags)
         return {"stateMachineArn": arn, "creationDate": now}
 
     def describe_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -257,6 +260,44 @@ class StepFunctionsService:
         with self.store.tx() as conn:
             self.store.delete_state_machine(conn, arn)
         return {}
+
+    # ---------------------------------------------------------------- tags
+
+    def _tagged_resource(self, conn: Any, arn: object) -> str:
+        """The ARN of a state machine that exists. Activities, the other taggable resource,
+        are not supported yet: their ARNs are InvalidArn here."""
+        arns.parse_state_machine_arn(arn)
+        if self.store.state_machine(conn, arn) is None:
+            raise ApiError(
+                "ResourceNotFound", f"Resource not found: '{arn}'", resourceName=str(arn)
+            )
+        return str(arn)
+
+    def tag_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        new = tags.check_tags(_require(req, "tags"))
+        with self.store.tx() as conn:
+            arn = self._tagged_resource(conn, arn)
+            tags.check_count(arn, {**self.store.tags(conn, arn), **new})
+            self.store.put_tags(conn, arn, new)
+        return {}
+
+    def untag_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        keys = _require(req, "tagKeys")
+        if not isinstance(keys, list):
+            raise ApiError("ValidationException", "tagKeys must be a list of tag keys")
+        keys = [tags.check_key(k, f"tagKeys.{i}.member") for i, k in enumerate(keys, 1)]
+        with self.store.tx() as conn:
+            arn = self._tagged_resource(conn, arn)
+            self.store.remove_tags(conn, arn, keys)
+        return {}
+
+    def list_tags_for_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        with self.store.read() as conn:
+            arn = self._tagged_resource(conn, arn)
+            return {"tags": tags.as_list(self.store.tags(conn, arn))}
 
     # ---------------------------------------------------------------- executions
 

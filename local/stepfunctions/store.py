@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
 CREATE INDEX IF NOT EXISTS timers_by_run ON timers (run_id);
+-- Added after the first release: CREATE ... IF NOT EXISTS adds them to an existing database.
+CREATE TABLE IF NOT EXISTS tags (
+  resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (resource_arn, key)
+);
 CREATE TABLE IF NOT EXISTS mock_executions (
   exec_arn TEXT PRIMARY KEY, test_case TEXT NOT NULL, states TEXT NOT NULL,
   invocations TEXT NOT NULL DEFAULT '{}'
@@ -200,12 +205,34 @@ class Store:
 
     def delete_state_machine(self, conn: sqlite3.Connection, arn: object) -> None:
         conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+        conn.execute("DELETE FROM tags WHERE resource_arn=?", (arn,))
 
     def list_state_machines(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
         return conn.execute(
             "SELECT arn, name, type, created FROM state_machines ORDER BY name LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
+
+    # ---- tags ----
+
+    def tags(self, conn: sqlite3.Connection, resource_arn: str) -> dict[str, str]:
+        rows = conn.execute(
+            "SELECT key, value FROM tags WHERE resource_arn=? ORDER BY rowid", (resource_arn,)
+        ).fetchall()
+        return {r["key"]: r["value"] for r in rows}
+
+    def put_tags(self, conn: sqlite3.Connection, resource_arn: str, tags: dict[str, str]) -> None:
+        """Adds the tags; a key already there takes the new value."""
+        conn.executemany(
+            "INSERT INTO tags (resource_arn, key, value) VALUES (?,?,?) "
+            "ON CONFLICT (resource_arn, key) DO UPDATE SET value=excluded.value",
+            [(resource_arn, k, v) for k, v in tags.items()],
+        )
+
+    def remove_tags(self, conn: sqlite3.Connection, resource_arn: str, keys: list[str]) -> None:
+        conn.executemany(
+            "DELETE FROM tags WHERE resource_arn=? AND key=?", [(resource_arn, k) for k in keys]
+        )
 
     # ---- executions ----
 
