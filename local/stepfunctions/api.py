@@ -23,6 +23,7 @@ OPERATIONS: dict[str, str] = {
     "ValidateStateMachineDefinition": "validate_state_machine_definition",
     "StartExecution": "start_execution",
     "DescribeExecution": "describe_execution",
+    "DescribeStateMachineForExecution": "describe_state_machine_for_execution",
     "ListExecutions": "list_executions",
     "GetExecutionHistory": "get_execution_history",
     "StopExecution": "stop_execution",

@@ -28,6 +28,9 @@ class Execution:
     start: float
     definition: str
     role_arn: str
+    # What DescribeStateMachineForExecution reports of the machine as it was at the start.
+    sm_revision: str | None = None
+    sm_updated: float | None = None
 
 
 EXECUTION_COLUMNS = (
@@ -40,6 +43,8 @@ EXECUTION_COLUMNS = (
     "start",
     "definition",
     "role_arn",
+    "sm_revision",
+    "sm_updated",
 )
 
 

@@ -189,10 +189,8 @@ class StepFunctionsService:
             "roleArn": row["role_arn"],
             "type": row["type"],
             "creationDate": row["created"],
-            "loggingConfiguration": (json.loads(row["logging"]) if row["logging"] else None)
-            or {"level": "OFF", "includeExecutionData": False},
-            "tracingConfiguration": (json.loads(row["tracing"]) if row["tracing"] else None)
-            or {"enabled": False},
+            "loggingConfiguration": _json_or(row["logging"], _NO_LOGGING),
+            "tracingConfiguration": _json_or(row["tracing"], _NO_TRACING),
             "revisionId": row["revision"],
         }
         return out
@@ -342,6 +340,8 @@ class StepFunctionsService:
                 start=now,
                 definition=sm["definition"],
                 role_arn=sm["role_arn"],
+                sm_revision=sm["revision"],
+                sm_updated=sm["updated"] or sm["created"],
             )
             self.store.insert_execution(
                 conn, ex, None if mocked is None else (test_case or "", mocked)
@@ -396,6 +396,25 @@ class StepFunctionsService:
             out["error"] = row["error"]
         if row["cause"] is not None:
             out["cause"] = row["cause"]
+        return out
+
+    def describe_state_machine_for_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The definition the execution runs: fixed at its start, whatever updates came after."""
+        with self.store.read() as conn:
+            row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
+            sm = self.store.state_machine(conn, row["sm_arn"])
+        out: dict[str, Any] = {
+            "stateMachineArn": row["sm_arn"],
+            "name": row["sm_name"],
+            "definition": row["definition"],
+            "roleArn": row["role_arn"],
+            # Executions from before these were recorded fall back to the execution's start.
+            "updateDate": row["sm_updated"] if row["sm_updated"] is not None else row["start"],
+            "loggingConfiguration": _json_or(sm["logging"] if sm else None, _NO_LOGGING),
+            "tracingConfiguration": _json_or(sm["tracing"] if sm else None, _NO_TRACING),
+        }
+        if row["sm_revision"] is not None:
+            out["revisionId"] = row["sm_revision"]
         return out
 
     def list_executions(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -509,6 +528,15 @@ class StepFunctionsService:
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:
                 return desc
             time.sleep(0.01)
+
+
+_NO_LOGGING = {"level": "OFF", "includeExecutionData": False}
+_NO_TRACING = {"enabled": False}
+
+
+def _json_or(text: str | None, default: dict[str, Any]) -> Any:
+    """A stored configuration, or AWS's default when none was given ("null" included)."""
+    return (json.loads(text) if text else None) or default
 
 
 def _plain_execution_arn(arn: Any) -> Any:

@@ -73,6 +73,15 @@ CREATE TABLE IF NOT EXISTS mock_executions (
 );
 """
 
+# Columns added after databases existed, as (table, column, declaration). CREATE TABLE IF NOT
+# EXISTS leaves an existing table as it is, so each is added by ALTER TABLE when missing: a
+# database written by an older engine opens with its executions intact (NULL in the new
+# columns, which the API reads as "not recorded").
+ADDED_COLUMNS = (
+    ("executions", "sm_revision", "TEXT"),
+    ("executions", "sm_updated", "REAL"),
+)
+
 
 class Store:
     def __init__(self, path: pathlib.Path, clock: Clock | None = None) -> None:
@@ -89,6 +98,13 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=OFF")
         self.conn.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         with self._lock:

@@ -142,3 +142,42 @@ def raw(server: Server, operation: str, body: dict[str, Any]) -> tuple[int, dict
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+# ---------------------------------------------------------------- DescribeStateMachineForExecution
+
+WAIT = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
+
+
+def test_describe_state_machine_for_execution_is_the_definition_it_started_with(sfn: Any) -> None:
+    arn = sfn.create_state_machine(name="for-exec", definition=WAIT, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    first_revision = sfn.describe_state_machine(stateMachineArn=arn)["revisionId"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    update = sfn.update_state_machine(stateMachineArn=arn, definition=pass_machine(2))
+    assert update["revisionId"] != first_revision
+    described = sfn.describe_state_machine_for_execution(executionArn=execution)
+    assert described["stateMachineArn"] == arn
+    assert described["name"] == "for-exec"
+    assert described["definition"] == WAIT
+    assert described["roleArn"] == ROLE
+    assert described["revisionId"] == first_revision
+    assert described["updateDate"] <= update["updateDate"]
+    assert described["loggingConfiguration"]["level"] == "OFF"
+    later = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    again = sfn.describe_state_machine_for_execution(executionArn=later)
+    assert (again["definition"], again["revisionId"]) == (pass_machine(2), update["revisionId"])
+    assert again["updateDate"] == update["updateDate"]
+    sfn.stop_execution(executionArn=execution)
+
+
+def test_describe_state_machine_for_execution_errors(sfn: Any) -> None:
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine_for_execution(
+            executionArn="arn:aws:states:us-east-1:123456789012:execution:none:none"
+        )
+    assert code(e) == "ExecutionDoesNotExist"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine_for_execution(executionArn=SM_PREFIX + "for-exec")
+    assert code(e) == "InvalidArn"
