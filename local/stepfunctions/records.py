@@ -31,6 +31,9 @@ class Execution:
     # What DescribeStateMachineForExecution reports of the machine as it was at the start.
     sm_revision: str | None = None
     sm_updated: float | None = None
+    # Set when started by a version ARN, or by an alias ARN (then both).
+    version_arn: str | None = None
+    alias_arn: str | None = None
 
 
 EXECUTION_COLUMNS = (
@@ -45,6 +48,8 @@ EXECUTION_COLUMNS = (
     "role_arn",
     "sm_revision",
     "sm_updated",
+    "version_arn",
+    "alias_arn",
 )
 
 

@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns, tags
+from . import arns, tags, versions
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -154,12 +154,18 @@ class StepFunctionsService:
         arn = arns.state_machine_arn(self.region, self.account_id, name)
         initial_tags = tags.check_tags(req.get("tags") or [])
         tags.check_count(arn, initial_tags)
+        publish = _publish_requested(req)
         now = self.clock.now()
         with self.store.tx() as conn:
             row = self.store.state_machine(conn, arn)
             if row is not None:
                 if row["definition"] == definition and row["role_arn"] == role:
-                    return {"stateMachineArn": arn, "creationDate": row["created"]}
+                    out = {"stateMachineArn": arn, "creationDate": row["created"]}
+                    if publish:
+                        out["stateMachineVersionArn"] = self._publish(
+                            conn, row, req.get("versionDescription"), now
+                        )
+                    return out
                 raise ApiError(
                     "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
                 )
@@ -176,7 +182,12 @@ class StepFunctionsService:
                 tracing=json.dumps(req.get("tracingConfiguration") or None),
             )
             self.store.put_tags(conn, arn, initial_tags)
-        return {"stateMachineArn": arn, "creationDate": now}
+            out = {"stateMachineArn": arn, "creationDate": now}
+            if publish:
+                out["stateMachineVersionArn"] = self._publish(
+                    conn, self.store.state_machine(conn, arn), req.get("versionDescription"), now
+                )
+        return out
 
     def describe_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -233,21 +244,30 @@ class StepFunctionsService:
             )
         if role is not None:
             arns.check_role_arn(role)
+        publish = _publish_requested(req)
         now = self.clock.now()
         revision = str(uuid.uuid4())
+        out: dict[str, Any] = {"updateDate": now, "revisionId": revision}
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
             if definition is not None:
                 parse_checked(definition, row["type"])
             self.store.update_state_machine(
                 conn,
-                arn,
+                row["arn"],
                 definition or row["definition"],
                 role or row["role_arn"],
                 now,
                 revision,
             )
-        return {"updateDate": now, "revisionId": revision}
+            if publish:
+                out["stateMachineVersionArn"] = self._publish(
+                    conn,
+                    self.store.state_machine(conn, row["arn"]),
+                    req.get("versionDescription"),
+                    now,
+                )
+        return out
 
     def validate_state_machine_definition(self, req: dict[str, Any]) -> dict[str, Any]:
         return validate_definition(req)
@@ -258,6 +278,219 @@ class StepFunctionsService:
         with self.store.tx() as conn:
             self.store.delete_state_machine(conn, arn)
         return {}
+
+    # ---------------------------------------------------------------- versions and aliases
+
+    def _publish(self, conn: Any, sm: Any, description: str | None, now: float) -> str:
+        """The ARN of a version of the machine's current revision: the latest version when it
+        already is one (AWS publishes a revision once), else a new one."""
+        latest = self.store.latest_version(conn, sm["arn"])
+        if latest is not None and latest["revision"] == sm["revision"]:
+            if description is not None and description != latest["description"]:
+                raise ApiError(
+                    "ConflictException",
+                    "Failed to publish the State Machine version: its latest revision is "
+                    f"already published as version {latest['version']} with another "
+                    "description",
+                    409,
+                )
+            return versions.version_arn(sm["arn"], latest["version"])
+        if self.store.count_versions(conn, sm["arn"]) >= versions.MAX_VERSIONS:
+            raise ApiError(
+                "ServiceQuotaExceededException",
+                f"Exceeded the maximum of {versions.MAX_VERSIONS} versions of '{sm['arn']}'",
+                402,
+            )
+        number = self.store.take_version_number(conn, sm["arn"])
+        self.store.insert_version(conn, sm, number, description, now)
+        return versions.version_arn(sm["arn"], number)
+
+    def publish_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        description = versions.check_description(req, "description")
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            sm = self._sm_row(conn, arn)
+            revision = req.get("revisionId")
+            if revision is not None and revision != sm["revision"]:
+                raise ApiError(
+                    "ConflictException",
+                    f"Failed to publish the State Machine version: revisionId '{revision}' is "
+                    f"not the latest revision '{sm['revision']}'",
+                    409,
+                )
+            version_arn = self._publish(conn, sm, description, now)
+            # New or already there, the published version is the latest one.
+            latest = self.store.latest_version(conn, sm["arn"])
+            created = latest["created"] if latest is not None else now
+        return {"stateMachineVersionArn": version_arn, "creationDate": created}
+
+    def list_state_machine_versions(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        arns.parse_state_machine_arn(arn)
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            rows = self.store.list_versions(conn, arn, limit + 1, offset)
+        out: dict[str, Any] = {
+            "stateMachineVersions": [
+                {
+                    "stateMachineVersionArn": versions.version_arn(arn, r["version"]),
+                    "creationDate": r["created"],
+                }
+                for r in rows[:limit]
+            ]
+        }
+        if len(rows) > limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def delete_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineVersionArn")
+        sm_arn, number = versions.parse_version_arn(arn)
+        with self.store.tx() as conn:
+            for alias in self.store.aliases(conn, sm_arn):
+                routing = json.loads(alias["routing"])
+                if any(r["stateMachineVersionArn"] == arn for r in routing):
+                    raise ApiError(
+                        "ConflictException",
+                        f"Version to be deleted must not be referenced by an alias. Current "
+                        f"list of aliases referencing this version: [{alias['name']}]",
+                        409,
+                    )
+            self.store.delete_version(conn, sm_arn, number)
+        return {}
+
+    def _routing(self, conn: Any, routing: object) -> tuple[str, list[dict[str, Any]]]:
+        """A routing configuration whose versions all exist."""
+        sm_arn, items = versions.check_routing(routing)
+        for item in items:
+            _, number = versions.parse_version_arn(item["stateMachineVersionArn"])
+            if self.store.version(conn, sm_arn, number) is None:
+                raise _not_found(item["stateMachineVersionArn"])
+        return sm_arn, items
+
+    def create_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = versions.check_alias_name(_require(req, "name"))
+        description = versions.check_description(req, "description")
+        routing = _require(req, "routingConfiguration")
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            sm_arn, items = self._routing(conn, routing)
+            arn = f"{sm_arn}:{name}"
+            existing = self.store.alias(conn, arn)
+            if existing is not None:
+                if existing["description"] == description and (
+                    json.loads(existing["routing"]) == items
+                ):
+                    return {"stateMachineAliasArn": arn, "creationDate": existing["created"]}
+                raise ApiError(
+                    "ConflictException",
+                    f"Failed to create alias because an alias with the same name and a "
+                    f"different routing configuration already exists: '{arn}'",
+                    409,
+                )
+            if len(self.store.aliases(conn, sm_arn)) >= versions.MAX_ALIASES:
+                raise ApiError(
+                    "ServiceQuotaExceededException",
+                    f"Exceeded the maximum of {versions.MAX_ALIASES} aliases of '{sm_arn}'",
+                    402,
+                )
+            self.store.insert_alias(conn, arn, sm_arn, name, description, items, now)
+        return {"stateMachineAliasArn": arn, "creationDate": now}
+
+    def _alias_row(self, conn: Any, arn: object) -> Any:
+        versions.parse_alias_arn(arn)
+        row = self.store.alias(conn, str(arn))
+        if row is None:
+            raise _not_found(str(arn))
+        return row
+
+    def describe_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = self._alias_row(conn, _require(req, "stateMachineAliasArn"))
+        out = {
+            "stateMachineAliasArn": row["arn"],
+            "name": row["name"],
+            "routingConfiguration": json.loads(row["routing"]),
+            "creationDate": row["created"],
+            "updateDate": row["updated"],
+        }
+        if row["description"] is not None:
+            out["description"] = row["description"]
+        return out
+
+    def update_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineAliasArn")
+        description = versions.check_description(req, "description")
+        routing = req.get("routingConfiguration")
+        if description is None and routing is None:
+            raise ApiError(
+                "ValidationException",
+                "Either the description or the RoutingConfiguration must be specified",
+            )
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            row = self._alias_row(conn, arn)
+            items = json.loads(row["routing"])
+            if routing is not None:
+                sm_arn, items = self._routing(conn, routing)
+                if sm_arn != row["sm_arn"]:
+                    raise ApiError(
+                        "ValidationException",
+                        "Routing configuration must contain versions of the alias's state machine",
+                    )
+            self.store.update_alias(
+                conn,
+                row["arn"],
+                row["description"] if description is None else description,
+                items,
+                now,
+            )
+        return {"updateDate": now}
+
+    def delete_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.tx() as conn:
+            row = self._alias_row(conn, _require(req, "stateMachineAliasArn"))
+            self.store.delete_alias(conn, row["arn"])
+        return {}
+
+    def list_state_machine_aliases(self, req: dict[str, Any]) -> dict[str, Any]:
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            sm = self._sm_row(conn, _require(req, "stateMachineArn"))
+            rows = self.store.aliases(conn, sm["arn"])
+        page = rows[offset : offset + limit]
+        out: dict[str, Any] = {
+            "stateMachineAliases": [
+                {"stateMachineAliasArn": r["arn"], "creationDate": r["created"]} for r in page
+            ]
+        }
+        if len(rows) > offset + limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def _resolve_qualifier(self, conn: Any, sm_arn: str, qualifier: str) -> tuple[Any, str | None]:
+        """(version row, alias ARN or None) that StartExecution runs for a qualified ARN."""
+        alias_arn = None
+        if qualifier.isdigit():
+            number = int(qualifier)
+        else:
+            alias_arn = f"{sm_arn}:{qualifier}"
+            alias = self.store.alias(conn, alias_arn)
+            if alias is None:
+                raise _not_found(alias_arn)
+            _, number = versions.parse_version_arn(
+                versions.pick_version(json.loads(alias["routing"]))
+            )
+        row = self.store.version(conn, sm_arn, number)
+        if row is None:
+            raise ApiError(
+                "StateMachineDoesNotExist",
+                f"State Machine Does Not Exist: '{versions.version_arn(sm_arn, number)}'",
+            )
+        return row, alias_arn
 
     # ---------------------------------------------------------------- tags
 
@@ -301,6 +534,7 @@ class StepFunctionsService:
 
     def start_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         sm_arn, test_case = arns.split_test_case(_require(req, "stateMachineArn"))
+        sm_arn, qualifier = arns.split_qualifier(sm_arn)
         name = req.get("name") or str(uuid.uuid4())
         arns.check_name(name)
         raw_input = req.get("input")
@@ -343,6 +577,13 @@ class StepFunctionsService:
                 sm_revision=sm["revision"],
                 sm_updated=sm["updated"] or sm["created"],
             )
+            if qualifier is not None:
+                version, ex.alias_arn = self._resolve_qualifier(conn, sm["arn"], qualifier)
+                ex.version_arn = versions.version_arn(sm["arn"], version["version"])
+                ex.definition = version["definition"]
+                ex.role_arn = version["role_arn"]
+                ex.sm_revision = version["revision"]
+                ex.sm_updated = version["created"]
             self.store.insert_execution(
                 conn, ex, None if mocked is None else (test_case or "", mocked)
             )
@@ -389,6 +630,10 @@ class StepFunctionsService:
         }
         if row["stop"] is not None:
             out["stopDate"] = row["stop"]
+        if row["version_arn"] is not None:
+            out["stateMachineVersionArn"] = row["version_arn"]
+        if row["alias_arn"] is not None:
+            out["stateMachineAliasArn"] = row["alias_arn"]
         if row["output"] is not None:
             out["output"] = row["output"]
             out["outputDetails"] = {"included": True}
@@ -528,6 +773,22 @@ class StepFunctionsService:
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:
                 return desc
             time.sleep(0.01)
+
+
+def _publish_requested(req: dict[str, Any]) -> bool:
+    """Create/UpdateStateMachine's `publish`; a versionDescription needs it."""
+    versions.check_description(req, "versionDescription")
+    publish = bool(req.get("publish"))
+    if req.get("versionDescription") is not None and not publish:
+        raise ApiError(
+            "ValidationException",
+            "Version description can only be set when publishing a new version",
+        )
+    return publish
+
+
+def _not_found(arn: str) -> ApiError:
+    return ApiError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
 
 
 _NO_LOGGING = {"level": "OFF", "includeExecutionData": False}

@@ -67,6 +67,16 @@ CREATE TABLE IF NOT EXISTS tags (
   resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (resource_arn, key)
 );
+CREATE TABLE IF NOT EXISTS state_machine_versions (
+  sm_arn TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+  role_arn TEXT NOT NULL, type TEXT NOT NULL, revision TEXT NOT NULL, description TEXT,
+  created REAL NOT NULL, PRIMARY KEY (sm_arn, version)
+);
+CREATE TABLE IF NOT EXISTS state_machine_aliases (
+  arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  routing TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS aliases_by_sm ON state_machine_aliases (sm_arn, name);
 CREATE TABLE IF NOT EXISTS mock_executions (
   exec_arn TEXT PRIMARY KEY, test_case TEXT NOT NULL, states TEXT NOT NULL,
   invocations TEXT NOT NULL DEFAULT '{}'
@@ -80,6 +90,10 @@ CREATE TABLE IF NOT EXISTS mock_executions (
 ADDED_COLUMNS = (
     ("executions", "sm_revision", "TEXT"),
     ("executions", "sm_updated", "REAL"),
+    ("executions", "version_arn", "TEXT"),
+    ("executions", "alias_arn", "TEXT"),
+    # The highest version number ever published: numbers are never reused after a delete.
+    ("state_machines", "last_version", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -222,12 +236,125 @@ class Store:
     def delete_state_machine(self, conn: sqlite3.Connection, arn: object) -> None:
         conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
         conn.execute("DELETE FROM tags WHERE resource_arn=?", (arn,))
+        conn.execute("DELETE FROM state_machine_versions WHERE sm_arn=?", (arn,))
+        conn.execute("DELETE FROM state_machine_aliases WHERE sm_arn=?", (arn,))
 
     def list_state_machines(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
         return conn.execute(
             "SELECT arn, name, type, created FROM state_machines ORDER BY name LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
+
+    # ---- versions and aliases ----
+
+    def take_version_number(self, conn: sqlite3.Connection, sm_arn: str) -> int:
+        conn.execute("UPDATE state_machines SET last_version=last_version+1 WHERE arn=?", (sm_arn,))
+        row = conn.execute(
+            "SELECT last_version FROM state_machines WHERE arn=?", (sm_arn,)
+        ).fetchone()
+        return int(row["last_version"])
+
+    def insert_version(
+        self,
+        conn: sqlite3.Connection,
+        sm: Row,
+        version: int,
+        description: str | None,
+        created: float,
+    ) -> None:
+        """A snapshot of the state machine's current definition, role, type and revision."""
+        conn.execute(
+            "INSERT INTO state_machine_versions (sm_arn, version, definition, role_arn, type, "
+            "revision, description, created) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                sm["arn"],
+                version,
+                sm["definition"],
+                sm["role_arn"],
+                sm["type"],
+                sm["revision"],
+                description,
+                created,
+            ),
+        )
+
+    def version(self, conn: sqlite3.Connection, sm_arn: str, version: int) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_versions WHERE sm_arn=? AND version=?",
+            (sm_arn, version),
+        ).fetchone()
+        return row
+
+    def latest_version(self, conn: sqlite3.Connection, sm_arn: str) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_versions WHERE sm_arn=? ORDER BY version DESC LIMIT 1",
+            (sm_arn,),
+        ).fetchone()
+        return row
+
+    def count_versions(self, conn: sqlite3.Connection, sm_arn: str) -> int:
+        row = conn.execute(
+            "SELECT COUNT(*) AS n FROM state_machine_versions WHERE sm_arn=?", (sm_arn,)
+        ).fetchone()
+        return int(row["n"])
+
+    def list_versions(
+        self, conn: sqlite3.Connection, sm_arn: str, limit: int, offset: int
+    ) -> list[Row]:
+        """Newest first, as AWS lists them."""
+        return conn.execute(
+            "SELECT version, created FROM state_machine_versions WHERE sm_arn=? "
+            "ORDER BY version DESC LIMIT ? OFFSET ?",
+            (sm_arn, limit, offset),
+        ).fetchall()
+
+    def delete_version(self, conn: sqlite3.Connection, sm_arn: str, version: int) -> None:
+        conn.execute(
+            "DELETE FROM state_machine_versions WHERE sm_arn=? AND version=?", (sm_arn, version)
+        )
+
+    def alias(self, conn: sqlite3.Connection, arn: str) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_aliases WHERE arn=?", (arn,)
+        ).fetchone()
+        return row
+
+    def aliases(self, conn: sqlite3.Connection, sm_arn: str) -> list[Row]:
+        return conn.execute(
+            "SELECT * FROM state_machine_aliases WHERE sm_arn=? ORDER BY name", (sm_arn,)
+        ).fetchall()
+
+    def insert_alias(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        sm_arn: str,
+        name: str,
+        description: str | None,
+        routing: list[dict[str, Any]],
+        created: float,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO state_machine_aliases (arn, sm_arn, name, description, routing, "
+            "created, updated) VALUES (?,?,?,?,?,?,?)",
+            (arn, sm_arn, name, description, json.dumps(routing), created, created),
+        )
+
+    def update_alias(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        description: str | None,
+        routing: list[dict[str, Any]],
+        updated: float,
+    ) -> None:
+        conn.execute(
+            "UPDATE state_machine_aliases SET description=?, routing=?, updated=? WHERE arn=?",
+            (description, json.dumps(routing), updated, arn),
+        )
+
+    def delete_alias(self, conn: sqlite3.Connection, arn: str) -> None:
+        conn.execute("DELETE FROM state_machine_aliases WHERE arn=?", (arn,))
 
     # ---- tags ----
 

@@ -181,3 +181,249 @@ def test_describe_state_machine_for_execution_errors(sfn: Any) -> None:
     with pytest.raises(ClientError) as e:
         sfn.describe_state_machine_for_execution(executionArn=SM_PREFIX + "for-exec")
     assert code(e) == "InvalidArn"
+
+
+# ---------------------------------------------------------------- versions and aliases
+
+
+def run_output(sfn: Any, arn: str) -> tuple[Any, dict[str, Any]]:
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    described = wait(sfn, execution)
+    assert described["status"] == "SUCCEEDED"
+    return json.loads(described["output"]), described
+
+
+def test_versions_publish_list_run_delete(sfn: Any) -> None:
+    created = sfn.create_state_machine(
+        name="versioned",
+        definition=pass_machine(1),
+        roleArn=ROLE,
+        publish=True,
+        versionDescription="first",
+    )
+    arn = created["stateMachineArn"]
+    v1 = created["stateMachineVersionArn"]
+    assert v1 == arn + ":1"
+    # The same revision is published once: publishing again answers version 1.
+    again = sfn.publish_state_machine_version(stateMachineArn=arn)
+    assert again["stateMachineVersionArn"] == v1
+    with pytest.raises(ClientError) as e:
+        sfn.publish_state_machine_version(stateMachineArn=arn, description="other")
+    assert code(e) == "ConflictException"
+    updated = sfn.update_state_machine(
+        stateMachineArn=arn, definition=pass_machine(2), publish=True
+    )
+    v2 = updated["stateMachineVersionArn"]
+    assert v2 == arn + ":2"
+    sfn.update_state_machine(stateMachineArn=arn, definition=pass_machine(3))
+    revision = sfn.describe_state_machine(stateMachineArn=arn)["revisionId"]
+    with pytest.raises(ClientError) as e:
+        sfn.publish_state_machine_version(stateMachineArn=arn, revisionId="stale")
+    assert code(e) == "ConflictException"
+    v3 = sfn.publish_state_machine_version(stateMachineArn=arn, revisionId=revision)
+    assert v3["stateMachineVersionArn"] == arn + ":3"
+    listed = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in listed] == [arn + ":3", v2, v1]
+    page = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=2)
+    assert len(page["stateMachineVersions"]) == 2
+    rest = sfn.list_state_machine_versions(stateMachineArn=arn, nextToken=page["nextToken"])
+    assert [v["stateMachineVersionArn"] for v in rest["stateMachineVersions"]] == [v1]
+
+    # A version runs its own definition; the unqualified ARN runs the latest.
+    output, described = run_output(sfn, v1)
+    assert output == 1
+    assert described["stateMachineVersionArn"] == v1
+    assert "stateMachineAliasArn" not in described
+    assert described["stateMachineArn"] == arn
+    for_execution = sfn.describe_state_machine_for_execution(executionArn=described["executionArn"])
+    assert for_execution["definition"] == pass_machine(1)
+    output, described = run_output(sfn, arn)
+    assert output == 3
+    assert "stateMachineVersionArn" not in described
+
+    # Numbers are not reused after a delete; deleting an absent version is not an error.
+    sfn.delete_state_machine_version(stateMachineVersionArn=arn + ":3")
+    sfn.delete_state_machine_version(stateMachineVersionArn=arn + ":3")
+    sfn.update_state_machine(stateMachineArn=arn, definition=pass_machine(4))
+    assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == (
+        arn + ":4"
+    )
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=arn + ":3")
+    assert code(e) == "StateMachineDoesNotExist"
+
+
+def test_version_bad_input(sfn: Any) -> None:
+    arn = create(sfn, "versions-bad")
+    with pytest.raises(ClientError) as e:
+        sfn.publish_state_machine_version(stateMachineArn=SM_PREFIX + "absent")
+    assert code(e) == "StateMachineDoesNotExist"
+    with pytest.raises(ClientError) as e:
+        sfn.update_state_machine(
+            stateMachineArn=arn, definition=pass_machine(2), versionDescription="no publish"
+        )
+    assert code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        sfn.delete_state_machine_version(stateMachineVersionArn=arn)
+    assert code(e) == "InvalidArn"
+    with pytest.raises(ClientError) as e:
+        sfn.list_state_machine_versions(stateMachineArn="arn:aws:sns:us-east-1:1:t")
+    assert code(e) == "InvalidArn"
+    with pytest.raises(ClientError) as e:
+        sfn.publish_state_machine_version(stateMachineArn=arn, description="d" * 257)
+    assert code(e) == "ValidationException"
+
+
+def test_aliases(sfn: Any) -> None:
+    arn = create(sfn, "aliased", "one")
+    v1 = sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"]
+    sfn.update_state_machine(stateMachineArn=arn, definition=pass_machine("two"), publish=True)
+    v2 = arn + ":2"
+    routing = [{"stateMachineVersionArn": v1, "weight": 100}]
+    created = sfn.create_state_machine_alias(
+        name="PROD", routingConfiguration=routing, description="live"
+    )
+    alias = created["stateMachineAliasArn"]
+    assert alias == arn + ":PROD"
+    # The same alias again is idempotent; another routing under the name is a conflict.
+    again = sfn.create_state_machine_alias(
+        name="PROD", routingConfiguration=routing, description="live"
+    )
+    assert again["creationDate"] == created["creationDate"]
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine_alias(
+            name="PROD", routingConfiguration=[{"stateMachineVersionArn": v2, "weight": 100}]
+        )
+    assert code(e) == "ConflictException"
+    described = sfn.describe_state_machine_alias(stateMachineAliasArn=alias)
+    assert described["name"] == "PROD"
+    assert described["description"] == "live"
+    assert described["routingConfiguration"] == routing
+    output, execution = run_output(sfn, alias)
+    assert output == "one"
+    assert execution["stateMachineAliasArn"] == alias
+    assert execution["stateMachineVersionArn"] == v1
+
+    # An alias in use keeps its versions.
+    with pytest.raises(ClientError) as e:
+        sfn.delete_state_machine_version(stateMachineVersionArn=v1)
+    assert code(e) == "ConflictException"
+
+    # Split routing: both versions run, in roughly their weights' proportion.
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=alias,
+        routingConfiguration=[
+            {"stateMachineVersionArn": v1, "weight": 50},
+            {"stateMachineVersionArn": v2, "weight": 50},
+        ],
+    )
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["description"] == "live"
+    seen = {v1: 0, v2: 0}
+    for _ in range(40):
+        execution_arn = sfn.start_execution(stateMachineArn=alias)["executionArn"]
+        seen[sfn.describe_execution(executionArn=execution_arn)["stateMachineVersionArn"]] += 1
+    assert seen[v1] >= 5 and seen[v2] >= 5, seen
+
+    # Weight 0 never runs.
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=alias,
+        routingConfiguration=[
+            {"stateMachineVersionArn": v1, "weight": 0},
+            {"stateMachineVersionArn": v2, "weight": 100},
+        ],
+    )
+    for _ in range(10):
+        assert run_output(sfn, alias)[0] == "two"
+
+    sfn.create_state_machine_alias(
+        name="beta", routingConfiguration=[{"stateMachineVersionArn": v2, "weight": 100}]
+    )
+    listed = sfn.list_state_machine_aliases(stateMachineArn=arn)["stateMachineAliases"]
+    assert [a["stateMachineAliasArn"] for a in listed] == [alias, arn + ":beta"]
+    page = sfn.list_state_machine_aliases(stateMachineArn=arn, maxResults=1)
+    assert [a["stateMachineAliasArn"] for a in page["stateMachineAliases"]] == [alias]
+    rest = sfn.list_state_machine_aliases(stateMachineArn=arn, nextToken=page["nextToken"])
+    assert [a["stateMachineAliasArn"] for a in rest["stateMachineAliases"]] == [arn + ":beta"]
+
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias)
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine_alias(stateMachineAliasArn=alias)
+    assert code(e) == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=alias)
+    assert code(e) == "ResourceNotFound"
+    # Deleting the machine deletes its versions and aliases.
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert create(sfn, "aliased") == arn
+    assert sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"] == []
+    assert sfn.list_state_machine_aliases(stateMachineArn=arn)["stateMachineAliases"] == []
+
+
+def test_alias_bad_input(sfn: Any, server: Server) -> None:
+    arn = create(sfn, "alias-bad")
+    v1 = sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"]
+    other = create(sfn, "alias-bad-other")
+    w1 = sfn.publish_state_machine_version(stateMachineArn=other)["stateMachineVersionArn"]
+    bad_routings: list[tuple[list[dict[str, Any]], str]] = [
+        ([{"stateMachineVersionArn": v1, "weight": 60}], "ValidationException"),
+        (
+            [
+                {"stateMachineVersionArn": v1, "weight": 50},
+                {"stateMachineVersionArn": w1, "weight": 50},
+            ],
+            "ValidationException",
+        ),
+        (
+            [
+                {"stateMachineVersionArn": v1, "weight": 50},
+                {"stateMachineVersionArn": v1, "weight": 50},
+            ],
+            "ValidationException",
+        ),
+        ([{"stateMachineVersionArn": arn + ":9", "weight": 100}], "ResourceNotFound"),
+        ([{"stateMachineVersionArn": arn, "weight": 100}], "InvalidArn"),
+    ]
+    for routing, expected in bad_routings:
+        with pytest.raises(ClientError) as e:
+            sfn.create_state_machine_alias(name="a", routingConfiguration=routing)
+        assert code(e) == expected, routing
+    # Three versions, a weight over 100, a digits-only name: posted raw (botocore refuses).
+    three = [{"stateMachineVersionArn": v1, "weight": 0}] * 2 + [
+        {"stateMachineVersionArn": v1, "weight": 100}
+    ]
+    for body, expected in (
+        ({"name": "a", "routingConfiguration": three}, "ValidationException"),
+        (
+            {"name": "a", "routingConfiguration": [{"stateMachineVersionArn": v1, "weight": 101}]},
+            "ValidationException",
+        ),
+        (
+            {
+                "name": "123",
+                "routingConfiguration": [{"stateMachineVersionArn": v1, "weight": 100}],
+            },
+            "InvalidName",
+        ),
+    ):
+        status, answer = raw(server, "CreateStateMachineAlias", body)
+        assert (status, answer["__type"]) == (400, expected), body
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine_alias(
+            name="has space", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}]
+        )
+    assert code(e) == "InvalidName"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine_alias(stateMachineAliasArn=arn + ":absent")
+    assert code(e) == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine_alias(stateMachineAliasArn=arn)
+    assert code(e) == "InvalidArn"
+    with pytest.raises(ClientError) as e:
+        sfn.update_state_machine_alias(stateMachineAliasArn=arn + ":absent", description="x")
+    assert code(e) == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:
+        sfn.delete_state_machine_alias(stateMachineAliasArn=arn + ":absent")
+    assert code(e) == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:
+        sfn.list_state_machine_aliases(stateMachineArn=SM_PREFIX + "absent")
+    assert code(e) == "StateMachineDoesNotExist"
