@@ -190,8 +190,12 @@ class StepFunctionsService:
         return out
 
     def describe_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        plain, _ = arns.split_test_case(arn)
+        if isinstance(plain, str) and plain.count(":") == 7:
+            return self._describe_version(plain)
         with self.store.read() as conn:
-            row = self._sm_row(conn, _require(req, "stateMachineArn"))
+            row = self._sm_row(conn, arn)
         out = {
             "stateMachineArn": row["arn"],
             "name": row["name"],
@@ -204,6 +208,30 @@ class StepFunctionsService:
             "tracingConfiguration": _json_or(row["tracing"], _NO_TRACING),
             "revisionId": row["revision"],
         }
+        return out
+
+    def _describe_version(self, arn: str) -> dict[str, Any]:
+        """DescribeStateMachine of a version ARN: the version's snapshot, under its own ARN."""
+        sm_arn, number = versions.parse_version_arn(arn)
+        with self.store.read() as conn:
+            sm = self._sm_row(conn, sm_arn)
+            version = self.store.version(conn, sm_arn, number)
+        if version is None:
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        out = {
+            "stateMachineArn": arn,
+            "name": sm["name"],
+            "status": "ACTIVE",
+            "definition": version["definition"],
+            "roleArn": version["role_arn"],
+            "type": version["type"],
+            "creationDate": version["created"],
+            "loggingConfiguration": _json_or(sm["logging"], _NO_LOGGING),
+            "tracingConfiguration": _json_or(sm["tracing"], _NO_TRACING),
+            "revisionId": version["revision"],
+        }
+        if version["description"] is not None:
+            out["description"] = version["description"]
         return out
 
     def list_state_machines(self, req: dict[str, Any]) -> dict[str, Any]:

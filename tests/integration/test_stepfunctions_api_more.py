@@ -224,6 +224,11 @@ def test_versions_publish_list_run_delete(sfn: Any) -> None:
     assert v3["stateMachineVersionArn"] == arn + ":3"
     listed = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
     assert [v["stateMachineVersionArn"] for v in listed] == [arn + ":3", v2, v1]
+    first = sfn.describe_state_machine(stateMachineArn=v1)
+    assert first["stateMachineArn"] == v1
+    assert (first["definition"], first["description"]) == (pass_machine(1), "first")
+    assert first["revisionId"] != revision
+    assert sfn.describe_state_machine(stateMachineArn=arn)["definition"] == pass_machine(3)
     page = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=2)
     assert len(page["stateMachineVersions"]) == 2
     rest = sfn.list_state_machine_versions(stateMachineArn=arn, nextToken=page["nextToken"])
@@ -248,9 +253,10 @@ def test_versions_publish_list_run_delete(sfn: Any) -> None:
     assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == (
         arn + ":4"
     )
-    with pytest.raises(ClientError) as e:
-        sfn.start_execution(stateMachineArn=arn + ":3")
-    assert code(e) == "StateMachineDoesNotExist"
+    for call in (sfn.start_execution, sfn.describe_state_machine):
+        with pytest.raises(ClientError) as e:
+            call(stateMachineArn=arn + ":3")
+        assert code(e) == "StateMachineDoesNotExist"
 
 
 def test_version_bad_input(sfn: Any) -> None:
@@ -417,6 +423,9 @@ def test_alias_bad_input(sfn: Any, server: Server) -> None:
     assert code(e) == "ResourceNotFound"
     with pytest.raises(ClientError) as e:
         sfn.describe_state_machine_alias(stateMachineAliasArn=arn)
+    assert code(e) == "InvalidArn"
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine(stateMachineArn=arn + ":absent")
     assert code(e) == "InvalidArn"
     with pytest.raises(ClientError) as e:
         sfn.update_state_machine_alias(stateMachineAliasArn=arn + ":absent", description="x")
