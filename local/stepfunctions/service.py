@@ -705,9 +705,19 @@ class StepFunctionsService:
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         sm_arn, _ = arns.split_test_case(sm_arn)
+        sm_arn, qualifier = arns.split_qualifier(sm_arn)
+        version_arn = alias_arn = None
         with self.store.read() as conn:
             self._sm_row(conn, sm_arn)
-            rows = self.store.list_executions(conn, sm_arn, status, limit + 1, offset)
+            if qualifier is not None and qualifier.isdigit():
+                version_arn = versions.version_arn(sm_arn, int(qualifier))
+                if self.store.version(conn, sm_arn, int(qualifier)) is None:
+                    raise _not_found(version_arn)
+            elif qualifier is not None:
+                alias_arn = self._alias_row(conn, f"{sm_arn}:{qualifier}")["arn"]
+            rows = self.store.list_executions(
+                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn
+            )
         items = []
         for r in rows[:limit]:
             item = {
@@ -719,6 +729,10 @@ class StepFunctionsService:
             }
             if r["stop"] is not None:
                 item["stopDate"] = r["stop"]
+            if r["version_arn"] is not None:
+                item["stateMachineVersionArn"] = r["version_arn"]
+            if r["alias_arn"] is not None:
+                item["stateMachineAliasArn"] = r["alias_arn"]
             items.append(item)
         out: dict[str, Any] = {"executions": items}
         if len(rows) > limit:

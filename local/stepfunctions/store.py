@@ -97,6 +97,15 @@ ADDED_COLUMNS = (
 )
 
 
+# Indexes on added columns, created once the columns exist.
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS executions_by_version ON executions (version_arn, start)
+  WHERE version_arn IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_by_alias ON executions (alias_arn, start)
+  WHERE alias_arn IS NOT NULL;
+"""
+
+
 class Store:
     def __init__(self, path: pathlib.Path, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
@@ -119,6 +128,7 @@ class Store:
             present = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        self.conn.executescript(ADDED_INDEXES)
 
     def close(self) -> None:
         with self._lock:
@@ -412,9 +422,21 @@ class Store:
         status: str | None,
         limit: int,
         offset: int,
+        version_arn: str | None = None,
+        alias_arn: str | None = None,
     ) -> list[Row]:
-        sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
+        """Newest first; only those started by version_arn or alias_arn when one is given."""
+        sql = (
+            "SELECT arn, sm_arn, name, status, start, stop, version_arn, alias_arn "
+            "FROM executions WHERE sm_arn=?"
+        )
         args: list[Any] = [sm_arn]
+        if version_arn is not None:
+            sql += " AND version_arn=?"
+            args.append(version_arn)
+        if alias_arn is not None:
+            sql += " AND alias_arn=?"
+            args.append(alias_arn)
         if status:
             sql += " AND status=?"
             args.append(status)

@@ -341,6 +341,19 @@ def test_aliases(sfn: Any) -> None:
     for _ in range(10):
         assert run_output(sfn, alias)[0] == "two"
 
+    # ListExecutions of a version lists what ran it, by alias or not; of an alias, what the
+    # alias started; of the machine, everything.
+    all_executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    by_alias = sfn.list_executions(stateMachineArn=alias)["executions"]
+    by_v1 = sfn.list_executions(stateMachineArn=v1)["executions"]
+    assert len(all_executions) == len(by_alias) == 51
+    assert {e["stateMachineAliasArn"] for e in by_alias} == {alias}
+    assert len(by_v1) == 1 + seen[v1]
+    assert {e["stateMachineVersionArn"] for e in by_v1} == {v1}
+    with pytest.raises(ClientError) as e:
+        sfn.list_executions(stateMachineArn=arn + ":absent")
+    assert code(e) == "ResourceNotFound"
+
     sfn.create_state_machine_alias(
         name="beta", routingConfiguration=[{"stateMachineVersionArn": v2, "weight": 100}]
     )
