@@ -23,17 +23,31 @@ OPERATIONS: dict[str, str] = {
     "ValidateStateMachineDefinition": "validate_state_machine_definition",
     "StartExecution": "start_execution",
     "DescribeExecution": "describe_execution",
+    "DescribeStateMachineForExecution": "describe_state_machine_for_execution",
     "ListExecutions": "list_executions",
     "GetExecutionHistory": "get_execution_history",
     "StopExecution": "stop_execution",
     "SendTaskSuccess": "send_task_success",
     "SendTaskFailure": "send_task_failure",
     "SendTaskHeartbeat": "send_task_heartbeat",
+    "PublishStateMachineVersion": "publish_state_machine_version",
+    "ListStateMachineVersions": "list_state_machine_versions",
+    "DeleteStateMachineVersion": "delete_state_machine_version",
+    "CreateStateMachineAlias": "create_state_machine_alias",
+    "DescribeStateMachineAlias": "describe_state_machine_alias",
+    "UpdateStateMachineAlias": "update_state_machine_alias",
+    "DeleteStateMachineAlias": "delete_state_machine_alias",
+    "ListStateMachineAliases": "list_state_machine_aliases",
+    "TagResource": "tag_resource",
+    "UntagResource": "untag_resource",
+    "ListTagsForResource": "list_tags_for_resource",
 }
 
 
-def _error(type_name: str, message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
-    return status, {"__type": type_name, "message": message}
+def _error(
+    type_name: str, message: str, status: int = 400, members: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    return status, {"__type": type_name, "message": message, **(members or {})}
 
 
 def handle_request(
@@ -54,7 +68,7 @@ def handle_request(
     try:
         return 200, method(req)
     except ApiError as e:
-        return _error(e.type_name, e.message, e.status)
+        return _error(e.type_name, e.message, e.status, e.members)
     except Exception as e:
         log.exception("%s failed", op)
         return _error("InternalFailure", f"{type(e).__name__}: {e}", 500)

@@ -56,3 +56,17 @@ def check_role_arn(arn: object) -> str:
     if not isinstance(arn, str) or not re.match(r"^arn:[^:]+:iam::\d*:role/.+", arn):
         raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid role ARN: {arn}'")
     return arn
+
+
+def split_qualifier(arn: object) -> tuple[str, str | None]:
+    """(state machine ARN, qualifier) of `...:stateMachine:Name[:Qualifier]`: a version number
+    or an alias name; the qualifier is None for an unqualified ARN. Raises InvalidArn."""
+    if isinstance(arn, str):
+        parts = arn.split(":")
+        if len(parts) == 8 and parts[:3] == ["arn", "aws", "states"] and parts[5] == "stateMachine":
+            if parts[7]:
+                return ":".join(parts[:7]), parts[7]
+        elif len(parts) == 7:
+            parse_state_machine_arn(arn)
+            return arn, None
+    raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")

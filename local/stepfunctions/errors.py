@@ -41,8 +41,10 @@ class PathError(Exception):
 class ApiError(Exception):
     """An error answer of the Step Functions JSON API: HTTP 400 with {"__type", "message"}."""
 
-    def __init__(self, type_name: str, message: str, status: int = 400) -> None:
+    def __init__(self, type_name: str, message: str, status: int = 400, **members: str) -> None:
+        """members: the error shape's other members (ResourceNotFound's resourceName...)."""
         super().__init__(message)
         self.type_name = type_name
         self.message = message
         self.status = status
+        self.members = members

@@ -28,6 +28,12 @@ class Execution:
     start: float
     definition: str
     role_arn: str
+    # What DescribeStateMachineForExecution reports of the machine as it was at the start.
+    sm_revision: str | None = None
+    sm_updated: float | None = None
+    # Set when started by a version ARN, or by an alias ARN (then both).
+    version_arn: str | None = None
+    alias_arn: str | None = None
 
 
 EXECUTION_COLUMNS = (
@@ -40,6 +46,10 @@ EXECUTION_COLUMNS = (
     "start",
     "definition",
     "role_arn",
+    "sm_revision",
+    "sm_updated",
+    "version_arn",
+    "alias_arn",
 )
 
 

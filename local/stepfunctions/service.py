@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns
+from . import arns, tags, versions
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -152,12 +152,20 @@ class StepFunctionsService:
             raise ApiError("ValidationException", f"Invalid type: {typ}")
         parse_checked(definition, typ)
         arn = arns.state_machine_arn(self.region, self.account_id, name)
+        initial_tags = tags.check_tags(req.get("tags") or [])
+        tags.check_count(arn, initial_tags)
+        publish = _publish_requested(req)
         now = self.clock.now()
         with self.store.tx() as conn:
             row = self.store.state_machine(conn, arn)
             if row is not None:
                 if row["definition"] == definition and row["role_arn"] == role:
-                    return {"stateMachineArn": arn, "creationDate": row["created"]}
+                    out = {"stateMachineArn": arn, "creationDate": row["created"]}
+                    if publish:
+                        out["stateMachineVersionArn"] = self._publish(
+                            conn, row, req.get("versionDescription"), now
+                        )
+                    return out
                 raise ApiError(
                     "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
                 )
@@ -173,11 +181,21 @@ class StepFunctionsService:
                 logging=json.dumps(req.get("loggingConfiguration") or None),
                 tracing=json.dumps(req.get("tracingConfiguration") or None),
             )
-        return {"stateMachineArn": arn, "creationDate": now}
+            self.store.put_tags(conn, arn, initial_tags)
+            out = {"stateMachineArn": arn, "creationDate": now}
+            if publish:
+                out["stateMachineVersionArn"] = self._publish(
+                    conn, self.store.state_machine(conn, arn), req.get("versionDescription"), now
+                )
+        return out
 
     def describe_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        plain, _ = arns.split_test_case(arn)
+        if isinstance(plain, str) and plain.count(":") == 7:
+            return self._describe_version(plain)
         with self.store.read() as conn:
-            row = self._sm_row(conn, _require(req, "stateMachineArn"))
+            row = self._sm_row(conn, arn)
         out = {
             "stateMachineArn": row["arn"],
             "name": row["name"],
@@ -186,12 +204,34 @@ class StepFunctionsService:
             "roleArn": row["role_arn"],
             "type": row["type"],
             "creationDate": row["created"],
-            "loggingConfiguration": (json.loads(row["logging"]) if row["logging"] else None)
-            or {"level": "OFF", "includeExecutionData": False},
-            "tracingConfiguration": (json.loads(row["tracing"]) if row["tracing"] else None)
-            or {"enabled": False},
+            "loggingConfiguration": _json_or(row["logging"], _NO_LOGGING),
+            "tracingConfiguration": _json_or(row["tracing"], _NO_TRACING),
             "revisionId": row["revision"],
         }
+        return out
+
+    def _describe_version(self, arn: str) -> dict[str, Any]:
+        """DescribeStateMachine of a version ARN: the version's snapshot, under its own ARN."""
+        sm_arn, number = versions.parse_version_arn(arn)
+        with self.store.read() as conn:
+            sm = self._sm_row(conn, sm_arn)
+            version = self.store.version(conn, sm_arn, number)
+        if version is None:
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        out = {
+            "stateMachineArn": arn,
+            "name": sm["name"],
+            "status": "ACTIVE",
+            "definition": version["definition"],
+            "roleArn": version["role_arn"],
+            "type": version["type"],
+            "creationDate": version["created"],
+            "loggingConfiguration": _json_or(sm["logging"], _NO_LOGGING),
+            "tracingConfiguration": _json_or(sm["tracing"], _NO_TRACING),
+            "revisionId": version["revision"],
+        }
+        if version["description"] is not None:
+            out["description"] = version["description"]
         return out
 
     def list_state_machines(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -232,21 +272,30 @@ class StepFunctionsService:
             )
         if role is not None:
             arns.check_role_arn(role)
+        publish = _publish_requested(req)
         now = self.clock.now()
         revision = str(uuid.uuid4())
+        out: dict[str, Any] = {"updateDate": now, "revisionId": revision}
         with self.store.tx() as conn:
             row = self._sm_row(conn, arn)
             if definition is not None:
                 parse_checked(definition, row["type"])
             self.store.update_state_machine(
                 conn,
-                arn,
+                row["arn"],
                 definition or row["definition"],
                 role or row["role_arn"],
                 now,
                 revision,
             )
-        return {"updateDate": now, "revisionId": revision}
+            if publish:
+                out["stateMachineVersionArn"] = self._publish(
+                    conn,
+                    self.store.state_machine(conn, row["arn"]),
+                    req.get("versionDescription"),
+                    now,
+                )
+        return out
 
     def validate_state_machine_definition(self, req: dict[str, Any]) -> dict[str, Any]:
         return validate_definition(req)
@@ -258,10 +307,262 @@ class StepFunctionsService:
             self.store.delete_state_machine(conn, arn)
         return {}
 
+    # ---------------------------------------------------------------- versions and aliases
+
+    def _publish(self, conn: Any, sm: Any, description: str | None, now: float) -> str:
+        """The ARN of a version of the machine's current revision: the latest version when it
+        already is one (AWS publishes a revision once), else a new one."""
+        latest = self.store.latest_version(conn, sm["arn"])
+        if latest is not None and latest["revision"] == sm["revision"]:
+            if description is not None and description != latest["description"]:
+                raise ApiError(
+                    "ConflictException",
+                    "Failed to publish the State Machine version: its latest revision is "
+                    f"already published as version {latest['version']} with another "
+                    "description",
+                    409,
+                )
+            return versions.version_arn(sm["arn"], latest["version"])
+        if self.store.count_versions(conn, sm["arn"]) >= versions.MAX_VERSIONS:
+            raise ApiError(
+                "ServiceQuotaExceededException",
+                f"Exceeded the maximum of {versions.MAX_VERSIONS} versions of '{sm['arn']}'",
+                402,
+            )
+        number = self.store.take_version_number(conn, sm["arn"])
+        self.store.insert_version(conn, sm, number, description, now)
+        return versions.version_arn(sm["arn"], number)
+
+    def publish_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        description = versions.check_description(req, "description")
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            sm = self._sm_row(conn, arn)
+            revision = req.get("revisionId")
+            if revision is not None and revision != sm["revision"]:
+                raise ApiError(
+                    "ConflictException",
+                    f"Failed to publish the State Machine version: revisionId '{revision}' is "
+                    f"not the latest revision '{sm['revision']}'",
+                    409,
+                )
+            version_arn = self._publish(conn, sm, description, now)
+            # New or already there, the published version is the latest one.
+            latest = self.store.latest_version(conn, sm["arn"])
+            created = latest["created"] if latest is not None else now
+        return {"stateMachineVersionArn": version_arn, "creationDate": created}
+
+    def list_state_machine_versions(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineArn")
+        arns.parse_state_machine_arn(arn)
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            rows = self.store.list_versions(conn, arn, limit + 1, offset)
+        out: dict[str, Any] = {
+            "stateMachineVersions": [
+                {
+                    "stateMachineVersionArn": versions.version_arn(arn, r["version"]),
+                    "creationDate": r["created"],
+                }
+                for r in rows[:limit]
+            ]
+        }
+        if len(rows) > limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def delete_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineVersionArn")
+        sm_arn, number = versions.parse_version_arn(arn)
+        with self.store.tx() as conn:
+            for alias in self.store.aliases(conn, sm_arn):
+                routing = json.loads(alias["routing"])
+                if any(r["stateMachineVersionArn"] == arn for r in routing):
+                    raise ApiError(
+                        "ConflictException",
+                        f"Version to be deleted must not be referenced by an alias. Current "
+                        f"list of aliases referencing this version: [{alias['name']}]",
+                        409,
+                    )
+            self.store.delete_version(conn, sm_arn, number)
+        return {}
+
+    def _routing(self, conn: Any, routing: object) -> tuple[str, list[dict[str, Any]]]:
+        """A routing configuration whose versions all exist."""
+        sm_arn, items = versions.check_routing(routing)
+        for item in items:
+            _, number = versions.parse_version_arn(item["stateMachineVersionArn"])
+            if self.store.version(conn, sm_arn, number) is None:
+                raise _not_found(item["stateMachineVersionArn"])
+        return sm_arn, items
+
+    def create_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = versions.check_alias_name(_require(req, "name"))
+        description = versions.check_description(req, "description")
+        routing = _require(req, "routingConfiguration")
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            sm_arn, items = self._routing(conn, routing)
+            arn = f"{sm_arn}:{name}"
+            existing = self.store.alias(conn, arn)
+            if existing is not None:
+                if existing["description"] == description and (
+                    json.loads(existing["routing"]) == items
+                ):
+                    return {"stateMachineAliasArn": arn, "creationDate": existing["created"]}
+                raise ApiError(
+                    "ConflictException",
+                    f"Failed to create alias because an alias with the same name and a "
+                    f"different routing configuration already exists: '{arn}'",
+                    409,
+                )
+            if len(self.store.aliases(conn, sm_arn)) >= versions.MAX_ALIASES:
+                raise ApiError(
+                    "ServiceQuotaExceededException",
+                    f"Exceeded the maximum of {versions.MAX_ALIASES} aliases of '{sm_arn}'",
+                    402,
+                )
+            self.store.insert_alias(conn, arn, sm_arn, name, description, items, now)
+        return {"stateMachineAliasArn": arn, "creationDate": now}
+
+    def _alias_row(self, conn: Any, arn: object) -> Any:
+        versions.parse_alias_arn(arn)
+        row = self.store.alias(conn, str(arn))
+        if row is None:
+            raise _not_found(str(arn))
+        return row
+
+    def describe_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = self._alias_row(conn, _require(req, "stateMachineAliasArn"))
+        out = {
+            "stateMachineAliasArn": row["arn"],
+            "name": row["name"],
+            "routingConfiguration": json.loads(row["routing"]),
+            "creationDate": row["created"],
+            "updateDate": row["updated"],
+        }
+        if row["description"] is not None:
+            out["description"] = row["description"]
+        return out
+
+    def update_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "stateMachineAliasArn")
+        description = versions.check_description(req, "description")
+        routing = req.get("routingConfiguration")
+        if description is None and routing is None:
+            raise ApiError(
+                "ValidationException",
+                "Either the description or the RoutingConfiguration must be specified",
+            )
+        now = self.clock.now()
+        with self.store.tx() as conn:
+            row = self._alias_row(conn, arn)
+            items = json.loads(row["routing"])
+            if routing is not None:
+                sm_arn, items = self._routing(conn, routing)
+                if sm_arn != row["sm_arn"]:
+                    raise ApiError(
+                        "ValidationException",
+                        "Routing configuration must contain versions of the alias's state machine",
+                    )
+            self.store.update_alias(
+                conn,
+                row["arn"],
+                row["description"] if description is None else description,
+                items,
+                now,
+            )
+        return {"updateDate": now}
+
+    def delete_state_machine_alias(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.store.tx() as conn:
+            row = self._alias_row(conn, _require(req, "stateMachineAliasArn"))
+            self.store.delete_alias(conn, row["arn"])
+        return {}
+
+    def list_state_machine_aliases(self, req: dict[str, Any]) -> dict[str, Any]:
+        limit = _max_results(req)
+        offset = _page_offset(req.get("nextToken"))
+        with self.store.read() as conn:
+            sm = self._sm_row(conn, _require(req, "stateMachineArn"))
+            rows = self.store.aliases(conn, sm["arn"])
+        page = rows[offset : offset + limit]
+        out: dict[str, Any] = {
+            "stateMachineAliases": [
+                {"stateMachineAliasArn": r["arn"], "creationDate": r["created"]} for r in page
+            ]
+        }
+        if len(rows) > offset + limit:
+            out["nextToken"] = _page_token(offset + limit)
+        return out
+
+    def _resolve_qualifier(self, conn: Any, sm_arn: str, qualifier: str) -> tuple[Any, str | None]:
+        """(version row, alias ARN or None) that StartExecution runs for a qualified ARN."""
+        alias_arn = None
+        if qualifier.isdigit():
+            number = int(qualifier)
+        else:
+            alias_arn = f"{sm_arn}:{qualifier}"
+            alias = self.store.alias(conn, alias_arn)
+            if alias is None:
+                raise _not_found(alias_arn)
+            _, number = versions.parse_version_arn(
+                versions.pick_version(json.loads(alias["routing"]))
+            )
+        row = self.store.version(conn, sm_arn, number)
+        if row is None:
+            raise ApiError(
+                "StateMachineDoesNotExist",
+                f"State Machine Does Not Exist: '{versions.version_arn(sm_arn, number)}'",
+            )
+        return row, alias_arn
+
+    # ---------------------------------------------------------------- tags
+
+    def _tagged_resource(self, conn: Any, arn: object) -> str:
+        """The ARN of a state machine that exists. Activities, the other taggable resource,
+        are not supported yet: their ARNs are InvalidArn here."""
+        arns.parse_state_machine_arn(arn)
+        if self.store.state_machine(conn, arn) is None:
+            raise ApiError(
+                "ResourceNotFound", f"Resource not found: '{arn}'", resourceName=str(arn)
+            )
+        return str(arn)
+
+    def tag_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        new = tags.check_tags(_require(req, "tags"))
+        with self.store.tx() as conn:
+            arn = self._tagged_resource(conn, arn)
+            tags.check_count(arn, {**self.store.tags(conn, arn), **new})
+            self.store.put_tags(conn, arn, new)
+        return {}
+
+    def untag_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        keys = _require(req, "tagKeys")
+        if not isinstance(keys, list):
+            raise ApiError("ValidationException", "tagKeys must be a list of tag keys")
+        keys = [tags.check_key(k, f"tagKeys.{i}.member") for i, k in enumerate(keys, 1)]
+        with self.store.tx() as conn:
+            arn = self._tagged_resource(conn, arn)
+            self.store.remove_tags(conn, arn, keys)
+        return {}
+
+    def list_tags_for_resource(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _require(req, "resourceArn")
+        with self.store.read() as conn:
+            arn = self._tagged_resource(conn, arn)
+            return {"tags": tags.as_list(self.store.tags(conn, arn))}
+
     # ---------------------------------------------------------------- executions
 
     def start_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         sm_arn, test_case = arns.split_test_case(_require(req, "stateMachineArn"))
+        sm_arn, qualifier = arns.split_qualifier(sm_arn)
         name = req.get("name") or str(uuid.uuid4())
         arns.check_name(name)
         raw_input = req.get("input")
@@ -301,7 +602,16 @@ class StepFunctionsService:
                 start=now,
                 definition=sm["definition"],
                 role_arn=sm["role_arn"],
+                sm_revision=sm["revision"],
+                sm_updated=sm["updated"] or sm["created"],
             )
+            if qualifier is not None:
+                version, ex.alias_arn = self._resolve_qualifier(conn, sm["arn"], qualifier)
+                ex.version_arn = versions.version_arn(sm["arn"], version["version"])
+                ex.definition = version["definition"]
+                ex.role_arn = version["role_arn"]
+                ex.sm_revision = version["revision"]
+                ex.sm_updated = version["created"]
             self.store.insert_execution(
                 conn, ex, None if mocked is None else (test_case or "", mocked)
             )
@@ -348,6 +658,10 @@ class StepFunctionsService:
         }
         if row["stop"] is not None:
             out["stopDate"] = row["stop"]
+        if row["version_arn"] is not None:
+            out["stateMachineVersionArn"] = row["version_arn"]
+        if row["alias_arn"] is not None:
+            out["stateMachineAliasArn"] = row["alias_arn"]
         if row["output"] is not None:
             out["output"] = row["output"]
             out["outputDetails"] = {"included": True}
@@ -355,6 +669,25 @@ class StepFunctionsService:
             out["error"] = row["error"]
         if row["cause"] is not None:
             out["cause"] = row["cause"]
+        return out
+
+    def describe_state_machine_for_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The definition the execution runs: fixed at its start, whatever updates came after."""
+        with self.store.read() as conn:
+            row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
+            sm = self.store.state_machine(conn, row["sm_arn"])
+        out: dict[str, Any] = {
+            "stateMachineArn": row["sm_arn"],
+            "name": row["sm_name"],
+            "definition": row["definition"],
+            "roleArn": row["role_arn"],
+            # Executions from before these were recorded fall back to the execution's start.
+            "updateDate": row["sm_updated"] if row["sm_updated"] is not None else row["start"],
+            "loggingConfiguration": _json_or(sm["logging"] if sm else None, _NO_LOGGING),
+            "tracingConfiguration": _json_or(sm["tracing"] if sm else None, _NO_TRACING),
+        }
+        if row["sm_revision"] is not None:
+            out["revisionId"] = row["sm_revision"]
         return out
 
     def list_executions(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -372,9 +705,19 @@ class StepFunctionsService:
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         sm_arn, _ = arns.split_test_case(sm_arn)
+        sm_arn, qualifier = arns.split_qualifier(sm_arn)
+        version_arn = alias_arn = None
         with self.store.read() as conn:
             self._sm_row(conn, sm_arn)
-            rows = self.store.list_executions(conn, sm_arn, status, limit + 1, offset)
+            if qualifier is not None and qualifier.isdigit():
+                version_arn = versions.version_arn(sm_arn, int(qualifier))
+                if self.store.version(conn, sm_arn, int(qualifier)) is None:
+                    raise _not_found(version_arn)
+            elif qualifier is not None:
+                alias_arn = self._alias_row(conn, f"{sm_arn}:{qualifier}")["arn"]
+            rows = self.store.list_executions(
+                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn
+            )
         items = []
         for r in rows[:limit]:
             item = {
@@ -386,6 +729,10 @@ class StepFunctionsService:
             }
             if r["stop"] is not None:
                 item["stopDate"] = r["stop"]
+            if r["version_arn"] is not None:
+                item["stateMachineVersionArn"] = r["version_arn"]
+            if r["alias_arn"] is not None:
+                item["stateMachineAliasArn"] = r["alias_arn"]
             items.append(item)
         out: dict[str, Any] = {"executions": items}
         if len(rows) > limit:
@@ -468,6 +815,31 @@ class StepFunctionsService:
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:
                 return desc
             time.sleep(0.01)
+
+
+def _publish_requested(req: dict[str, Any]) -> bool:
+    """Create/UpdateStateMachine's `publish`; a versionDescription needs it."""
+    versions.check_description(req, "versionDescription")
+    publish = bool(req.get("publish"))
+    if req.get("versionDescription") is not None and not publish:
+        raise ApiError(
+            "ValidationException",
+            "Version description can only be set when publishing a new version",
+        )
+    return publish
+
+
+def _not_found(arn: str) -> ApiError:
+    return ApiError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+
+
+_NO_LOGGING = {"level": "OFF", "includeExecutionData": False}
+_NO_TRACING = {"enabled": False}
+
+
+def _json_or(text: str | None, default: dict[str, Any]) -> Any:
+    """A stored configuration, or AWS's default when none was given ("null" included)."""
+    return (json.loads(text) if text else None) or default
 
 
 def _plain_execution_arn(arn: Any) -> Any:

@@ -62,10 +62,47 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
 CREATE INDEX IF NOT EXISTS timers_by_run ON timers (run_id);
+-- Added after the first release: CREATE ... IF NOT EXISTS adds them to an existing database.
+CREATE TABLE IF NOT EXISTS tags (
+  resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (resource_arn, key)
+);
+CREATE TABLE IF NOT EXISTS state_machine_versions (
+  sm_arn TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+  role_arn TEXT NOT NULL, type TEXT NOT NULL, revision TEXT NOT NULL, description TEXT,
+  created REAL NOT NULL, PRIMARY KEY (sm_arn, version)
+);
+CREATE TABLE IF NOT EXISTS state_machine_aliases (
+  arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  routing TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS aliases_by_sm ON state_machine_aliases (sm_arn, name);
 CREATE TABLE IF NOT EXISTS mock_executions (
   exec_arn TEXT PRIMARY KEY, test_case TEXT NOT NULL, states TEXT NOT NULL,
   invocations TEXT NOT NULL DEFAULT '{}'
 );
+"""
+
+# Columns added after databases existed, as (table, column, declaration). CREATE TABLE IF NOT
+# EXISTS leaves an existing table as it is, so each is added by ALTER TABLE when missing: a
+# database written by an older engine opens with its executions intact (NULL in the new
+# columns, which the API reads as "not recorded").
+ADDED_COLUMNS = (
+    ("executions", "sm_revision", "TEXT"),
+    ("executions", "sm_updated", "REAL"),
+    ("executions", "version_arn", "TEXT"),
+    ("executions", "alias_arn", "TEXT"),
+    # The highest version number ever published: numbers are never reused after a delete.
+    ("state_machines", "last_version", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+# Indexes on added columns, created once the columns exist.
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS executions_by_version ON executions (version_arn, start)
+  WHERE version_arn IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_by_alias ON executions (alias_arn, start)
+  WHERE alias_arn IS NOT NULL;
 """
 
 
@@ -84,6 +121,14 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=OFF")
         self.conn.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        self.conn.executescript(ADDED_INDEXES)
 
     def close(self) -> None:
         with self._lock:
@@ -200,12 +245,147 @@ class Store:
 
     def delete_state_machine(self, conn: sqlite3.Connection, arn: object) -> None:
         conn.execute("DELETE FROM state_machines WHERE arn=?", (arn,))
+        conn.execute("DELETE FROM tags WHERE resource_arn=?", (arn,))
+        conn.execute("DELETE FROM state_machine_versions WHERE sm_arn=?", (arn,))
+        conn.execute("DELETE FROM state_machine_aliases WHERE sm_arn=?", (arn,))
 
     def list_state_machines(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
         return conn.execute(
             "SELECT arn, name, type, created FROM state_machines ORDER BY name LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
+
+    # ---- versions and aliases ----
+
+    def take_version_number(self, conn: sqlite3.Connection, sm_arn: str) -> int:
+        conn.execute("UPDATE state_machines SET last_version=last_version+1 WHERE arn=?", (sm_arn,))
+        row = conn.execute(
+            "SELECT last_version FROM state_machines WHERE arn=?", (sm_arn,)
+        ).fetchone()
+        return int(row["last_version"])
+
+    def insert_version(
+        self,
+        conn: sqlite3.Connection,
+        sm: Row,
+        version: int,
+        description: str | None,
+        created: float,
+    ) -> None:
+        """A snapshot of the state machine's current definition, role, type and revision."""
+        conn.execute(
+            "INSERT INTO state_machine_versions (sm_arn, version, definition, role_arn, type, "
+            "revision, description, created) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                sm["arn"],
+                version,
+                sm["definition"],
+                sm["role_arn"],
+                sm["type"],
+                sm["revision"],
+                description,
+                created,
+            ),
+        )
+
+    def version(self, conn: sqlite3.Connection, sm_arn: str, version: int) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_versions WHERE sm_arn=? AND version=?",
+            (sm_arn, version),
+        ).fetchone()
+        return row
+
+    def latest_version(self, conn: sqlite3.Connection, sm_arn: str) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_versions WHERE sm_arn=? ORDER BY version DESC LIMIT 1",
+            (sm_arn,),
+        ).fetchone()
+        return row
+
+    def count_versions(self, conn: sqlite3.Connection, sm_arn: str) -> int:
+        row = conn.execute(
+            "SELECT COUNT(*) AS n FROM state_machine_versions WHERE sm_arn=?", (sm_arn,)
+        ).fetchone()
+        return int(row["n"])
+
+    def list_versions(
+        self, conn: sqlite3.Connection, sm_arn: str, limit: int, offset: int
+    ) -> list[Row]:
+        """Newest first, as AWS lists them."""
+        return conn.execute(
+            "SELECT version, created FROM state_machine_versions WHERE sm_arn=? "
+            "ORDER BY version DESC LIMIT ? OFFSET ?",
+            (sm_arn, limit, offset),
+        ).fetchall()
+
+    def delete_version(self, conn: sqlite3.Connection, sm_arn: str, version: int) -> None:
+        conn.execute(
+            "DELETE FROM state_machine_versions WHERE sm_arn=? AND version=?", (sm_arn, version)
+        )
+
+    def alias(self, conn: sqlite3.Connection, arn: str) -> Row | None:
+        row: Row | None = conn.execute(
+            "SELECT * FROM state_machine_aliases WHERE arn=?", (arn,)
+        ).fetchone()
+        return row
+
+    def aliases(self, conn: sqlite3.Connection, sm_arn: str) -> list[Row]:
+        return conn.execute(
+            "SELECT * FROM state_machine_aliases WHERE sm_arn=? ORDER BY name", (sm_arn,)
+        ).fetchall()
+
+    def insert_alias(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        sm_arn: str,
+        name: str,
+        description: str | None,
+        routing: list[dict[str, Any]],
+        created: float,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO state_machine_aliases (arn, sm_arn, name, description, routing, "
+            "created, updated) VALUES (?,?,?,?,?,?,?)",
+            (arn, sm_arn, name, description, json.dumps(routing), created, created),
+        )
+
+    def update_alias(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        description: str | None,
+        routing: list[dict[str, Any]],
+        updated: float,
+    ) -> None:
+        conn.execute(
+            "UPDATE state_machine_aliases SET description=?, routing=?, updated=? WHERE arn=?",
+            (description, json.dumps(routing), updated, arn),
+        )
+
+    def delete_alias(self, conn: sqlite3.Connection, arn: str) -> None:
+        conn.execute("DELETE FROM state_machine_aliases WHERE arn=?", (arn,))
+
+    # ---- tags ----
+
+    def tags(self, conn: sqlite3.Connection, resource_arn: str) -> dict[str, str]:
+        rows = conn.execute(
+            "SELECT key, value FROM tags WHERE resource_arn=? ORDER BY rowid", (resource_arn,)
+        ).fetchall()
+        return {r["key"]: r["value"] for r in rows}
+
+    def put_tags(self, conn: sqlite3.Connection, resource_arn: str, tags: dict[str, str]) -> None:
+        """Adds the tags; a key already there takes the new value."""
+        conn.executemany(
+            "INSERT INTO tags (resource_arn, key, value) VALUES (?,?,?) "
+            "ON CONFLICT (resource_arn, key) DO UPDATE SET value=excluded.value",
+            [(resource_arn, k, v) for k, v in tags.items()],
+        )
+
+    def remove_tags(self, conn: sqlite3.Connection, resource_arn: str, keys: list[str]) -> None:
+        conn.executemany(
+            "DELETE FROM tags WHERE resource_arn=? AND key=?", [(resource_arn, k) for k in keys]
+        )
 
     # ---- executions ----
 
@@ -242,9 +422,21 @@ class Store:
         status: str | None,
         limit: int,
         offset: int,
+        version_arn: str | None = None,
+        alias_arn: str | None = None,
     ) -> list[Row]:
-        sql = "SELECT arn, sm_arn, name, status, start, stop FROM executions WHERE sm_arn=?"
+        """Newest first; only those started by version_arn or alias_arn when one is given."""
+        sql = (
+            "SELECT arn, sm_arn, name, status, start, stop, version_arn, alias_arn "
+            "FROM executions WHERE sm_arn=?"
+        )
         args: list[Any] = [sm_arn]
+        if version_arn is not None:
+            sql += " AND version_arn=?"
+            args.append(version_arn)
+        if alias_arn is not None:
+            sql += " AND alias_arn=?"
+            args.append(alias_arn)
         if status:
             sql += " AND status=?"
             args.append(status)
