@@ -125,8 +125,9 @@ class Runtime:
         self.bind_host = bind_host
         self.secret = secret
         self.cognito = cognito
-        # Lambda's Invoke API is for an external Step Functions (LAMBDA_ENDPOINT); the embedded
-        # engine calls the runner directly, so without one the API is not served at all.
+        # Lambda's Invoke API is for an external Step Functions (LAMBDA_ENDPOINT) and for a
+        # function whose environment names another (the webhook nudge); the embedded engine
+        # calls the runner directly, so without either the API is not served at all.
         self.serve_lambda_invoke = (
             getattr(stepfunctions, "endpoint", None) is not None
             if serve_lambda_invoke is None
@@ -322,7 +323,8 @@ class FrontDoor:
                 return error_reply(
                     404,
                     "not_found",
-                    "Lambda's Invoke API is served only with --stepfunctions-endpoint.",
+                    "Lambda's Invoke API is served only with --stepfunctions-endpoint or when "
+                    "a function invokes another.",
                 )
             if method != "POST":
                 return _method_not_allowed(method, path, {"POST"})
