@@ -1,21 +1,20 @@
+# ruff: noqa: F811  -- pytest fixtures imported from the module that defines them
 """The Step Functions operations beyond the first thirteen, through boto3 against the
 standalone server: tags, DescribeStateMachineForExecution, versions and aliases."""
 
 from __future__ import annotations
 
 import json
-import pathlib
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
+from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 SM_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -25,29 +24,6 @@ def pass_machine(result: Any) -> str:
     return json.dumps(
         {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": result, "End": True}}}
     )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db = pathlib.Path(tmp_path_factory.mktemp("sfn")) / "sfn.db"
-    srv = Server(db, port=0).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def sfn(server: Server) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
 
 
 def create(sfn: Any, name: str, result: Any = 1, **extra: Any) -> str:

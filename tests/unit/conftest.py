@@ -107,3 +107,37 @@ def world(clock: FakeClock) -> Iterator[World]:
 @pytest.fixture
 def lambda_context() -> LambdaContextStub:
     return LambdaContextStub()
+
+
+@pytest.fixture
+def call_partner_api(lambda_context: LambdaContextStub) -> Any:
+    """call_partner_api(method, path, headers, body=None, query=None) -> (status, response
+    headers, raw body): the partner API's handler with a REST API proxy event for the route."""
+    from optin.handlers import partner_api
+
+    def call(
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], str]:
+        event = _load_event("apigw_get_contact.json")
+        event.update(
+            httpMethod=method,
+            path=path,
+            resource=path,
+            queryStringParameters=query,
+            multiValueQueryStringParameters=None,
+            pathParameters=None,
+            body=body,
+            headers=headers,
+            multiValueHeaders={name: [value] for name, value in headers.items()},
+        )
+        event["requestContext"].update(httpMethod=method, path=f"/Prod{path}")
+        answer = partner_api.handler(event, lambda_context)
+        got = dict(answer.get("headers") or {})
+        got.update({k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()})
+        return answer["statusCode"], got, answer["body"]
+
+    return call

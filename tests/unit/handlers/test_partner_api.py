@@ -10,7 +10,6 @@ import pytest
 
 from optin.domain.consent import EventType
 from optin.domain.contact import Status
-from optin.handlers import partner_api
 from tests.fakes.api_keys import MemoryApiKeyStore
 from tests.fakes.idempotency import MemoryPersistenceLayer
 from tests.fakes.rate_limiter import MemoryRateLimiter
@@ -42,7 +41,7 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
+def api(world: Any, call_partner_api: Any) -> Any:
     world.deps.api_keys = MemoryApiKeyStore()
     world.deps.idempotency = MemoryPersistenceLayer()
 
@@ -78,23 +77,11 @@ def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
             headers = {"x-api-key": key} if key else {}
             if idempotency_key is not None:
                 headers["Idempotency-Key"] = idempotency_key
-            event = load_event("apigw_get_contact.json")
-            event.update(
-                httpMethod=method,
-                path=path,
-                resource=path,
-                queryStringParameters=query,
-                multiValueQueryStringParameters=None,
-                pathParameters=None,
-                body=raw if raw is not None else (None if payload is None else json.dumps(payload)),
-                headers=headers,
-                multiValueHeaders={name: [value] for name, value in headers.items()},
+            raw_body = (
+                raw if raw is not None else (None if payload is None else json.dumps(payload))
             )
-            event["requestContext"].update(httpMethod=method, path=f"/Prod{path}")
-            answer = partner_api.handler(event, lambda_context)
-            got = dict(answer.get("headers") or {})
-            got.update({k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()})
-            return answer["statusCode"], got, json.loads(answer["body"])
+            status, got, answer = call_partner_api(method, path, headers, raw_body, query)
+            return status, got, json.loads(answer)
 
     return Api()
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from optin.domain import webhook_signature
-from optin.handlers import partner_api, webhook_dispatch
+from optin.handlers import webhook_dispatch
 from optin.ports.webhooks import PostResult
 from optin.usecases.webhooks import OutboxContactStore
 from tests.fakes.api_keys import MemoryApiKeyStore
@@ -46,7 +46,7 @@ class CountingNudge:
 
 
 @pytest.fixture
-def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
+def api(world: Any, lambda_context: Any, call_partner_api: Any) -> Any:
     world.deps.api_keys = MemoryApiKeyStore()
     world.deps.idempotency = MemoryPersistenceLayer()
     world.deps.webhook_store = world.store.webhooks
@@ -76,21 +76,11 @@ def api(world: Any, load_event: Any, lambda_context: Any) -> Any:
             headers = {"x-api-key": key} if key else {}
             if content_type:
                 headers["Content-Type"] = content_type
-            event = load_event("apigw_get_contact.json")
-            event.update(
-                httpMethod=method,
-                path=path,
-                resource=path,
-                queryStringParameters=query,
-                multiValueQueryStringParameters=None,
-                pathParameters=None,
-                body=raw if raw is not None else (None if payload is None else json.dumps(payload)),
-                headers=headers,
-                multiValueHeaders={name: [value] for name, value in headers.items()},
+            raw_body = (
+                raw if raw is not None else (None if payload is None else json.dumps(payload))
             )
-            event["requestContext"].update(httpMethod=method, path=f"/Prod{path}")
-            answer = partner_api.handler(event, lambda_context)
-            return answer["statusCode"], json.loads(answer["body"] or "null") or {}
+            status, _, answer = call_partner_api(method, path, headers, raw_body, query)
+            return status, json.loads(answer or "null") or {}
 
         def dispatch(self) -> dict[str, int]:
             return dict(webhook_dispatch.handler({"source": "aws.events"}, lambda_context))
