@@ -41,6 +41,9 @@ OPERATIONS: dict[str, str] = {
     "TagResource": "tag_resource",
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
+    "DescribeMapRun": "describe_map_run",
+    "ListMapRuns": "list_map_runs",
+    "UpdateMapRun": "update_map_run",
 }
 
 

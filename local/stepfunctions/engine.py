@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
+from . import errors, map_runs
 from .clock import Clock, SystemClock
 from .context import Effects, Step, compact_json
 from .definition import sub_machine
@@ -378,26 +378,31 @@ class Engine:
             row = self.store.take_timer(conn, timer_id)
             if row is None:
                 return
-            kind = row["kind"]
-            if kind == "exec_timeout":
+            if row["kind"] == "exec_timeout":
                 ex = self.store.load_execution(conn, row["exec_arn"])
                 if ex is not None and ex.status == "RUNNING":
-                    self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None)
-                return
-            run = self.store.load_run(conn, row["run_id"])
-            if run is None or run.seq != row["seq"] or run.phase not in WAITING_PHASES:
-                return
-            if kind == "wait":
-                data = json.loads(row["payload"]) if row["payload"] else {}
-                self.resolve(conn, run, {"output": data.get("output")}, fx)
-            elif kind == "retry":
-                self.resolve(conn, run, None, fx, phase="attempt")
-            elif kind in ("timeout", "heartbeat"):
-                self.store.time_out_tokens(conn, run.id)
-                error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
-                self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
-            self.store.save_run(conn, run)
+                    # A child execution of a map run timing out moves its map run on (fx).
+                    self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None, fx)
+            else:
+                self._fire_run_timer(conn, row, fx)
         self.apply(fx)
+
+    def _fire_run_timer(self, conn: sqlite3.Connection, row: sqlite3.Row, fx: Effects) -> None:
+        """A timer of one run's wait: a Wait's end, a Retry's back-off, a task timeout."""
+        kind = row["kind"]
+        run = self.store.load_run(conn, row["run_id"])
+        if run is None or run.seq != row["seq"] or run.phase not in WAITING_PHASES:
+            return
+        if kind == "wait":
+            data = json.loads(row["payload"]) if row["payload"] else {}
+            self.resolve(conn, run, {"output": data.get("output")}, fx)
+        elif kind == "retry":
+            self.resolve(conn, run, None, fx, phase="attempt")
+        elif kind in ("timeout", "heartbeat"):
+            self.store.time_out_tokens(conn, run.id)
+            error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
+            self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
+        self.store.save_run(conn, run)
 
     def _waiting_token(self, conn: sqlite3.Connection, token: str) -> sqlite3.Row:
         """The token's row if it still waits for an answer; else the error AWS gives."""
@@ -459,7 +464,9 @@ class Engine:
             self.store.save_run(conn, run)
             children.child_done(self, conn, ex, run, fx)
             return
+        # The stop time first: a map run's next child, started by the hook, starts after it.
         now = self.clock.now()
+        map_runs.execution_ended(self, conn, ex.arn, run.status, run.result, fx)
         if error:
             details = {"error": error.error, "cause": error.cause}
             details = {k: v for k, v in details.items() if v is not None}
@@ -484,12 +491,20 @@ class Engine:
         status: str,
         error: str | None,
         cause: str | None,
+        fx: Effects | None = None,
     ) -> None:
-        """End a running execution from outside (StopExecution, execution timeout)."""
+        """End a running execution from outside (StopExecution, execution timeout). fx: where
+        the work this hands out goes (a map run's next child, its Map state's outcome); the
+        caller applies it after the commit."""
+        now = self.clock.now()
+        result = {"error": error, "cause": cause}
+        map_runs.execution_ended(
+            self, conn, exec_arn, status, result, fx if fx is not None else Effects()
+        )
         event = "ExecutionAborted" if status == "ABORTED" else "ExecutionTimedOut"
         details = {k: v for k, v in {"error": error, "cause": cause}.items() if v is not None}
         self.store.add_event(conn, exec_arn, event, details)
-        self.store.end_execution(conn, exec_arn, status, self.clock.now(), error=error, cause=cause)
+        self.store.end_execution(conn, exec_arn, status, now, error=error, cause=cause)
 
     # ---------------------------------------------------------------- recovery
 

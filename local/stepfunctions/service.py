@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns, tags, versions
+from . import arns, map_runs, tags, versions
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -645,6 +645,7 @@ class StepFunctionsService:
     def describe_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.store.read() as conn:
             row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
+            map_run = map_runs.execution_members(self.store, conn, row["arn"])
         out: dict[str, Any] = {
             "executionArn": row["arn"],
             "stateMachineArn": row["sm_arn"],
@@ -658,6 +659,7 @@ class StepFunctionsService:
         }
         if row["stop"] is not None:
             out["stopDate"] = row["stop"]
+        out.update(map_run)
         if row["version_arn"] is not None:
             out["stateMachineVersionArn"] = row["version_arn"]
         if row["alias_arn"] is not None:
@@ -691,6 +693,8 @@ class StepFunctionsService:
         return out
 
     def list_executions(self, req: dict[str, Any]) -> dict[str, Any]:
+        if req.get("mapRunArn") is not None:
+            return map_runs.list_executions(self.store, req)
         sm_arn = _require(req, "stateMachineArn")
         status = req.get("statusFilter")
         if status is not None and status not in (
@@ -770,13 +774,26 @@ class StepFunctionsService:
         arn = _plain_execution_arn(_require(req, "executionArn"))
         _limit(req, "error", MAX_ERROR)
         _limit(req, "cause", MAX_CAUSE)
+        fx = Effects()
         with self.store.tx() as conn:
             row = self._exec_row(conn, arn)
             if row["status"] != "RUNNING":
                 return {"stopDate": row["stop"] or self.clock.now()}
-            self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
+            self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"), fx)
             stop = self.store.execution_stop(conn, arn)
+        self.engine.apply(fx)
         return {"stopDate": stop}
+
+    # ---------------------------------------------------------------- map runs
+
+    def describe_map_run(self, req: dict[str, Any]) -> dict[str, Any]:
+        return map_runs.describe_map_run(self.store, req)
+
+    def list_map_runs(self, req: dict[str, Any]) -> dict[str, Any]:
+        return map_runs.list_map_runs(self.store, req)
+
+    def update_map_run(self, req: dict[str, Any]) -> dict[str, Any]:
+        return map_runs.update_map_run(self.engine, req)
 
     # ---------------------------------------------------------------- callbacks
 
@@ -874,6 +891,8 @@ _DETAIL_KEYS = {
     "MapIterationSucceeded": "mapIterationSucceededEventDetails",
     "MapIterationFailed": "mapIterationFailedEventDetails",
     "MapIterationAborted": "mapIterationAbortedEventDetails",
+    "MapRunStarted": "mapRunStartedEventDetails",
+    "MapRunFailed": "mapRunFailedEventDetails",
 }
 
 

@@ -81,6 +81,23 @@ CREATE TABLE IF NOT EXISTS mock_executions (
   exec_arn TEXT PRIMARY KEY, test_case TEXT NOT NULL, states TEXT NOT NULL,
   invocations TEXT NOT NULL DEFAULT '{}'
 );
+-- Distributed Map: a map run per Map state attempt (exec_arn is the parent execution, run_id
+-- and run_seq the Map state's run and the wait it resolves), and its child executions, one
+-- row each from the start (input kept until the child execution is started).
+CREATE TABLE IF NOT EXISTS map_runs (
+  arn TEXT PRIMARY KEY, exec_arn TEXT NOT NULL, sm_arn TEXT NOT NULL, run_id INTEGER NOT NULL,
+  run_seq INTEGER NOT NULL, status TEXT NOT NULL, start REAL NOT NULL, stop REAL,
+  max_concurrency INTEGER NOT NULL, tolerated_count INTEGER NOT NULL,
+  tolerated_percentage REAL NOT NULL, definition TEXT NOT NULL, error TEXT, cause TEXT
+);
+CREATE INDEX IF NOT EXISTS map_runs_by_exec ON map_runs (exec_arn, start);
+CREATE TABLE IF NOT EXISTS map_run_children (
+  map_run_arn TEXT NOT NULL, idx INTEGER NOT NULL, exec_arn TEXT NOT NULL,
+  items INTEGER NOT NULL, input TEXT, status TEXT NOT NULL, result TEXT,
+  PRIMARY KEY (map_run_arn, idx)
+);
+CREATE INDEX IF NOT EXISTS map_run_children_by_exec ON map_run_children (exec_arn);
+CREATE INDEX IF NOT EXISTS map_run_children_by_status ON map_run_children (map_run_arn, status);
 """
 
 # Columns added after databases existed, as (table, column, declaration). CREATE TABLE IF NOT
@@ -634,6 +651,153 @@ class Store:
             "UPDATE mock_executions SET invocations=? WHERE exec_arn=?",
             (json.dumps(invocations), exec_arn),
         )
+
+    # ---- map runs (Distributed Map; map_runs.py) ----
+
+    def insert_map_run(self, conn: sqlite3.Connection, values: dict[str, Any]) -> None:
+        conn.execute(
+            f"INSERT INTO map_runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+
+    def map_run(self, conn: sqlite3.Connection, arn: str) -> Row | None:
+        row: Row | None = conn.execute("SELECT * FROM map_runs WHERE arn=?", (arn,)).fetchone()
+        return row
+
+    def map_runs_of_execution(
+        self, conn: sqlite3.Connection, exec_arn: str, limit: int, offset: int
+    ) -> list[Row]:
+        """Oldest first: the order the execution started them."""
+        return conn.execute(
+            "SELECT arn, exec_arn, sm_arn, start, stop FROM map_runs WHERE exec_arn=? "
+            "ORDER BY start, rowid LIMIT ? OFFSET ?",
+            (exec_arn, limit, offset),
+        ).fetchall()
+
+    def running_map_runs(self, conn: sqlite3.Connection, exec_arn: str) -> list[Row]:
+        return conn.execute(
+            "SELECT * FROM map_runs WHERE exec_arn=? AND status='RUNNING'", (exec_arn,)
+        ).fetchall()
+
+    def configure_map_run(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        max_concurrency: int,
+        tolerated_count: int,
+        tolerated_percentage: float,
+    ) -> None:
+        conn.execute(
+            "UPDATE map_runs SET max_concurrency=?, tolerated_count=?, tolerated_percentage=? "
+            "WHERE arn=?",
+            (max_concurrency, tolerated_count, tolerated_percentage, arn),
+        )
+
+    def end_map_run(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        status: str,
+        stop: float,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        conn.execute(
+            "UPDATE map_runs SET status=?, stop=?, error=?, cause=? WHERE arn=?",
+            (status, stop, error, cause, arn),
+        )
+
+    def insert_map_run_children(
+        self, conn: sqlite3.Connection, map_run_arn: str, children: list[tuple[str, int, Any]]
+    ) -> None:
+        """children: (execution ARN, number of items, input) in item order, all PENDING."""
+        conn.executemany(
+            "INSERT INTO map_run_children (map_run_arn, idx, exec_arn, items, input, status) "
+            "VALUES (?,?,?,?,?,'PENDING')",
+            [
+                (map_run_arn, i, arn, items, json.dumps(value))
+                for i, (arn, items, value) in enumerate(children)
+            ],
+        )
+
+    def pending_map_run_children(
+        self, conn: sqlite3.Connection, map_run_arn: str, limit: int
+    ) -> list[Row]:
+        return conn.execute(
+            "SELECT idx, exec_arn, input FROM map_run_children WHERE map_run_arn=? "
+            "AND status='PENDING' ORDER BY idx LIMIT ?",
+            (map_run_arn, limit),
+        ).fetchall()
+
+    def map_run_child_of(self, conn: sqlite3.Connection, exec_arn: str) -> Row | None:
+        """The map run row of a child execution: None for any other execution."""
+        row: Row | None = conn.execute(
+            "SELECT map_run_arn, idx, items, status FROM map_run_children WHERE exec_arn=?",
+            (exec_arn,),
+        ).fetchone()
+        return row
+
+    def set_map_run_child(
+        self, conn: sqlite3.Connection, map_run_arn: str, idx: int, status: str, result: Any = None
+    ) -> None:
+        """A child started (its input now lives in its execution) or ended (its result)."""
+        conn.execute(
+            "UPDATE map_run_children SET status=?, input=NULL, result=? "
+            "WHERE map_run_arn=? AND idx=?",
+            (status, None if result is None else json.dumps(result), map_run_arn, idx),
+        )
+
+    def abort_pending_map_run_children(self, conn: sqlite3.Connection, map_run_arn: str) -> None:
+        conn.execute(
+            "UPDATE map_run_children SET status='ABORTED', input=NULL "
+            "WHERE map_run_arn=? AND status='PENDING'",
+            (map_run_arn,),
+        )
+
+    def map_run_counts(
+        self, conn: sqlite3.Connection, map_run_arn: str
+    ) -> dict[str, tuple[int, int]]:
+        """Status -> (child executions, items)."""
+        rows = conn.execute(
+            "SELECT status, COUNT(*) AS n, SUM(items) AS items FROM map_run_children "
+            "WHERE map_run_arn=? GROUP BY status",
+            (map_run_arn,),
+        ).fetchall()
+        return {r["status"]: (int(r["n"]), int(r["items"] or 0)) for r in rows}
+
+    def running_map_run_children(self, conn: sqlite3.Connection, map_run_arn: str) -> list[str]:
+        rows = conn.execute(
+            "SELECT exec_arn FROM map_run_children WHERE map_run_arn=? AND status='RUNNING'",
+            (map_run_arn,),
+        ).fetchall()
+        return [r["exec_arn"] for r in rows]
+
+    def map_run_results(self, conn: sqlite3.Connection, map_run_arn: str) -> list[Row]:
+        return conn.execute(
+            "SELECT status, result FROM map_run_children WHERE map_run_arn=? ORDER BY idx",
+            (map_run_arn,),
+        ).fetchall()
+
+    def map_run_executions(
+        self,
+        conn: sqlite3.Connection,
+        map_run_arn: str,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[Row]:
+        """The child executions started so far, newest first (as ListExecutions lists)."""
+        sql = (
+            "SELECT e.arn, e.sm_arn, e.name, e.status, e.start, e.stop, c.items "
+            "FROM map_run_children c JOIN executions e ON e.arn = c.exec_arn "
+            "WHERE c.map_run_arn=?"
+        )
+        args: list[Any] = [map_run_arn]
+        if status:
+            sql += " AND e.status=?"
+            args.append(status)
+        sql += " ORDER BY e.start DESC, c.idx DESC LIMIT ? OFFSET ?"
+        return conn.execute(sql, [*args, limit, offset]).fetchall()
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"

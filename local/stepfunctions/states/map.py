@@ -1,6 +1,7 @@
-"""Map (inline): one child run per item. MaxConcurrency: the first N items start at once,
-the rest wait in phase "pending" and each finished iteration starts the next one
-(`start_next`). ToleratedFailureCount/Percentage: how many failed items still succeed."""
+"""Map (inline): one child run per item; DISTRIBUTED mode is states/distributed_map.py.
+MaxConcurrency: the first N items start at once, the rest wait in phase "pending" and each
+finished iteration starts the next one (`start_next`). ToleratedFailureCount/Percentage: how
+many failed items still succeed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..context import Effects, Step
 from ..errors import StatesError
 from ..languages import Scope
 from ..records import Run
+from . import distributed_map
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -21,6 +23,9 @@ def enter(step: Step) -> None:
 
 
 def attempt(step: Step) -> None:
+    if distributed_map.is_distributed(step.state):
+        distributed_map.attempt(step)
+        return
     run, state = step.run, step.state
     scope = step.scope(run.input)
     plan = step.lang.map_plan(state, scope)
