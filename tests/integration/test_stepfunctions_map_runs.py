@@ -5,6 +5,7 @@ ListExecutions of a map run), through boto3 against the standalone server."""
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import time
 from collections.abc import Callable
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.stepfunctions import StepFunctionsService
+from local.stepfunctions.clock import ManualClock
 from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
+from tests.unit.asl.conftest import FakeLambdas
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 PREFIX = "arn:aws:states:us-east-1:123456789012"
@@ -433,3 +437,67 @@ def test_bad_arns_and_requests(sfn: Any) -> None:
     with pytest.raises(ClientError) as e:
         sfn.list_map_runs(executionArn=f"{PREFIX}:execution:nope:x", nextToken="???")
     assert code(e) in ("InvalidToken", "ExecutionDoesNotExist")
+
+
+# ---------------------------------------------------------------- durability, mocked test cases
+
+
+def _service(db: pathlib.Path, clock: ManualClock, **extra: Any) -> StepFunctionsService:
+    svc = StepFunctionsService(db, FakeLambdas(), clock=clock, **extra)
+    svc.start()
+    return svc
+
+
+def test_map_run_survives_a_restart(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "sfn.db"
+    clock = ManualClock()
+    hold = {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}
+    svc = _service(db, clock)
+    sm = svc.upsert_state_machine(
+        "durable", json.dumps(distributed_map(hold, "Hold", MaxConcurrency=2)), ROLE
+    )
+    exec_arn = svc.start_execution({"stateMachineArn": sm, "input": "[1, 2, 3, 4, 5]"})[
+        "executionArn"
+    ]
+    mr_arn = until(lambda: svc.list_map_runs({"executionArn": exec_arn})["mapRuns"])[0]["mapRunArn"]
+    until(lambda: svc.describe_map_run({"mapRunArn": mr_arn})["executionCounts"]["running"] == 2)
+    # "crash": drop the service without stop(), as test_restart does
+    svc.scheduler.stopping = True
+
+    again = _service(db, clock)
+    try:
+        counts = again.describe_map_run({"mapRunArn": mr_arn})["executionCounts"]
+        assert (counts["running"], counts["pending"]) == (2, 3)
+        for _ in range(3):  # three waves of two, the last of one
+            clock.advance(61)
+            again.scheduler.fire_due_timers()
+        done = again.wait_for(exec_arn)
+        assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == [1, 2, 3, 4, 5]
+        assert again.describe_map_run({"mapRunArn": mr_arn})["itemCounts"]["succeeded"] == 5
+    finally:
+        again.stop()
+
+
+def test_a_mocked_test_case_reaches_the_children(tmp_path: pathlib.Path) -> None:
+    call = {
+        "Call": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "Work", "Payload.$": "$"},
+            "ResultSelector": {"got.$": "$.Payload"},
+            "End": True,
+        }
+    }
+    config = {
+        "StateMachines": {"mocked": {"TestCases": {"Happy": {"Call": "Answer"}}}},
+        "MockedResponses": {"Answer": {"0": {"Return": {"StatusCode": 200, "Payload": "ok"}}}},
+    }
+    svc = _service(tmp_path / "sfn.db", ManualClock(), mock_config=config)
+    try:
+        sm = svc.upsert_state_machine("mocked", json.dumps(distributed_map(call, "Call")), ROLE)
+        started = svc.start_execution({"stateMachineArn": f"{sm}#Happy", "input": "[1, 2]"})
+        done = svc.wait_for(started["executionArn"])
+        # Each child counts its own invocations: both get response "0".
+        assert json.loads(done["output"]) == [{"got": "ok"}, {"got": "ok"}]
+    finally:
+        svc.stop()
