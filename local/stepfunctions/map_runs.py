@@ -445,6 +445,16 @@ def execution_members(store: Store, conn: sqlite3.Connection, exec_arn: str) -> 
     return {} if child is None else {"mapRunArn": child["map_run_arn"]}
 
 
+def state_machine_members(store: Store, conn: sqlite3.Connection, exec_arn: str) -> dict[str, Any]:
+    """DescribeStateMachineForExecution's mapRunArn and label (the Map state's Label, or the
+    UUID that stands for it): only a child execution has them."""
+    members = execution_members(store, conn, exec_arn)
+    if members:
+        machine = exec_arn.split(":")[6]
+        members["label"] = machine.rsplit("/", 1)[1]
+    return members
+
+
 def _require(req: dict[str, Any], key: str) -> Any:
     if req.get(key) is None:
         raise ApiError("MissingRequiredParameter", f"Missing required parameter: {key}")

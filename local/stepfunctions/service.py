@@ -678,6 +678,7 @@ class StepFunctionsService:
         with self.store.read() as conn:
             row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
             sm = self.store.state_machine(conn, row["sm_arn"])
+            map_run = map_runs.state_machine_members(self.store, conn, row["arn"])
         out: dict[str, Any] = {
             "stateMachineArn": row["sm_arn"],
             "name": row["sm_name"],
@@ -690,6 +691,7 @@ class StepFunctionsService:
         }
         if row["sm_revision"] is not None:
             out["revisionId"] = row["sm_revision"]
+        out.update(map_run)
         return out
 
     def list_executions(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -158,6 +158,12 @@ def test_twenty_items_three_at_a_time_and_update_while_running(sfn: Any) -> None
 
     child = sfn.describe_execution(executionArn=children[0]["executionArn"])
     assert child["mapRunArn"] == mr_arn and child["stateMachineArn"] == f"{sm}/L1"
+    machine = sfn.describe_state_machine_for_execution(executionArn=child["executionArn"])
+    assert (machine["mapRunArn"], machine["label"]) == (mr_arn, "L1")
+    assert machine["stateMachineArn"] == f"{sm}/L1"
+    assert json.loads(machine["definition"])["StartAt"] == "Hold"
+    parent_machine = sfn.describe_state_machine_for_execution(executionArn=exec_arn)
+    assert "mapRunArn" not in parent_machine and "label" not in parent_machine
     assert history_types(sfn, children[0]["executionArn"])[:2] == [
         "ExecutionStarted",
         "WaitStateEntered",
@@ -214,6 +220,15 @@ def test_batcher_selector_and_unlabelled_arns(sfn: Any) -> None:
     assert described["itemCounts"]["total"] == 20 and described["executionCounts"]["total"] == 4
     children = child_executions(sfn, mr_arn)
     assert sorted(e["itemCount"] for e in children) == [2, 6, 6, 6]
+
+
+def test_no_items_is_an_empty_successful_map_run(sfn: Any) -> None:
+    sm = create(sfn, "dmap-empty", distributed_map(ECHO, "Echo"))
+    exec_arn = start(sfn, sm, [])
+    done = finished(sfn, exec_arn)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", [])
+    mr = sfn.describe_map_run(mapRunArn=the_map_run(sfn, exec_arn))
+    assert mr["status"] == "SUCCEEDED" and mr["itemCounts"]["total"] == 0
 
 
 def test_byte_limit_cuts_batches(sfn: Any) -> None:
@@ -468,10 +483,15 @@ def test_map_run_survives_a_restart(tmp_path: pathlib.Path) -> None:
     try:
         counts = again.describe_map_run({"mapRunArn": mr_arn})["executionCounts"]
         assert (counts["running"], counts["pending"]) == (2, 3)
-        for _ in range(3):  # three waves of two, the last of one
+
+        def later() -> bool:
+            """A minute later (each wave of children waits one), is it over?"""
             clock.advance(61)
             again.scheduler.fire_due_timers()
-        done = again.wait_for(exec_arn)
+            return again.describe_execution({"executionArn": exec_arn})["status"] != "RUNNING"
+
+        until(later)
+        done = again.describe_execution({"executionArn": exec_arn})
         assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == [1, 2, 3, 4, 5]
         assert again.describe_map_run({"mapRunArn": mr_arn})["itemCounts"]["succeeded"] == 5
     finally:
