@@ -414,6 +414,24 @@ def test_list_map_runs_pages(sfn: Any) -> None:
     assert "/second:" in arns[1] and "/second:" not in arns[0]
 
 
+@pytest.mark.parametrize(
+    ("label", "sentence"),
+    [
+        ("", "Label cannot be empty"),
+        ("x" * 41, "Label cannot exceed 40 characters"),
+        ("a b", "Label contains invalid character: ' '"),
+        ("a:b", "Label contains invalid character: ':'"),
+    ],
+)
+def test_bad_labels_are_refused_on_create(sfn: Any, label: str, sentence: str) -> None:
+    with pytest.raises(ClientError) as e:
+        create(sfn, "dmap-bad-label", distributed_map(ECHO, "Echo", Label=label))
+    assert code(e) == "InvalidDefinition"
+    assert sentence in e.value.response["Error"]["Message"]
+    assert "/States/Fan/Label" in e.value.response["Error"]["Message"]
+    create(sfn, "dmap-good-label", distributed_map(ECHO, "Echo", Label="x" * 40))
+
+
 def test_bad_arns_and_requests(sfn: Any) -> None:
     missing = f"{PREFIX}:mapRun:nope/L:{'0' * 8}-0000-0000-0000-{'0' * 12}"
     for garbage in ("garbage", f"{PREFIX}:execution:nope:x", f"{PREFIX}:mapRun:nope"):
