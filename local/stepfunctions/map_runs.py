@@ -32,6 +32,7 @@ MAX_CHILDREN_AT_ONCE = 10_000
 # child stopped by StopExecution fails its items too).
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
+EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 
 
 def map_run_arn(region: str, account: str, sm_name: str, label: str, run_id: str) -> str:
@@ -411,6 +412,8 @@ def list_executions(store: Store, req: dict[str, Any]) -> dict[str, Any]:
         )
     arn = req["mapRunArn"]
     status = req.get("statusFilter")
+    if status is not None and status not in EXECUTION_STATUSES:
+        raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
     limit = paging.max_results(req)
     offset = paging.page_offset(req.get("nextToken"))
     with store.read() as conn:

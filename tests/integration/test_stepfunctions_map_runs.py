@@ -462,6 +462,9 @@ def test_bad_arns_and_requests(sfn: Any) -> None:
         sfn.list_executions(mapRunArn=missing, stateMachineArn=f"{PREFIX}:stateMachine:x")
     assert code(e) == "ValidationException"
     with pytest.raises(ClientError) as e:
+        sfn.list_executions(mapRunArn=missing, statusFilter="SLEEPING")
+    assert code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
         sfn.list_map_runs(executionArn="garbage")
     assert code(e) == "InvalidArn"
     with pytest.raises(ClientError) as e:
