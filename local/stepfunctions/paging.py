@@ -1,5 +1,5 @@
 """Pages of a list operation: AWS's nextToken (opaque to the caller; here the offset) and
-maxResults (0 to 1000, 0 meaning the default). The same token form as service.py's lists."""
+maxResults (0 to 1000, 0 meaning the default), for every List operation."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ they start are stepped by the scheduler (scheduler.py: workers, Lambda calls, ti
 
 from __future__ import annotations
 
-import base64
 import json
 import pathlib
 import time
@@ -16,6 +15,7 @@ from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
+from .paging import max_results, page_offset, page_token
 from .records import Execution
 from .scheduler import RunScheduler
 from .store import Store
@@ -23,26 +23,6 @@ from .validation import parse_checked
 from .validation.api import validate_definition
 
 MAX_INPUT_BYTES = 256 * 1024
-
-
-def _page_token(offset: int) -> str:
-    return base64.b64encode(json.dumps({"o": offset}).encode()).decode()
-
-
-def _page_offset(token: Any) -> int:
-    if token is None:
-        return 0
-    try:
-        return int(json.loads(base64.b64decode(str(token)))["o"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ApiError("InvalidToken", f"Invalid Token: '{token}'") from e
-
-
-def _max_results(req: dict[str, Any], default: int = 100) -> int:
-    n = req.get("maxResults") or default
-    if not isinstance(n, int) or n < 0 or n > 1000:
-        raise ApiError("ValidationException", "maxResults must be between 0 and 1000")
-    return n or default
 
 
 def _require(req: dict[str, Any], key: str) -> Any:
@@ -235,8 +215,8 @@ class StepFunctionsService:
         return out
 
     def list_state_machines(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit = _max_results(req)
-        offset = _page_offset(req.get("nextToken"))
+        limit = max_results(req)
+        offset = page_offset(req.get("nextToken"))
         with self.store.read() as conn:
             rows = self.store.list_state_machines(conn, limit + 1, offset)
         out: dict[str, Any] = {
@@ -251,7 +231,7 @@ class StepFunctionsService:
             ]
         }
         if len(rows) > limit:
-            out["nextToken"] = _page_token(offset + limit)
+            out["nextToken"] = page_token(offset + limit)
         return out
 
     def update_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -356,8 +336,8 @@ class StepFunctionsService:
     def list_state_machine_versions(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _require(req, "stateMachineArn")
         arns.parse_state_machine_arn(arn)
-        limit = _max_results(req)
-        offset = _page_offset(req.get("nextToken"))
+        limit = max_results(req)
+        offset = page_offset(req.get("nextToken"))
         with self.store.read() as conn:
             rows = self.store.list_versions(conn, arn, limit + 1, offset)
         out: dict[str, Any] = {
@@ -370,7 +350,7 @@ class StepFunctionsService:
             ]
         }
         if len(rows) > limit:
-            out["nextToken"] = _page_token(offset + limit)
+            out["nextToken"] = page_token(offset + limit)
         return out
 
     def delete_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -484,8 +464,8 @@ class StepFunctionsService:
         return {}
 
     def list_state_machine_aliases(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit = _max_results(req)
-        offset = _page_offset(req.get("nextToken"))
+        limit = max_results(req)
+        offset = page_offset(req.get("nextToken"))
         with self.store.read() as conn:
             sm = self._sm_row(conn, _require(req, "stateMachineArn"))
             rows = self.store.aliases(conn, sm["arn"])
@@ -496,7 +476,7 @@ class StepFunctionsService:
             ]
         }
         if len(rows) > offset + limit:
-            out["nextToken"] = _page_token(offset + limit)
+            out["nextToken"] = page_token(offset + limit)
         return out
 
     def _resolve_qualifier(self, conn: Any, sm_arn: str, qualifier: str) -> tuple[Any, str | None]:
@@ -708,8 +688,8 @@ class StepFunctionsService:
             "PENDING_REDRIVE",
         ):
             raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
-        limit = _max_results(req)
-        offset = _page_offset(req.get("nextToken"))
+        limit = max_results(req)
+        offset = page_offset(req.get("nextToken"))
         sm_arn, _ = arns.split_test_case(sm_arn)
         sm_arn, qualifier = arns.split_qualifier(sm_arn)
         version_arn = alias_arn = None
@@ -742,13 +722,13 @@ class StepFunctionsService:
             items.append(item)
         out: dict[str, Any] = {"executions": items}
         if len(rows) > limit:
-            out["nextToken"] = _page_token(offset + limit)
+            out["nextToken"] = page_token(offset + limit)
         return out
 
     def get_execution_history(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _plain_execution_arn(_require(req, "executionArn"))
-        limit = _max_results(req)
-        offset = _page_offset(req.get("nextToken"))
+        limit = max_results(req)
+        offset = page_offset(req.get("nextToken"))
         include_data = req.get("includeExecutionData", True)
         with self.store.read() as conn:
             self._exec_row(conn, arn)
@@ -769,7 +749,7 @@ class StepFunctionsService:
             events.append(event)
         out: dict[str, Any] = {"events": events}
         if len(rows) > limit:
-            out["nextToken"] = _page_token(offset + limit)
+            out["nextToken"] = page_token(offset + limit)
         return out
 
     def stop_execution(self, req: dict[str, Any]) -> dict[str, Any]:
