@@ -41,6 +41,11 @@ OPERATIONS: dict[str, str] = {
     "TagResource": "tag_resource",
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
+    "CreateActivity": "create_activity",
+    "DescribeActivity": "describe_activity",
+    "DeleteActivity": "delete_activity",
+    "ListActivities": "list_activities",
+    "GetActivityTask": "get_activity_task",
 }
 
 
