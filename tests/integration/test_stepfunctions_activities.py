@@ -486,3 +486,23 @@ def test_a_taken_task_keeps_its_heartbeat_timeout_across_a_restart(
     assert "taskToken" not in sfn2.get_activity_task(activityArn=arn)
     done = wait_status(sfn2, exec_arn)
     assert (done["status"], done["error"]) == ("FAILED", "States.HeartbeatTimeout")
+
+
+def test_stopping_the_server_answers_a_waiting_poll(
+    restartable: list[Server], tmp_path: pathlib.Path
+) -> None:
+    srv, sfn1 = _started(restartable, tmp_path / "sfn.db")
+    srv.service.activities.poll_seconds = 60.0
+    arn = sfn1.create_activity(name="act-shutdown")["activityArn"]
+    answers: list[dict[str, Any]] = []
+    thread = threading.Thread(
+        target=lambda: answers.append(sfn1.get_activity_task(activityArn=arn))
+    )
+    thread.start()
+    time.sleep(0.3)
+    srv.stop()
+    restartable.remove(srv)
+    thread.join(timeout=10)
+    # Answered empty at once, not cut off by the HTTP server's shutdown (a 500).
+    assert not thread.is_alive()
+    assert "taskToken" not in answers[0]
