@@ -90,6 +90,16 @@ def wait_event(sfn: Any, exec_arn: str, event_type: str, timeout: float = 10.0) 
         time.sleep(0.05)
 
 
+def take(poller: Any, activity_arn: str, timeout: float = 15.0, **worker: str) -> dict[str, Any]:
+    """A task of the activity, polling again after each empty answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = dict(poller.get_activity_task(activityArn=activity_arn, **worker))
+        if task.get("taskToken"):
+            return task
+    raise AssertionError(f"no task of {activity_arn} in {timeout} s")
+
+
 # ---------------------------------------------------------------- the operations
 
 
@@ -333,10 +343,9 @@ def test_failure_from_the_worker_is_caught(sfn: Any, poller: Any) -> None:
         Caught={"Type": "Pass", "End": True},
     )
     exec_arn = start(sfn, sm, {})
-    task = poller.get_activity_task(activityArn=arn)
+    task = take(poller, arn)
     sfn.send_task_failure(taskToken=task["taskToken"], error="Flaky", cause="once")
-    task = poller.get_activity_task(activityArn=arn)  # the retry schedules it again
-    assert task.get("taskToken")
+    task = take(poller, arn)  # the retry schedules it again, a second later
     sfn.send_task_failure(taskToken=task["taskToken"], error="Broken", cause="for good")
     done = wait_status(sfn, exec_arn)
     assert done["status"] == "SUCCEEDED"
@@ -372,7 +381,7 @@ def test_heartbeats_keep_it_alive_until_they_stop(sfn: Any, poller: Any) -> None
     arn = sfn.create_activity(name="act-beat")["activityArn"]
     sm = machine(sfn, "act-beat-sm", activity_task(arn, TimeoutSeconds=30, HeartbeatSeconds=1))
     exec_arn = start(sfn, sm, {})
-    task = poller.get_activity_task(activityArn=arn, workerName="beater")
+    task = take(poller, arn, workerName="beater")
     for _ in range(4):  # 2 s in all, longer than HeartbeatSeconds: heartbeats reset it
         time.sleep(0.5)
         sfn.send_task_heartbeat(taskToken=task["taskToken"])
@@ -476,8 +485,7 @@ def test_a_taken_task_keeps_its_heartbeat_timeout_across_a_restart(
     arn = sfn1.create_activity(name="act-taken")["activityArn"]
     sm = machine(sfn1, "act-taken-sm", activity_task(arn, TimeoutSeconds=60, HeartbeatSeconds=2))
     exec_arn = start(sfn1, sm, {})
-    task = sfn1.get_activity_task(activityArn=arn, workerName="w")
-    assert task.get("taskToken")
+    take(sfn1, arn, workerName="w")
     first.stop()
     restartable.remove(first)
 
