@@ -359,6 +359,21 @@ def test_failure_from_the_worker_is_caught(sfn: Any, poller: Any) -> None:
     assert code(e) == "TaskTimedOut"
 
 
+def test_activities_in_map_iterations(sfn: Any, poller: Any) -> None:
+    arn = sfn.create_activity(name="act-map")["activityArn"]
+    iteration = {"StartAt": "Each", "States": {"Each": activity_task(arn)}}
+    sm = machine(sfn, "act-map-sm", {"Type": "Map", "ItemProcessor": iteration, "End": True})
+    exec_arn = start(sfn, sm, [1, 2, 3])
+    for _ in range(3):
+        task = take(poller, arn)
+        sfn.send_task_success(
+            taskToken=task["taskToken"], output=str(json.loads(task["input"]) * 10)
+        )
+    done = wait_status(sfn, exec_arn)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", [10, 20, 30])
+    assert types(sfn, exec_arn).count("ActivityStarted") == 3
+
+
 def test_timeout_while_nobody_polls(sfn: Any, poller: Any) -> None:
     arn = sfn.create_activity(name="act-nobody")["activityArn"]
     sm = machine(sfn, "act-nobody-sm", activity_task(arn, TimeoutSeconds=1))
