@@ -44,6 +44,11 @@ OPERATIONS: dict[str, str] = {
     "DescribeMapRun": "describe_map_run",
     "ListMapRuns": "list_map_runs",
     "UpdateMapRun": "update_map_run",
+    "CreateActivity": "create_activity",
+    "DescribeActivity": "describe_activity",
+    "DeleteActivity": "delete_activity",
+    "ListActivities": "list_activities",
+    "GetActivityTask": "get_activity_task",
 }
 
 

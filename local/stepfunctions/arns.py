@@ -70,3 +70,22 @@ def split_qualifier(arn: object) -> tuple[str, str | None]:
             parse_state_machine_arn(arn)
             return arn, None
     raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+
+
+def activity_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:states:{region}:{account}:activity:{name}"
+
+
+def is_activity_arn(arn: object) -> bool:
+    """`arn:aws:states:REGION:ACCOUNT:activity:NAME`, the Task resource of an activity too."""
+    if not isinstance(arn, str):
+        return False
+    parts = arn.split(":")
+    return len(parts) == 7 and parts[:3] == ["arn", "aws", "states"] and parts[5] == "activity"
+
+
+def parse_activity_arn(arn: object) -> str:
+    """The activity's name; raises InvalidArn."""
+    if is_activity_arn(arn) and str(arn).rsplit(":", 1)[-1]:
+        return str(arn).rsplit(":", 1)[-1]
+    raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")

@@ -30,6 +30,8 @@ class Effects:
     runs: list[int] = field(default_factory=list)
     invokes: list[tuple[int, int]] = field(default_factory=list)
     timers: list[float] = field(default_factory=list)
+    # Activities with a newly scheduled task: their waiting GetActivityTask polls are woken.
+    activities: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -52,6 +52,7 @@ class Scheduler:
     enqueue: Callable[[int], None]
     invoke: Callable[[int, int], None]
     timer: Callable[[float], None]
+    activity: Callable[[str], None] = lambda activity_arn: None
 
 
 class Engine:
@@ -81,6 +82,8 @@ class Engine:
             self.scheduler.enqueue(run_id)
         for run_id, seq in fx.invokes:
             self.scheduler.invoke(run_id, seq)
+        for activity_arn in fx.activities:
+            self.scheduler.activity(activity_arn)
 
     def definition(self, ex: Execution) -> dict[str, Any]:
         # Keyed by the definition's text, not the execution: every execution of a state

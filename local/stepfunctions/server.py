@@ -337,6 +337,8 @@ class Server:
         return self
 
     def stop(self) -> None:
+        # Waiting GetActivityTask polls answer now: the HTTP server's shutdown waits for them.
+        self.service.activities.polls.stop()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.service.stop()

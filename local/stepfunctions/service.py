@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from . import arns, map_runs, tags, versions
+from .activities import Activities, ActivityPolls
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -72,17 +73,22 @@ class StepFunctionsService:
         self.clock: Clock = clock or SystemClock()
         self.store = Store(pathlib.Path(db_path), self.clock)
         self.scheduler = RunScheduler(self.store, self.clock, workers)
+        polls = ActivityPolls()
         self.engine = Engine(
             self.store,
             invoker,
             Scheduler(
-                self.scheduler.enqueue, self.scheduler.submit_invoke, self.scheduler.timer_changed
+                self.scheduler.enqueue,
+                self.scheduler.submit_invoke,
+                self.scheduler.timer_changed,
+                polls.scheduled,
             ),
             region,
             account_id,
             self.clock,
         )
         self.scheduler.engine = self.engine
+        self.activities = Activities(self.store, self.engine, self.clock, region, account_id, polls)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -90,6 +96,7 @@ class StepFunctionsService:
         self.scheduler.start()
 
     def stop(self) -> None:
+        self.activities.polls.stop()
         self.scheduler.stop()
         self.store.close()
 
@@ -503,10 +510,13 @@ class StepFunctionsService:
     # ---------------------------------------------------------------- tags
 
     def _tagged_resource(self, conn: Any, arn: object) -> str:
-        """The ARN of a state machine that exists. Activities, the other taggable resource,
-        are not supported yet: their ARNs are InvalidArn here."""
-        arns.parse_state_machine_arn(arn)
-        if self.store.state_machine(conn, arn) is None:
+        """The ARN of a state machine or an activity that exists."""
+        if arns.is_activity_arn(arn):
+            found = self.store.activity(conn, arn) is not None
+        else:
+            arns.parse_state_machine_arn(arn)
+            found = self.store.state_machine(conn, arn) is not None
+        if not found:
             raise ApiError(
                 "ResourceNotFound", f"Resource not found: '{arn}'", resourceName=str(arn)
             )
@@ -803,6 +813,25 @@ class StepFunctionsService:
         _limit(req, "taskToken", MAX_TASK_TOKEN)
         self.engine.heartbeat(_require(req, "taskToken"))
         return {}
+
+    # ---------------------------------------------------------------- activities
+
+    def create_activity(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.activities.create(req)
+
+    def describe_activity(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.activities.describe(req)
+
+    def delete_activity(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.activities.delete(req)
+
+    def list_activities(self, req: dict[str, Any]) -> dict[str, Any]:
+        limit, offset = max_results(req), page_offset(req.get("nextToken"))
+        items, more = self.activities.list(limit, offset)
+        return {"activities": items, **({"nextToken": page_token(offset + limit)} if more else {})}
+
+    def get_activity_task(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.activities.get_task(req)
 
     # ---------------------------------------------------------------- helpers for tests
 

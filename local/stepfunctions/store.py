@@ -98,6 +98,16 @@ CREATE TABLE IF NOT EXISTS map_run_children (
 );
 CREATE INDEX IF NOT EXISTS map_run_children_by_exec ON map_run_children (exec_arn);
 CREATE INDEX IF NOT EXISTS map_run_children_by_status ON map_run_children (map_run_arn, status);
+-- Activities (issue 9): the activities, and the tasks scheduled on them that no worker has
+-- taken yet (a taken task lives on as its token, its timers and its run).
+CREATE TABLE IF NOT EXISTS activities (
+  arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL, encryption TEXT
+);
+CREATE TABLE IF NOT EXISTS activity_tasks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, token TEXT NOT NULL UNIQUE,
+  activity_arn TEXT NOT NULL, input TEXT NOT NULL, scheduled REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_tasks_by_activity ON activity_tasks (activity_arn, id);
 """
 
 # Columns added after databases existed, as (table, column, declaration). CREATE TABLE IF NOT
@@ -798,6 +808,72 @@ class Store:
             args.append(status)
         sql += " ORDER BY e.start DESC, c.idx DESC LIMIT ? OFFSET ?"
         return conn.execute(sql, [*args, limit, offset]).fetchall()
+
+    # ---- activities (issue 9: activities) ----
+
+    def activity(self, conn: sqlite3.Connection, arn: object) -> Row | None:
+        row: Row | None = conn.execute("SELECT * FROM activities WHERE arn=?", (arn,)).fetchone()
+        return row
+
+    def insert_activity(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        name: str,
+        created: float,
+        encryption: str | None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO activities (arn, name, created, encryption) VALUES (?,?,?,?)",
+            (arn, name, created, encryption),
+        )
+
+    def count_activities(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) AS n FROM activities").fetchone()["n"])
+
+    def delete_activity(self, conn: sqlite3.Connection, arn: str) -> None:
+        """The activity and its tags. Tasks scheduled on it stay, unreachable by workers (its
+        ARN is unknown to GetActivityTask now), until their timeouts or executions end."""
+        conn.execute("DELETE FROM activities WHERE arn=?", (arn,))
+        conn.execute("DELETE FROM tags WHERE resource_arn=?", (arn,))
+
+    def list_activities(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
+        return conn.execute(
+            "SELECT arn, name, created FROM activities ORDER BY name LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+
+    def add_activity_task(
+        self,
+        conn: sqlite3.Connection,
+        token: str,
+        activity_arn: str,
+        input_text: str,
+        scheduled: float,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO activity_tasks (token, activity_arn, input, scheduled) VALUES (?,?,?,?)",
+            (token, activity_arn, input_text, scheduled),
+        )
+
+    def next_activity_task(self, conn: sqlite3.Connection, activity_arn: str) -> Row | None:
+        """The oldest task of the activity that nobody has taken and that still waits, with
+        its token's run, seq and heartbeat. Tasks whose wait ended untaken (a timeout, the
+        execution stopped) are dropped here rather than by every path that ends a wait."""
+        conn.execute(
+            "DELETE FROM activity_tasks WHERE activity_arn=? AND NOT EXISTS (SELECT 1 FROM "
+            "tokens t WHERE t.token=activity_tasks.token AND t.status='waiting')",
+            (activity_arn,),
+        )
+        row: Row | None = conn.execute(
+            "SELECT a.token, a.input, t.run_id, t.seq, t.heartbeat FROM activity_tasks a "
+            "JOIN tokens t ON t.token=a.token WHERE a.activity_arn=? ORDER BY a.id LIMIT 1",
+            (activity_arn,),
+        ).fetchone()
+        return row
+
+    def take_activity_task(self, conn: sqlite3.Connection, token: str) -> None:
+        conn.execute("DELETE FROM activity_tasks WHERE token=?", (token,))
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"

@@ -1,7 +1,8 @@
 """Task: Lambda integrations (`lambda:invoke`, its `.waitForTaskToken` form and a function
-ARN as the resource), task tokens, TimeoutSeconds/HeartbeatSeconds, and the answers of a
-mocked test case (MockConfigFile). The call itself happens outside the step's transaction
-(engine.invoke); this module decides what to call and records what came back."""
+ARN as the resource), activities (states/activity_task.py), task tokens,
+TimeoutSeconds/HeartbeatSeconds, and the answers of a mocked test case (MockConfigFile). The
+call itself happens outside the step's transaction (engine.invoke); this module decides what
+to call and records what came back."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import json
 import uuid
 from typing import Any
 
-from .. import errors
+from .. import arns, errors
 from ..context import Step, compact_json
 from ..errors import StatesError
 from ..invoker import LambdaFunctionError, LambdaInvoker, LambdaServiceError
 from ..mocks import MockedState
+from . import activity_task
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 TOKEN_PREFIX = "AQB"
@@ -71,6 +73,9 @@ def attempt(step: Step) -> None:
     scope = step.scope(run.input, token)
     args = step.lang.task_arguments(state, scope)
     timeout, heartbeat = step.lang.task_timeouts(state, scope)
+    if arns.is_activity_arn(resource):
+        activity_task.schedule(step, resource, args, timeout, heartbeat, make_token(ex.arn))
+        return
     if resource.startswith(LAMBDA_INVOKE):
         if not isinstance(args, dict) or "FunctionName" not in args:
             raise StatesError(
@@ -205,7 +210,11 @@ def _short_resource(step: Step) -> str:
 
 
 def succeeded(step: Step, result: Any) -> None:
-    if (step.run.action or {}).get("kind") == "direct":
+    kind = (step.run.action or {}).get("kind")
+    if kind == "activity":
+        activity_task.succeeded(step, result)
+        return
+    if kind == "direct":
         step.event(
             "LambdaFunctionSucceeded",
             {"output": compact_json(result), "outputDetails": {"truncated": False}},
@@ -223,8 +232,12 @@ def succeeded(step: Step, result: Any) -> None:
 
 
 def failed(step: Step, err: StatesError, timeout: bool) -> None:
+    kind = (step.run.action or {}).get("kind")
+    if kind == "activity":
+        activity_task.failed(step, err, timeout)
+        return
     details = {k: v for k, v in {"error": err.error, "cause": err.cause}.items() if v is not None}
-    if (step.run.action or {}).get("kind") == "direct":
+    if kind == "direct":
         step.event("LambdaFunctionTimedOut" if timeout else "LambdaFunctionFailed", details)
         return
     step.event(
