@@ -6,6 +6,7 @@ transitions  StartAt/Next/Default/Catch targets, reachability, a terminal state,
 choices      Choice rules
 paths        JSONPath, reference paths, `.$` templates, intrinsics, JSONata expressions
 fields       error names, Retry, value/path pairs, numbers, Wait, EXPRESS restrictions
+resources    Task Resource ARNs and integration patterns
 """
 
 from __future__ import annotations

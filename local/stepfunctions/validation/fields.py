@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 from .diagnostics import NO_DOLLAR, NO_PATH, PASS_RESULT_IS_STATIC, Findings
 from .languages import is_timestamp, jsonata_expression
 from .machines import JSONATA, Machine
+from .resources import check_task_resource
 
 # The States.* errors AWS defines (error handling docs); any other States.* name is refused
 STATES_ERRORS = frozenset(
@@ -180,6 +181,8 @@ def _check_task(state: dict[str, Any], at: str, machine_type: str, findings: Fin
     if "Resource" in state and not isinstance(resource, str):
         findings.schema("The field 'Resource' must be a string", f"{at}/Resource")
         return
+    if isinstance(resource, str):
+        check_task_resource(resource, f"{at}/Resource", findings)
     if machine_type != "EXPRESS" or not isinstance(resource, str):
         return
     # AWS's messages, trailing spaces included

@@ -1,0 +1,121 @@
+"""The validator's further checks (Task resources, JSONata `$states` placement, Map
+configuration): each refusal beside the definition AWS accepts that differs from it by one
+value, so a check that refuses too much fails here as surely as one that refuses too little."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.stepfunctions.validation import ERROR, validate
+
+S = "SCHEMA_VALIDATION_FAILED"
+R = "INVALID_RESOURCE"
+
+
+def errors_of(definition: dict[str, Any], machine_type: str = "STANDARD") -> list[tuple[str, ...]]:
+    _, found = validate(json.dumps(definition), machine_type)
+    return [(d.code, d.message, d.location or "") for d in found if d.severity == ERROR]
+
+
+def task(resource: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": resource, "End": True, **extra}},
+    }
+
+
+# Task resources -----------------------------------------------------------------------------
+
+ACCEPTED_RESOURCES = [
+    "arn:aws:lambda:us-east-1:123456789012:function:Fn",
+    "arn:aws:lambda:eu-west-1:123456789012:function:Fn:7",
+    "arn:aws:lambda:us-east-1:123456789012:function:Fn:live",
+    "arn:aws:lambda:us-east-1:123456789012:function:Fn:$LATEST",
+    "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:Fn",
+    "arn:aws-cn:lambda:cn-north-1:123456789012:function:Fn",
+    "arn:aws:states:us-east-1:123456789012:activity:Approve",
+    "arn:aws:states:::lambda:invoke",
+    "arn:aws:states:::lambda:invoke.waitForTaskToken",
+    "arn:aws:states:::states:startExecution",
+    "arn:aws:states:::states:startExecution.sync",
+    "arn:aws:states:::states:startExecution.sync:2",
+    "arn:aws:states:::states:startExecution.waitForTaskToken",
+    "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "arn:aws:states:::sns:publish",
+    "arn:aws:states:::dynamodb:putItem",
+    "arn:aws:states:::ecs:runTask.sync",
+    "arn:aws:states:::glue:startJobRun.sync",
+    "arn:aws:states:::batch:submitJob.sync",
+    "arn:aws:states:::events:putEvents.waitForTaskToken",
+    "arn:aws:states:::apigateway:invoke",
+    "arn:aws:states:::emr-serverless:startJobRun.sync",
+    "arn:aws:states:::bedrock:invokeModel",
+    "arn:aws:states:::http:invoke",
+    "arn:aws:states:::aws-sdk:s3:getObject",
+    "arn:aws:states:::aws-sdk:dynamodb:getItem",
+    "arn:aws:states:::aws-sdk:sfn:startExecution.waitForTaskToken",
+    "arn:aws:states:::aws-sdk:cloudwatchlogs:putLogEvents",
+]
+
+
+@pytest.mark.parametrize("resource", ACCEPTED_RESOURCES)
+def test_every_real_resource_form_is_accepted(resource: str) -> None:
+    assert errors_of(task(resource)) == []
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "${FnArn}",  # a DefinitionSubstitutions placeholder nobody replaced
+        "MyFunction",
+        "arn:aws:lambda",
+        "",
+    ],
+)
+def test_a_value_that_is_no_arn_is_a_schema_error(resource: str) -> None:
+    assert errors_of(task(resource)) == [
+        (S, "Value is not a valid resource ARN", "/States/T/Resource")
+    ]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:states:::lambda:invoke.sync",  # Lambda has no Run a Job pattern
+        "arn:aws:states:::dynamodb:putItem.waitForTaskToken",  # DynamoDB: request/response only
+        "arn:aws:states:::glue:startJobRun.waitForTaskToken",
+        "arn:aws:states:::lambda:invoke.sync:2",  # .sync:2 is Step Functions' own
+        "arn:aws:states:::aws-sdk:s3:getObject.sync",  # SDK integrations never .sync
+        "arn:aws:states:::aws-sdk:s3:GetObject",  # SDK actions are camelCase
+        "arn:aws:states:::nosuchservice:doIt",
+        "arn:aws:states:::lambda:invoke.waitForTaskTokens",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:Other",
+        "arn:aws:lambda:us-east-1:123456789012:layer:L",
+        "arn:aws:lambda:us-east-1:12345:function:Fn",  # an account id has 12 digits
+        "arn:aws:sqs:us-east-1:123456789012:queue",
+    ],
+)
+def test_an_arn_that_names_no_task_resource_is_invalid_resource(resource: str) -> None:
+    assert errors_of(task(resource)) == [
+        (
+            R,
+            f"The resource provided {resource} is not recognized. The value is not a valid "
+            "resource ARN, or the resource is not available in this region.",
+            "/States/T/Resource",
+        )
+    ]
+
+
+def test_a_nested_task_resource_is_checked_at_its_own_location() -> None:
+    inner = task("arn:aws:states:::nosuchservice:doIt")
+    doc = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "Branches": [inner], "End": True}},
+    }
+    [(code, _, location)] = errors_of(doc)
+    assert (code, location) == (R, "/States/P/Branches[0]/States/T/Resource")
+    inner["States"]["T"]["Resource"] = "arn:aws:states:::lambda:invoke"
+    assert errors_of(doc) == []
