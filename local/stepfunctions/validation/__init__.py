@@ -4,7 +4,8 @@ ValidateStateMachineDefinition. One module per family of checks:
 schema       required fields, state types, fields per type and per query language
 transitions  StartAt/Next/Default/Catch targets, reachability, a terminal state, unique names
 choices      Choice rules
-paths        JSONPath, reference paths, `.$` templates, intrinsics, JSONata expressions
+paths        JSONPath, reference paths, `.$` templates, intrinsics
+expressions  JSONata expressions: they parse, and read only what their place offers
 fields       error names, Retry, value/path pairs, numbers, Wait, EXPRESS restrictions
 resources    Task Resource ARNs and integration patterns
 """

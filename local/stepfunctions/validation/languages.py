@@ -3,8 +3,12 @@ moving into a package of their own, and only this module has to follow them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import jsonata
 from jsonata import jexception
+from jsonata.parser import Parser
 
 from ..languages.choice import COMPARISONS
 from ..languages.intrinsics import (
@@ -20,13 +24,16 @@ from ..timestamps import parse_timestamp
 
 __all__ = [
     "COMPARISONS",
+    "Node",
     "intrinsic_problem",
     "is_timestamp",
     "jsonata_expression",
     "jsonata_problem",
     "jsonpath_problem",
     "looks_like_intrinsic",
+    "parse_jsonata",
     "reference_path_problem",
+    "syntax_tree",
 ]
 
 
@@ -74,22 +81,64 @@ def _call_problem(call: Call) -> str | None:
 
 
 def jsonata_expression(value: object) -> str | None:
-    """The expression inside a `{% ... %}` string, else None."""
-    if isinstance(value, str):
-        s = value.strip()
-        if s.startswith("{%") and s.endswith("%}") and len(s) >= 4:
-            return s[2:-2].strip()
+    """The expression inside a `{% ... %}` string, else None. Spaces around the delimiters make
+    it a literal string, as on AWS (the engine reads it the same way)."""
+    if isinstance(value, str) and len(value) >= 4 and value[:2] == "{%" and value[-2:] == "%}":
+        return value[2:-2].strip()
     return None
 
 
 def jsonata_problem(expression: str) -> str | None:
+    return parse_jsonata(expression)[1]
+
+
+def parse_jsonata(expression: str) -> tuple[Any, str | None]:
+    """(the expression's syntax tree, None), or (None, the parser's message without its code,
+    as AWS words it)."""
     try:
-        jsonata.Jsonata(expression)
+        return jsonata.Jsonata(expression).ast, None
     except jexception.JException as e:
-        return str(e)
+        return None, str(e)
     except Exception as e:  # the parser raises plain errors on some inputs
-        return f"{type(e).__name__}: {e}"
-    return None
+        return None, f"{type(e).__name__}: {e}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a JSONata syntax tree: its kind ("path", "name", "variable", ...), its value
+    and its children, read from the parser's own objects."""
+
+    kind: str | None
+    value: Any
+    children: tuple[Node, ...]
+    steps: tuple[Node, ...]
+
+
+# Parser attributes that point back up or sideways, never to a child
+_NOT_CHILDREN = frozenset({"symbol_table", "lexer", "node", "steps"})
+
+
+def syntax_tree(ast: Any) -> Node:
+    steps = tuple(syntax_tree(s) for s in getattr(ast, "steps", None) or () if _is_symbol(s))
+    children: list[Node] = []
+    for key, value in vars(ast).items():
+        if key.startswith("_") or key in _NOT_CHILDREN:
+            continue
+        for item in _flatten(value):
+            children.append(syntax_tree(item))
+    return Node(getattr(ast, "type", None), getattr(ast, "value", None), tuple(children), steps)
+
+
+def _is_symbol(value: Any) -> bool:
+    return isinstance(value, Parser.Symbol)
+
+
+def _flatten(value: Any) -> list[Any]:
+    if _is_symbol(value):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _flatten(item)]
+    return []
 
 
 def is_timestamp(text: str) -> bool:

@@ -119,3 +119,131 @@ def test_a_nested_task_resource_is_checked_at_its_own_location() -> None:
     assert (code, location) == (R, "/States/P/Branches[0]/States/T/Resource")
     inner["States"]["T"]["Resource"] = "arn:aws:states:::lambda:invoke"
     assert errors_of(doc) == []
+
+
+# JSONata: what an expression may read where it stands --------------------------------------
+
+U = "UNSUPPORTED_JSONATA_EXPRESSION"
+LAMBDA = "arn:aws:states:::lambda:invoke"
+
+
+def jsonata_task(**fields: Any) -> dict[str, Any]:
+    """A JSONata Task with a catcher, each field set from `fields` ("Catch" sets the catcher)."""
+    catcher = {"ErrorEquals": ["States.ALL"], "Next": "Done", **fields.pop("Catch", {})}
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "T",
+        "States": {
+            "T": {"Type": "Task", "Resource": LAMBDA, "Catch": [catcher], "Next": "Done", **fields},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+
+def test_states_result_and_error_output_where_the_language_offers_them() -> None:
+    doc = jsonata_task(
+        Arguments={"FunctionName": "f", "Payload": "{% $states.input %}"},
+        Output={"r": "{% $states.result.Payload %}"},
+        Assign={"n": "{% $count($states.result.Payload.items) %}"},
+        Catch={
+            "Output": "{% $states.errorOutput %}",
+            "Assign": {"e": "{% $states.errorOutput.Error %}"},
+        },
+    )
+    assert errors_of(doc) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "location"),
+    [
+        (
+            {"Arguments": {"FunctionName": "f", "Payload": "{% $states.result %}"}},
+            "result",
+            "/States/T/Arguments/Payload",
+        ),
+        ({"Catch": {"Output": "{% $states.result %}"}}, "result", "/States/T/Catch[0]/Output"),
+        ({"TimeoutSeconds": "{% $states.result.t %}"}, "result", "/States/T/TimeoutSeconds"),
+        (
+            {"Arguments": {"FunctionName": "f", "Payload": "{% $states.errorOutput %}"}},
+            "errorOutput",
+            "/States/T/Arguments/Payload",
+        ),
+        ({"Output": {"e": "{% $states.errorOutput %}"}}, "errorOutput", "/States/T/Output/e"),
+        (
+            {"Assign": {"e": "{% [$states.errorOutput.Cause][0] %}"}},
+            "errorOutput",
+            "/States/T/Assign/e",
+        ),
+    ],
+)
+def test_states_fields_read_out_of_place_are_refused(
+    fields: dict[str, Any], field: str, location: str
+) -> None:
+    assert errors_of(jsonata_task(**fields)) == [
+        (U, f"Field '$states.{field}' does not exist.", location)
+    ]
+
+
+def test_error_output_is_refused_in_a_choice_but_result_is_left_unjudged() -> None:
+    doc = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $states.input.ok %}", "Next": "Done"}],
+                "Default": "Done",
+                "Output": "{% $states.result %}",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    assert errors_of(doc) == []
+    doc["States"]["C"]["Choices"][0]["Condition"] = "{% $states.errorOutput.x %}"
+    assert errors_of(doc) == [
+        (U, "Field '$states.errorOutput' does not exist.", "/States/C/Choices[0]/Condition")
+    ]
+
+
+def pass_output(expression: str) -> dict[str, Any]:
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "E",
+        "States": {"E": {"Type": "Pass", "Output": {"v": expression}, "End": True}},
+    }
+
+
+def test_a_field_name_at_the_top_level_is_refused_as_aws_words_it() -> None:
+    assert errors_of(pass_output("{% phone %}")) == [
+        (U, "Reference to 'phone' at the top level is not supported.", "/States/E/Output/v")
+    ]
+    assert errors_of(pass_output("{% phone.number %}"))[0][1] == (
+        "Reference to 'phone' at the top level is not supported."
+    )
+    # nested in an expression, a field name reads the step's context: allowed
+    assert errors_of(pass_output("{% $states.input.items[price > 5].name %}")) == []
+    assert errors_of(pass_output("{% $states.input.phone %}")) == []
+
+
+def test_double_dollar_is_refused_and_a_padded_string_is_a_literal() -> None:
+    assert errors_of(pass_output("{% $$.a %}")) == [
+        (U, "Reference to '$$' is not supported.", "/States/E/Output/v")
+    ]
+    # spaces outside the delimiters make a literal string, as AWS reads it
+    assert errors_of(pass_output(" {% $$ %} ")) == []
+
+
+def test_an_expression_that_does_not_parse_has_the_parsers_message() -> None:
+    assert errors_of(pass_output("{% 1 + %}")) == [
+        ("INVALID_JSONATA_EXPRESSION", "Unexpected end of expression", "/States/E/Output/v")
+    ]
+
+
+def test_a_variable_no_state_assigns_is_accepted_as_aws_accepts_it() -> None:
+    """AWS creates the machine and fails the execution (assign.json, BASE_UNDEFINED_OUTPUT)."""
+    assert errors_of(pass_output("{% $doesNotExist %}")) == []
+    jsonpath = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "$doesNotExist"}, "End": True}},
+    }
+    assert errors_of(jsonpath) == []
