@@ -247,3 +247,153 @@ def test_a_variable_no_state_assigns_is_accepted_as_aws_accepts_it() -> None:
         "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "$doesNotExist"}, "End": True}},
     }
     assert errors_of(jsonpath) == []
+
+
+# Map configuration ---------------------------------------------------------------------------
+
+
+def a_map(**fields: Any) -> dict[str, Any]:
+    """A Map state; `ProcessorConfig` goes into its ItemProcessor, the rest onto the state."""
+    processor: dict[str, Any] = {"StartAt": "M", "States": {"M": {"Type": "Pass", "End": True}}}
+    if "ProcessorConfig" in fields:
+        processor["ProcessorConfig"] = fields.pop("ProcessorConfig")
+    return {
+        "StartAt": "Each",
+        "States": {"Each": {"Type": "Map", "ItemProcessor": processor, "End": True, **fields}},
+    }
+
+
+DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+
+
+def test_a_full_distributed_map_is_accepted() -> None:
+    doc = a_map(
+        ProcessorConfig=DISTRIBUTED,
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            "Parameters": {"Bucket": "b", "Key": "k.csv"},
+        },
+        ItemBatcher={"MaxItemsPerBatch": 10, "MaxInputBytesPerBatch": 1024, "BatchInput": {}},
+        ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b"}},
+        ToleratedFailurePercentage=5,
+        Label="Run-1_a.b",
+    )
+    assert errors_of(doc) == []
+    assert errors_of(a_map(ProcessorConfig={"Mode": "INLINE"})) == []
+    assert errors_of(a_map(ProcessorConfig={})) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"ProcessorConfig": {"Mode": "DISTRIBUTED"}},
+            (
+                S,
+                "These fields are required: [ExecutionType]",
+                "/States/Each/ItemProcessor/ProcessorConfig",
+            ),
+        ),
+        (
+            {"ProcessorConfig": {"Mode": "PARALLEL"}},
+            (
+                S,
+                "The field 'Mode' should have one of these values: [INLINE, DISTRIBUTED]",
+                "/States/Each/ItemProcessor/ProcessorConfig/Mode",
+            ),
+        ),
+        (
+            {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "SYNC"}},
+            (
+                S,
+                "The field 'ExecutionType' should have one of these values: [STANDARD, EXPRESS]",
+                "/States/Each/ItemProcessor/ProcessorConfig/ExecutionType",
+            ),
+        ),
+        (
+            {"ProcessorConfig": {**DISTRIBUTED, "Concurrency": 3}},
+            (
+                S,
+                "Field 'Concurrency' is not supported",
+                "/States/Each/ItemProcessor/ProcessorConfig",
+            ),
+        ),
+        (
+            {"ProcessorConfig": DISTRIBUTED, "ItemReader": {"ReaderConfig": {}}},
+            (S, "These fields are required: [Resource]", "/States/Each/ItemReader"),
+        ),
+        (
+            {
+                "ProcessorConfig": DISTRIBUTED,
+                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Bucket": "b"},
+            },
+            (S, "Field 'Bucket' is not supported", "/States/Each/ItemReader"),
+        ),
+        (
+            {"ProcessorConfig": DISTRIBUTED, "ItemBatcher": {"MaxItems": 3}},
+            (S, "Field 'MaxItems' is not supported", "/States/Each/ItemBatcher"),
+        ),
+        (
+            {
+                "ProcessorConfig": DISTRIBUTED,
+                "ItemBatcher": {"MaxItemsPerBatch": 3, "MaxItemsPerBatchPath": "$.n"},
+            },
+            (
+                S,
+                "There should only be one of the following fields: "
+                "[MaxItemsPerBatch, MaxItemsPerBatchPath]",
+                "/States/Each/ItemBatcher",
+            ),
+        ),
+        (
+            {
+                "ProcessorConfig": DISTRIBUTED,
+                "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Prefix": "p"},
+            },
+            (S, "Field 'Prefix' is not supported", "/States/Each/ResultWriter"),
+        ),
+        (
+            {"ProcessorConfig": DISTRIBUTED, "Label": "a" * 41},
+            ("INVALID_LABEL_NAME", "Label must be 1 to 40 characters", "/States/Each/Label"),
+        ),
+        (
+            {"ProcessorConfig": DISTRIBUTED, "Label": "my run"},
+            (
+                "INVALID_LABEL_NAME",
+                "Label must not contain whitespace, brackets, wildcards, special characters "
+                "or control characters",
+                "/States/Each/Label",
+            ),
+        ),
+    ],
+)
+def test_each_map_configuration_fault(fields: dict[str, Any], expected: tuple[str, ...]) -> None:
+    assert errors_of(a_map(**fields)) == [expected]
+
+
+def test_a_label_is_unique_across_the_definition() -> None:
+    doc = a_map(ProcessorConfig=DISTRIBUTED, Label="Run")
+    inner = a_map(ProcessorConfig=DISTRIBUTED, Label="Run")["States"]["Each"]
+    inner["End"] = True
+    doc["States"]["Each"]["ItemProcessor"]["States"] = {"Inner": inner}
+    doc["States"]["Each"]["ItemProcessor"]["StartAt"] = "Inner"
+    assert errors_of(doc) == [
+        (
+            "DUPLICATE_LABEL_NAME",
+            "Duplicate Label name: 'Run'",
+            "/States/Each/ItemProcessor/States/Inner/Label",
+        )
+    ]
+    inner["Label"] = "Other"
+    assert errors_of(doc) == []
+
+
+def test_a_parallel_branch_takes_no_processor_config() -> None:
+    branch = {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
+    doc = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch], "End": True}}}
+    assert errors_of(doc) == []
+    branch["ProcessorConfig"] = {"Mode": "INLINE"}
+    assert errors_of(doc) == [
+        (S, "Field 'ProcessorConfig' is not supported", "/States/P/Branches[0]")
+    ]
