@@ -12,7 +12,6 @@ import pytest
 from local.stepfunctions.validation import ERROR, validate
 
 S = "SCHEMA_VALIDATION_FAILED"
-R = "INVALID_RESOURCE"
 
 
 def errors_of(definition: dict[str, Any], machine_type: str = "STANDARD") -> list[tuple[str, ...]]:
@@ -88,6 +87,8 @@ def test_a_value_that_is_no_arn_is_a_schema_error(resource: str) -> None:
         "arn:aws:states:::dynamodb:putItem.waitForTaskToken",  # DynamoDB: request/response only
         "arn:aws:states:::glue:startJobRun.waitForTaskToken",
         "arn:aws:states:::lambda:invoke.sync:2",  # .sync:2 is Step Functions' own
+        "arn:aws:states:::dynamodb:query",  # recorded on AWS: not an optimized DynamoDB action
+        "arn:aws:states:::sns:sendMessage",
         "arn:aws:states:::aws-sdk:s3:getObject.sync",  # SDK integrations never .sync
         "arn:aws:states:::aws-sdk:s3:GetObject",  # SDK actions are camelCase
         "arn:aws:states:::nosuchservice:doIt",
@@ -98,10 +99,10 @@ def test_a_value_that_is_no_arn_is_a_schema_error(resource: str) -> None:
         "arn:aws:sqs:us-east-1:123456789012:queue",
     ],
 )
-def test_an_arn_that_names_no_task_resource_is_invalid_resource(resource: str) -> None:
+def test_an_arn_that_names_no_task_resource_is_not_recognized(resource: str) -> None:
     assert errors_of(task(resource)) == [
         (
-            R,
+            S,
             f"The resource provided {resource} is not recognized. The value is not a valid "
             "resource ARN, or the resource is not available in this region.",
             "/States/T/Resource",
@@ -116,7 +117,7 @@ def test_a_nested_task_resource_is_checked_at_its_own_location() -> None:
         "States": {"P": {"Type": "Parallel", "Branches": [inner], "End": True}},
     }
     [(code, _, location)] = errors_of(doc)
-    assert (code, location) == (R, "/States/P/Branches[0]/States/T/Resource")
+    assert (code, location) == (S, "/States/P/Branches[0]/States/T/Resource")
     inner["States"]["T"]["Resource"] = "arn:aws:states:::lambda:invoke"
     assert errors_of(doc) == []
 
@@ -397,3 +398,35 @@ def test_a_parallel_branch_takes_no_processor_config() -> None:
     assert errors_of(doc) == [
         (S, "Field 'ProcessorConfig' is not supported", "/States/P/Branches[0]")
     ]
+
+
+def test_services_with_open_action_lists_take_any_action() -> None:
+    for resource in (
+        "arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "arn:aws:states:::eks:runJob.sync",
+        "arn:aws:states:::elasticmapreduce:addStep.sync",
+        "arn:aws:states:::codebuild:startBuild.sync",
+        "arn:aws:states:::athena:startQueryExecution.sync",
+        "arn:aws:states:::mediaconvert:createJob.sync",
+        "arn:aws:states:::batch:submitJob.waitForTaskToken",
+    ):
+        assert errors_of(task(resource)) == [], resource
+
+
+# the characters AWS refused in a Label (localstack's tests recorded on AWS), one by one
+LABEL_REFUSED = list(' ?*<>{}[]:;,\\|^~$#%&`"') + [
+    chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))
+]
+
+
+@pytest.mark.parametrize("char", LABEL_REFUSED, ids=[hex(ord(c)) for c in LABEL_REFUSED])
+def test_each_character_aws_refuses_in_a_label(char: str) -> None:
+    [(code, _, location)] = errors_of(a_map(ProcessorConfig=DISTRIBUTED, Label=f"label_{char}"))
+    assert (code, location) == ("INVALID_LABEL_NAME", "/States/Each/Label")
+
+
+def test_an_empty_label_is_refused() -> None:
+    assert errors_of(a_map(ProcessorConfig=DISTRIBUTED, Label="")) == [
+        ("INVALID_LABEL_NAME", "Label must be 1 to 40 characters", "/States/Each/Label")
+    ]
+    assert errors_of(a_map(ProcessorConfig=DISTRIBUTED, Label="a" * 40)) == []
