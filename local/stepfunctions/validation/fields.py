@@ -183,6 +183,12 @@ def _check_task(state: dict[str, Any], at: str, machine_type: str, findings: Fin
         return
     if isinstance(resource, str):
         check_task_resource(resource, f"{at}/Resource", findings)
+    credentials = state.get("Credentials")
+    if "Credentials" in state and not (
+        isinstance(credentials, dict) and ("RoleArn" in credentials or "RoleArn.$" in credentials)
+    ):
+        # AWS's sentence, the only one it gives for Credentials (an unknown field included)
+        findings.schema("The field 'RoleArn' is required but was missing", f"{at}/Credentials")
     if machine_type != "EXPRESS" or not isinstance(resource, str):
         return
     # AWS's messages, trailing spaces included

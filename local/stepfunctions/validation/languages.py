@@ -60,7 +60,29 @@ def intrinsic_problem(text: str) -> str | None:
         call = parse_intrinsic(text)
     except (IntrinsicSyntaxError, ValueError, IndexError) as e:
         return str(e) or "invalid intrinsic function call"
-    return _call_problem(call)
+    return _illegal_escape(text) or _call_problem(call)
+
+
+# What a backslash may escape in an intrinsic's string literal; AWS refuses any other (`\"` was
+# refused on AWS, localstack's test_illegal_escapes)
+LITERAL_ESCAPES = "'{}\\"
+
+
+def _illegal_escape(text: str) -> str | None:
+    in_literal = False
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if in_literal and ch == "\\":
+            escaped = text[pos + 1 : pos + 2]
+            if not escaped or escaped not in LITERAL_ESCAPES:
+                return f"illegal escape \\{escaped} in a string literal"
+            pos += 2
+            continue
+        if ch == "'":
+            in_literal = not in_literal
+        pos += 1
+    return None
 
 
 def _call_problem(call: Call) -> str | None:

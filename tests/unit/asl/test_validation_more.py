@@ -430,3 +430,50 @@ def test_an_empty_label_is_refused() -> None:
         ("INVALID_LABEL_NAME", "Label must be 1 to 40 characters", "/States/Each/Label")
     ]
     assert errors_of(a_map(ProcessorConfig=DISTRIBUTED, Label="a" * 40)) == []
+
+
+# Intrinsic string escapes and Task Credentials (both refused on AWS in localstack's recordings)
+
+
+def pass_parameters(value: str) -> dict[str, Any]:
+    return {
+        "StartAt": "I",
+        "States": {"I": {"Type": "Pass", "Parameters": {"parsed.$": value}, "End": True}},
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        """States.StringToJson('{"text":"An \\"escaped double quote\\" here"}')""",
+        """States.Format('He said, \\"Hello, {}!\\"', 'Test \\"Name\\" Here')""",
+        "States.Format('tab\\there')",
+    ],
+)
+def test_an_escape_aws_does_not_know_in_an_intrinsic_string(call: str) -> None:
+    assert errors_of(pass_parameters(call)) == [
+        (
+            S,
+            "The value for the field 'parsed.$' must be a valid JSONPath or a valid intrinsic "
+            "function call",
+            "/States/I/Parameters",
+        )
+    ]
+
+
+def test_the_escapes_an_intrinsic_string_may_hold() -> None:
+    call = "States.Format('it\\'s \\{literal\\} and a backslash \\\\ {}', $.x)"
+    assert errors_of(pass_parameters(call)) == []
+
+
+@pytest.mark.parametrize("credentials", [{}, {"InvalidField": "invalid"}, "arn"])
+def test_credentials_need_a_role_arn(credentials: Any) -> None:
+    assert errors_of(task(LAMBDA, Credentials=credentials)) == [
+        (S, "The field 'RoleArn' is required but was missing", "/States/T/Credentials")
+    ]
+
+
+def test_credentials_with_a_role_arn_or_its_path() -> None:
+    role = "arn:aws:iam::123456789012:role/r"
+    assert errors_of(task(LAMBDA, Credentials={"RoleArn": role})) == []
+    assert errors_of(task(LAMBDA, Credentials={"RoleArn.$": "$.role"})) == []
