@@ -477,3 +477,9 @@ def test_credentials_with_a_role_arn_or_its_path() -> None:
     role = "arn:aws:iam::123456789012:role/r"
     assert errors_of(task(LAMBDA, Credentials={"RoleArn": role})) == []
     assert errors_of(task(LAMBDA, Credentials={"RoleArn.$": "$.role"})) == []
+
+
+def test_an_unknown_jsonata_function_is_left_to_the_run_as_aws_leaves_it() -> None:
+    """AWS created a machine calling `$randomSeeded` and failed the execution with T1006
+    (localstack's test_math_operations_jsonata, recorded on AWS)."""
+    assert errors_of(pass_output("{% $randomSeeded($states.input.n) %}")) == []
