@@ -12,7 +12,9 @@ import re
 from typing import Any
 
 from .diagnostics import DUPLICATE_LABEL_NAME, INVALID_LABEL_NAME, Findings
-from .machines import Machine, processor_field
+from .languages import reference_path_problem
+from .machines import JSONATA, JSONPATH, Machine, processor_field
+from .paths import check_template
 
 MODES = ("INLINE", "DISTRIBUTED")
 EXECUTION_TYPES = ("STANDARD", "EXPRESS")
@@ -26,6 +28,12 @@ OBJECT_FIELDS: dict[str, frozenset[str]] = {
     "ResultWriter": frozenset({"Resource", "Parameters", "Arguments", "WriterConfig"}),
 }
 REQUIRED_FIELDS = {"ItemReader": ("Resource",)}
+# Inside the objects, the fields one query language has and the other does not, as on a state
+JSONPATH_ONLY = frozenset({"Parameters", "MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"})
+JSONATA_ONLY = frozenset({"Arguments"})
+# JSONPath payload templates (`.$` keys) and reference paths inside the objects
+TEMPLATES = {"ItemReader": "Parameters", "ResultWriter": "Parameters", "ItemBatcher": "BatchInput"}
+REFERENCE_PATHS = {"ItemBatcher": ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath")}
 BATCHER_PAIRS = (
     ("MaxItemsPerBatch", "MaxItemsPerBatchPath"),
     ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"),
@@ -43,9 +51,10 @@ def check_machine(machine: Machine, findings: Findings) -> None:
         at = machine.state_at(name)
         if state.get("Type") == "Map":
             _check_processor_config(state, at, findings)
+            language = machine.language_of(state)
             for field in OBJECT_FIELDS:
                 if field in state:
-                    _check_object(field, state[field], f"{at}/{field}", findings)
+                    _check_object(field, state[field], f"{at}/{field}", language, findings)
             if "Label" in state:
                 _check_label(state["Label"], f"{at}/Label", findings)
         elif state.get("Type") == "Parallel" and isinstance(state.get("Branches"), list):
@@ -87,13 +96,32 @@ def _check_processor_config(state: dict[str, Any], at: str, findings: Findings) 
         findings.schema("These fields are required: [ExecutionType]", where)
 
 
-def _check_object(field: str, value: Any, where: str, findings: Findings) -> None:
+def _check_object(field: str, value: Any, where: str, language: str, findings: Findings) -> None:
     if not isinstance(value, dict):
         findings.schema(f"The field '{field}' must be a JSON object", where)
         return
+    foreign = JSONPATH_ONLY if language == JSONATA else JSONATA_ONLY
     for key in value:
         if key not in OBJECT_FIELDS[field]:
             findings.schema(f"Field '{key}' is not supported", where)
+        elif key in foreign:
+            # the sentence AWS gives for the same mix on a state
+            other = JSONATA if language == JSONPATH else JSONPATH
+            findings.schema(
+                f"The QueryLanguage is set to '{language}', but field '{key}' is only "
+                f"supported for the '{other}' QueryLanguage",
+                where,
+            )
+    if language == JSONPATH:
+        template = TEMPLATES.get(field)
+        if template in value:
+            check_template(value[template], f"{where}/{template}", findings)
+        for key in REFERENCE_PATHS.get(field, ()):
+            path = value.get(key)
+            if isinstance(path, str) and reference_path_problem(path):
+                findings.schema(
+                    f"The value for the field '{key}' must be a valid ReferencePath", where
+                )
     missing = [f for f in REQUIRED_FIELDS.get(field, ()) if f not in value]
     if missing:
         findings.schema(f"These fields are required: [{', '.join(missing)}]", where)

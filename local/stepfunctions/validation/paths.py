@@ -59,7 +59,7 @@ def _check_jsonpath(state: dict[str, Any], at: str, findings: Findings) -> None:
             )
     for field in TEMPLATE_FIELDS:
         if field in state:
-            _check_template(state[field], f"{at}/{field}", findings)
+            check_template(state[field], f"{at}/{field}", findings)
     for i, catcher in enumerate(state.get("Catch") or []):
         if isinstance(catcher, dict):
             value = catcher.get("ResultPath")
@@ -69,12 +69,12 @@ def _check_jsonpath(state: dict[str, Any], at: str, findings: Findings) -> None:
                     f"{at}/Catch[{i}]",
                 )
             if "Assign" in catcher:
-                _check_template(catcher["Assign"], f"{at}/Catch[{i}]/Assign", findings)
+                check_template(catcher["Assign"], f"{at}/Catch[{i}]/Assign", findings)
     for i, rule in enumerate(state.get("Choices") or []):
         if isinstance(rule, dict):
             _check_rule_paths(rule, f"{at}/Choices[{i}]", findings)
             if "Assign" in rule:
-                _check_template(rule["Assign"], f"{at}/Choices[{i}]/Assign", findings)
+                check_template(rule["Assign"], f"{at}/Choices[{i}]/Assign", findings)
 
 
 def _path_or_intrinsic_problem(value: str) -> str | None:
@@ -83,7 +83,7 @@ def _path_or_intrinsic_problem(value: str) -> str | None:
     return jsonpath_problem(value)
 
 
-def _check_template(value: Any, where: str, findings: Findings) -> None:
+def check_template(value: Any, where: str, findings: Findings) -> None:
     """A payload template: each key ending in `.$` holds a path or an intrinsic call."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -95,10 +95,10 @@ def _check_template(value: Any, where: str, findings: Findings) -> None:
                         where,
                     )
             else:
-                _check_template(item, where, findings)
+                check_template(item, where, findings)
     elif isinstance(value, list):
         for item in value:
-            _check_template(item, where, findings)
+            check_template(item, where, findings)
 
 
 def _check_rule_paths(rule: dict[str, Any], where: str, findings: Findings) -> None:

@@ -483,3 +483,66 @@ def test_an_unknown_jsonata_function_is_left_to_the_run_as_aws_leaves_it() -> No
     """AWS created a machine calling `$randomSeeded` and failed the execution with T1006
     (localstack's test_math_operations_jsonata, recorded on AWS)."""
     assert errors_of(pass_output("{% $randomSeeded($states.input.n) %}")) == []
+
+
+READER = "arn:aws:states:::s3:getObject"
+
+
+def test_map_objects_take_their_query_languages_fields() -> None:
+    jsonata = {"QueryLanguage": "JSONata", **a_map(ProcessorConfig=DISTRIBUTED)}
+    each = jsonata["States"]["Each"]
+    each["ItemReader"] = {"Resource": READER, "Arguments": {"Bucket": "{% $states.input.b %}"}}
+    assert errors_of(jsonata) == []
+    each["ItemReader"] = {"Resource": READER, "Parameters": {"Bucket": "b"}}
+    assert errors_of(jsonata) == [
+        (
+            S,
+            "The QueryLanguage is set to 'JSONata', but field 'Parameters' is only supported "
+            "for the 'JSONPath' QueryLanguage",
+            "/States/Each/ItemReader",
+        )
+    ]
+    jsonpath = a_map(
+        ProcessorConfig=DISTRIBUTED, ResultWriter={"Resource": READER, "Arguments": {}}
+    )
+    assert errors_of(jsonpath) == [
+        (
+            S,
+            "The QueryLanguage is set to 'JSONPath', but field 'Arguments' is only supported "
+            "for the 'JSONata' QueryLanguage",
+            "/States/Each/ResultWriter",
+        )
+    ]
+
+
+def test_paths_inside_a_jsonpath_maps_objects() -> None:
+    good = a_map(
+        ProcessorConfig=DISTRIBUTED,
+        ItemReader={"Resource": READER, "Parameters": {"Bucket.$": "$.bucket", "Key": "k"}},
+        ItemBatcher={"MaxItemsPerBatchPath": "$.size", "BatchInput": {"run.$": "$$.Execution.Id"}},
+    )
+    assert errors_of(good) == []
+    bad = a_map(
+        ProcessorConfig=DISTRIBUTED,
+        ItemReader={"Resource": READER, "Parameters": {"Bucket.$": "bucket"}},
+        ItemBatcher={"MaxItemsPerBatchPath": "$.sizes[*]", "BatchInput": {"n.$": "States.Nope()"}},
+    )
+    assert errors_of(bad) == [
+        (
+            S,
+            "The value for the field 'Bucket.$' must be a valid JSONPath or a valid intrinsic "
+            "function call",
+            "/States/Each/ItemReader/Parameters",
+        ),
+        (
+            S,
+            "The value for the field 'n.$' must be a valid JSONPath or a valid intrinsic "
+            "function call",
+            "/States/Each/ItemBatcher/BatchInput",
+        ),
+        (
+            S,
+            "The value for the field 'MaxItemsPerBatchPath' must be a valid ReferencePath",
+            "/States/Each/ItemBatcher",
+        ),
+    ]
