@@ -36,14 +36,9 @@ def check_state(state: dict[str, Any], at: str, findings: Findings) -> None:
             for i, catcher in enumerate(value):
                 _check_catcher(catcher, f"{at}/Catch[{i}]", findings)
             continue
-        if not produces_result:
-            offered = None  # not judged
-        elif key in TOP_LEVEL_OUTPUTS:
-            offered = frozenset({RESULT})
-        else:
-            offered = frozenset()
+        offered = frozenset({RESULT}) if key in TOP_LEVEL_OUTPUTS else frozenset()
         for expression, where in _expressions(value, f"{at}/{key}"):
-            _check(expression, where, offered, findings)
+            _check(expression, where, offered, produces_result, findings)
 
 
 def _check_catcher(catcher: Any, where: str, findings: Findings) -> None:
@@ -52,7 +47,7 @@ def _check_catcher(catcher: Any, where: str, findings: Findings) -> None:
     for key, value in catcher.items():
         offered = frozenset({ERROR_OUTPUT}) if key in TOP_LEVEL_OUTPUTS else frozenset()
         for expression, at in _expressions(value, f"{where}/{key}"):
-            _check(expression, at, offered, findings)
+            _check(expression, at, offered, True, findings)
 
 
 def _expressions(value: Any, where: str) -> Iterator[tuple[str, str]]:
@@ -69,9 +64,16 @@ def _expressions(value: Any, where: str) -> Iterator[tuple[str, str]]:
             yield expression, where
 
 
-def _check(expression: str, where: str, offered: frozenset[str] | None, findings: Findings) -> None:
-    """`offered`: the `$states` fields that may be read here beyond input and context (None:
-    `$states.result` is not judged here, `$states.errorOutput` still is)."""
+def _check(
+    expression: str,
+    where: str,
+    offered: frozenset[str],
+    result_judged: bool,
+    findings: Findings,
+) -> None:
+    """`offered`: the `$states` fields beyond input and context this place may read;
+    `result_judged`: whether reading `$states.result` elsewhere is refused here (only in a state
+    that produces a result, or its catchers)."""
     ast, problem = parse_jsonata(expression)
     if problem is not None:
         findings.error(INVALID_JSONATA_EXPRESSION, problem, where)
@@ -95,8 +97,8 @@ def _check(expression: str, where: str, offered: frozenset[str] | None, findings
         field = _states_field(node)
         if field is None or field in reported:
             continue
-        judged = field == ERROR_OUTPUT or offered is not None
-        if judged and field not in (offered or frozenset()):
+        judged = field == ERROR_OUTPUT or result_judged
+        if judged and field not in offered:
             reported.add(field)
             # AWS's sentence for $states.errorOutput; the same form for $states.result
             findings.error(
