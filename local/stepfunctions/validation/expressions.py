@@ -5,8 +5,9 @@ States Language offers where it stands (UNSUPPORTED_JSONATA_EXPRESSION):
 * `$states.errorOutput` only in a catcher's `Output` and `Assign`;
 * `$states.result` of a Task, Map or Parallel state only in its top-level `Output` and
   `Assign` (what a Pass, Wait or Choice state may read is left unjudged);
-* never `$$`, nor a field name at the top level (`{% phone %}`): there is no input document
-  outside `$states`.
+* never `$$`, nor a field name read at the top level (`{% phone %}`, `{% a + 1 %}`,
+  `{% $count(items) %}`): there is no input document outside `$states`. Inside a path step,
+  a predicate, a sort or a function body a field name reads that step's context and is fine.
 
 Undefined variables are not refused: AWS accepts `$doesNotExist` and fails the execution when
 the state runs (recorded in the conformance corpus, assign.json)."""
@@ -108,15 +109,36 @@ def _check(
 
 def _nodes(node: Node) -> Iterator[Node]:
     yield node
-    for child in node.steps + node.children:
+    for child in node.children:
         yield from _nodes(child)
 
 
-def _top_level_name(root: Node) -> str | None:
-    if root.kind == "name":
-        return str(root.value)
-    if root.kind == "path" and root.steps and root.steps[0].kind == "name":
-        return str(root.steps[0].value)
+# Where a node's children are evaluated in the node's own context: operands, conditions,
+# function arguments, constructors, blocks, bindings. A path's later steps, its predicates and
+# sort terms, and a function body have a context of their own, where field names are allowed.
+SAME_CONTEXT = {
+    "binary": ("lhs", "rhs"),
+    "apply": ("lhs", "rhs"),
+    "condition": ("condition", "then", "else"),
+    "function": ("arguments",),
+    "partial": ("arguments",),
+    "unary": ("expressions", "lhs_object", "expression"),
+    "block": ("expressions",),
+    "bind": ("rhs",),
+}
+
+
+def _top_level_name(node: Node) -> str | None:
+    """The first field name read at the top level, where there is no input document."""
+    if node.kind == "name":
+        return str(node.value)
+    if node.kind == "path":
+        return _top_level_name(node.steps[0]) if node.steps else None
+    for field in SAME_CONTEXT.get(str(node.kind), ()):
+        for child in node.field(field):
+            name = _top_level_name(child)
+            if name is not None:
+                return name
     return None
 
 

@@ -127,28 +127,39 @@ def parse_jsonata(expression: str) -> tuple[Any, str | None]:
 
 @dataclass(frozen=True)
 class Node:
-    """One node of a JSONata syntax tree: its kind ("path", "name", "variable", ...), its value
-    and its children, read from the parser's own objects."""
+    """One node of a JSONata syntax tree: its kind ("path", "name", "variable", "binary", ...),
+    its value and its children by the parser's attribute name ("steps", "lhs", "arguments"...),
+    read from the parser's own objects."""
 
     kind: str | None
     value: Any
-    children: tuple[Node, ...]
-    steps: tuple[Node, ...]
+    fields: tuple[tuple[str, tuple[Node, ...]], ...]
+
+    def field(self, name: str) -> tuple[Node, ...]:
+        return next((nodes for key, nodes in self.fields if key == name), ())
+
+    @property
+    def steps(self) -> tuple[Node, ...]:
+        return self.field("steps")
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return tuple(node for _, nodes in self.fields for node in nodes)
 
 
 # Parser attributes that point back up or sideways, never to a child
-_NOT_CHILDREN = frozenset({"symbol_table", "lexer", "node", "steps"})
+_NOT_CHILDREN = frozenset({"symbol_table", "lexer", "node"})
 
 
 def syntax_tree(ast: Any) -> Node:
-    steps = tuple(syntax_tree(s) for s in getattr(ast, "steps", None) or () if _is_symbol(s))
-    children: list[Node] = []
+    fields: list[tuple[str, tuple[Node, ...]]] = []
     for key, value in vars(ast).items():
         if key.startswith("_") or key in _NOT_CHILDREN:
             continue
-        for item in _flatten(value):
-            children.append(syntax_tree(item))
-    return Node(getattr(ast, "type", None), getattr(ast, "value", None), tuple(children), steps)
+        nodes = tuple(syntax_tree(item) for item in _flatten(value))
+        if nodes:
+            fields.append((key, nodes))
+    return Node(getattr(ast, "type", None), getattr(ast, "value", None), tuple(fields))
 
 
 def _is_symbol(value: Any) -> bool:

@@ -226,6 +226,44 @@ def test_a_field_name_at_the_top_level_is_refused_as_aws_words_it() -> None:
     assert errors_of(pass_output("{% $states.input.phone %}")) == []
 
 
+@pytest.mark.parametrize(
+    ("expression", "name"),
+    [
+        ('phone & "x"', "phone"),
+        ("$states.input.a + b", "b"),
+        ("$count(items)", "items"),
+        ("$states.input.ok ? yes : 0", "yes"),
+        ("[$states.input.a, other]", "other"),
+        ('{"k": value}', "value"),
+        ("($x := field; $x)", "field"),
+        ("-n", "n"),
+        ("$states.input ~> $join(sep)", "sep"),
+    ],
+)
+def test_a_field_name_read_at_the_top_level_anywhere_in_the_expression(
+    expression: str, name: str
+) -> None:
+    assert errors_of(pass_output("{% " + expression + " %}")) == [
+        (U, f"Reference to '{name}' at the top level is not supported.", "/States/E/Output/v")
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "$states.input.items[price > 5].name",
+        "$states.input.items^(price).name",
+        '$states.input.a.{"k": b}',
+        "$map($states.input.items, function($v) { $v.name })",
+        "$states.input.items.(qty * price)",
+        '$sum($states.input.items.price) & " total"',
+        "$states.context.Execution.Id",
+    ],
+)
+def test_a_field_name_in_a_steps_context_is_allowed(expression: str) -> None:
+    assert errors_of(pass_output("{% " + expression + " %}")) == []
+
+
 def test_double_dollar_is_refused_and_a_padded_string_is_a_literal() -> None:
     assert errors_of(pass_output("{% $$.a %}")) == [
         (U, "Reference to '$$' is not supported.", "/States/E/Output/v")
