@@ -4,8 +4,11 @@ ValidateStateMachineDefinition. One module per family of checks:
 schema       required fields, state types, fields per type and per query language
 transitions  StartAt/Next/Default/Catch targets, reachability, a terminal state, unique names
 choices      Choice rules
-paths        JSONPath, reference paths, `.$` templates, intrinsics, JSONata expressions
+paths        JSONPath, reference paths, `.$` templates, intrinsics
+expressions  JSONata expressions: they parse, and read only what their place offers
 fields       error names, Retry, value/path pairs, numbers, Wait, EXPRESS restrictions
+resources    Task Resource ARNs and integration patterns
+maps         a Map's ProcessorConfig, ItemReader/ItemBatcher/ResultWriter fields, Label
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from typing import Any
 
 from ..errors import ApiError
-from . import choices, fields, paths, schema, transitions
+from . import choices, fields, maps, paths, schema, transitions
 from .diagnostics import (
     ERROR,
     INVALID_JSON_DESCRIPTION,
@@ -55,7 +58,9 @@ def validate(
             choices.check_machine(machine, findings)
             paths.check_machine(machine, findings)
             fields.check_machine(machine, machine_type, findings)
+            maps.check_machine(machine, findings)
         transitions.check_unique_names(found, findings)
+        maps.check_unique_labels(found, findings)
     return doc, findings.items
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 from .diagnostics import NO_DOLLAR, NO_PATH, PASS_RESULT_IS_STATIC, Findings
 from .languages import is_timestamp, jsonata_expression
 from .machines import JSONATA, Machine
+from .resources import check_task_resource
 
 # The States.* errors AWS defines (error handling docs); any other States.* name is refused
 STATES_ERRORS = frozenset(
@@ -55,26 +56,6 @@ HANDLER_FIELDS = {
 WAIT_FIELDS = ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")
 POSITIVE_INTEGERS = ("TimeoutSeconds", "HeartbeatSeconds")
 NON_NEGATIVE_INTEGERS = ("Seconds", "MaxConcurrency", "ToleratedFailureCount")
-# A Distributed Map's Label is part of its map run's ARN: at most 40 characters, none of these
-# (the characters AWS refuses, as recorded on AWS).
-MAX_LABEL = 40
-LABEL_REFUSED = frozenset(' ?*<>{}[]:;,\\|^~$#%&`"') | {
-    chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))
-}
-
-
-def _check_label(label: Any, at: str, findings: Findings) -> None:
-    """AWS's own sentences for a Label it refuses."""
-    if not isinstance(label, str):
-        findings.schema("The field 'Label' must be a string", at)
-    elif not label:
-        findings.schema("Label cannot be empty", at)
-    elif len(label) > MAX_LABEL:
-        findings.schema(f"Label cannot exceed {MAX_LABEL} characters", at)
-    else:
-        bad = next((c for c in label if c in LABEL_REFUSED), None)
-        if bad is not None:
-            findings.schema(f"Label contains invalid character: {bad!r}", at)
 
 
 def check_machine(machine: Machine, machine_type: str, findings: Findings) -> None:
@@ -93,8 +74,6 @@ def check_machine(machine: Machine, machine_type: str, findings: Findings) -> No
             _check_wait(state, at, findings)
         if state.get("Type") == "Task":
             _check_task(state, at, machine_type, findings)
-        if state.get("Type") == "Map" and "Label" in state:
-            _check_label(state["Label"], f"{at}/Label", findings)
         if machine.language_of(state) != JSONATA:
             _check_no_dollar(state, at, findings)
             _check_static_paths(state, at, findings)
@@ -202,6 +181,14 @@ def _check_task(state: dict[str, Any], at: str, machine_type: str, findings: Fin
     if "Resource" in state and not isinstance(resource, str):
         findings.schema("The field 'Resource' must be a string", f"{at}/Resource")
         return
+    if isinstance(resource, str):
+        check_task_resource(resource, f"{at}/Resource", findings)
+    credentials = state.get("Credentials")
+    if "Credentials" in state and not (
+        isinstance(credentials, dict) and ("RoleArn" in credentials or "RoleArn.$" in credentials)
+    ):
+        # AWS's sentence, the only one it gives for Credentials (an unknown field included)
+        findings.schema("The field 'RoleArn' is required but was missing", f"{at}/Credentials")
     if machine_type != "EXPRESS" or not isinstance(resource, str):
         return
     # AWS's messages, trailing spaces included

@@ -1,15 +1,14 @@
 """Expressions: JSONPath fields, `.$` keys of payload templates (a path or an intrinsic
-function), reference paths, and every JSONata `{% %}` expression of a JSONata state."""
+function), reference paths; a JSONata state's expressions are expressions.py's."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import expressions
 from .diagnostics import Findings
 from .languages import (
     intrinsic_problem,
-    jsonata_expression,
-    jsonata_problem,
     jsonpath_problem,
     reference_path_problem,
 )
@@ -28,8 +27,6 @@ REFERENCE_PATH_FIELDS = (
 )
 PATH_OR_INTRINSIC_FIELDS = ("ErrorPath", "CausePath")
 TEMPLATE_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign")
-# Nested machines are checked as machines of their own
-NESTED = ("Branches", "ItemProcessor", "Iterator")
 
 
 def check_machine(machine: Machine, findings: Findings) -> None:
@@ -62,7 +59,7 @@ def _check_jsonpath(state: dict[str, Any], at: str, findings: Findings) -> None:
             )
     for field in TEMPLATE_FIELDS:
         if field in state:
-            _check_template(state[field], f"{at}/{field}", findings)
+            check_template(state[field], f"{at}/{field}", findings)
     for i, catcher in enumerate(state.get("Catch") or []):
         if isinstance(catcher, dict):
             value = catcher.get("ResultPath")
@@ -72,12 +69,12 @@ def _check_jsonpath(state: dict[str, Any], at: str, findings: Findings) -> None:
                     f"{at}/Catch[{i}]",
                 )
             if "Assign" in catcher:
-                _check_template(catcher["Assign"], f"{at}/Catch[{i}]/Assign", findings)
+                check_template(catcher["Assign"], f"{at}/Catch[{i}]/Assign", findings)
     for i, rule in enumerate(state.get("Choices") or []):
         if isinstance(rule, dict):
             _check_rule_paths(rule, f"{at}/Choices[{i}]", findings)
             if "Assign" in rule:
-                _check_template(rule["Assign"], f"{at}/Choices[{i}]/Assign", findings)
+                check_template(rule["Assign"], f"{at}/Choices[{i}]/Assign", findings)
 
 
 def _path_or_intrinsic_problem(value: str) -> str | None:
@@ -86,7 +83,7 @@ def _path_or_intrinsic_problem(value: str) -> str | None:
     return jsonpath_problem(value)
 
 
-def _check_template(value: Any, where: str, findings: Findings) -> None:
+def check_template(value: Any, where: str, findings: Findings) -> None:
     """A payload template: each key ending in `.$` holds a path or an intrinsic call."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -98,10 +95,10 @@ def _check_template(value: Any, where: str, findings: Findings) -> None:
                         where,
                     )
             else:
-                _check_template(item, where, findings)
+                check_template(item, where, findings)
     elif isinstance(value, list):
         for item in value:
-            _check_template(item, where, findings)
+            check_template(item, where, findings)
 
 
 def _check_rule_paths(rule: dict[str, Any], where: str, findings: Findings) -> None:
@@ -119,23 +116,4 @@ def _check_rule_paths(rule: dict[str, Any], where: str, findings: Findings) -> N
 
 
 def _check_jsonata(state: dict[str, Any], at: str, findings: Findings) -> None:
-    for key, value in state.items():
-        if key not in NESTED:
-            _check_expressions(value, f"{at}/{key}", findings)
-
-
-def _check_expressions(value: Any, where: str, findings: Findings) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_expressions(item, f"{where}/{key}", findings)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_expressions(item, f"{where}[{i}]", findings)
-    else:
-        expression = jsonata_expression(value)
-        if expression is not None:
-            problem = jsonata_problem(expression)
-            if problem:
-                findings.schema(
-                    f"The JSONata expression '{expression}' is invalid: {problem}", where
-                )
+    expressions.check_state(state, at, findings)

@@ -275,7 +275,7 @@ FAULTS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, str, Any]]]
     (
         "JSONata expression that does not parse",
         _set("States/Jsonata/Output/sum", "{% $sum( %}"),
-        (S, None, "/States/Jsonata/Output/sum"),
+        ("INVALID_JSONATA_EXPRESSION", None, "/States/Jsonata/Output/sum"),
     ),
     # query languages
     (
