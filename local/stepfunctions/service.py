@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns, tags, versions
+from . import arns, redrive, tags, versions
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
@@ -645,6 +645,7 @@ class StepFunctionsService:
     def describe_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.store.read() as conn:
             row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
+            redrive_fields = redrive.describe_fields(self.store, conn, row, self.clock.now())
         out: dict[str, Any] = {
             "executionArn": row["arn"],
             "stateMachineArn": row["sm_arn"],
@@ -653,8 +654,7 @@ class StepFunctionsService:
             "startDate": row["start"],
             "input": row["input"],
             "inputDetails": {"included": True},
-            "redriveCount": 0,
-            "redriveStatus": "NOT_REDRIVABLE",
+            **redrive_fields,
         }
         if row["stop"] is not None:
             out["stopDate"] = row["stop"]
@@ -702,6 +702,7 @@ class StepFunctionsService:
             "PENDING_REDRIVE",
         ):
             raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
+        redriven = redrive.redrive_filter(req.get("redriveFilter"))
         limit = _max_results(req)
         offset = _page_offset(req.get("nextToken"))
         sm_arn, _ = arns.split_test_case(sm_arn)
@@ -716,7 +717,7 @@ class StepFunctionsService:
             elif qualifier is not None:
                 alias_arn = self._alias_row(conn, f"{sm_arn}:{qualifier}")["arn"]
             rows = self.store.list_executions(
-                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn
+                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn, redriven
             )
         items = []
         for r in rows[:limit]:
@@ -726,6 +727,7 @@ class StepFunctionsService:
                 "name": r["name"],
                 "status": r["status"],
                 "startDate": r["start"],
+                **redrive.list_item_fields(r),
             }
             if r["stop"] is not None:
                 item["stopDate"] = r["stop"]
@@ -777,6 +779,10 @@ class StepFunctionsService:
             self.engine.terminate(conn, arn, "ABORTED", req.get("error"), req.get("cause"))
             stop = self.store.execution_stop(conn, arn)
         return {"stopDate": stop}
+
+    def redrive_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _plain_execution_arn(_require(req, "executionArn"))
+        return redrive.redrive_execution(self.store, self.engine, arn, req.get("clientToken"))
 
     # ---------------------------------------------------------------- callbacks
 
