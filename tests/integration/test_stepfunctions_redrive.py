@@ -212,8 +212,10 @@ def test_parallel_reruns_only_the_failed_branch(sfn: Any, lambdas: Lambdas) -> N
                             "ShakyPrep": {
                                 "Type": "Pass",
                                 "Parameters": {"n.$": "$.n"},
-                                "Next": "ShakyCall",
+                                "Next": "Settle",
                             },
+                            # the other branch has succeeded by the time this one fails
+                            "Settle": {"Type": "Wait", "Seconds": 1, "Next": "ShakyCall"},
                             "ShakyCall": lambda_task("Shaky", End=True),
                         },
                     },
@@ -232,7 +234,8 @@ def test_parallel_reruns_only_the_failed_branch(sfn: Any, lambdas: Lambdas) -> N
     assert len(lambdas.called("Shaky")) == 2
     events = history(sfn, arn)
     # the failed branch resumes at the state that failed, not at its start
-    assert entered(events, "ShakyPrep") == 1 and entered(events, "ShakyCall") == 2
+    assert entered(events, "ShakyPrep") == 1 and entered(events, "Settle") == 1
+    assert entered(events, "ShakyCall") == 2
     assert entered(events, "SteadyCall") == 1 and entered(events, "Both") == 2
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
 
@@ -398,6 +401,19 @@ def test_the_same_client_token_redrives_once(sfn: Any) -> None:
     assert wait(sfn, arn)["redriveCount"] == 2
 
 
+def test_a_redrive_runs_the_definition_the_execution_started_with(sfn: Any) -> None:
+    sm = fail_machine(sfn, "changed")
+    arn = run(sfn, sm)
+    assert wait(sfn, arn)["status"] == "FAILED"
+    passes = {"StartAt": "F", "States": {"F": {"Type": "Pass", "End": True}}}
+    sfn.update_state_machine(stateMachineArn=sm, definition=json.dumps(passes))
+    assert sfn.describe_execution(executionArn=arn)["redriveStatus"] == "REDRIVABLE"
+    sfn.redrive_execution(executionArn=arn)
+    again = wait(sfn, arn)
+    assert again["status"] == "FAILED" and again["error"] == "Nope"  # not the updated Pass
+    assert [e["type"] for e in history(sfn, arn)][-2:] == ["FailStateEntered", "ExecutionFailed"]
+
+
 def raw(server: Server, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """A request botocore would not send (it checks some constraints itself)."""
     request = urllib.request.Request(
@@ -472,6 +488,33 @@ def test_not_redrivable_when_the_machine_is_deleted_or_too_old(sfn: Any, server:
     with pytest.raises(ClientError) as e:
         sfn.redrive_execution(executionArn=old)
     assert code(e) == "ExecutionNotRedrivable" and "redrivable period" in str(e.value)
+
+
+def test_not_redrivable_after_a_year_open_or_with_a_full_history(sfn: Any, server: Server) -> None:
+    sm = fail_machine(sfn, "limits")
+    ancient, long_history = run(sfn, sm), run(sfn, sm)
+    wait(sfn, ancient), wait(sfn, long_history)
+    last = len(history(sfn, long_history))
+    with server.service.store.tx() as conn:
+        conn.execute(
+            "UPDATE executions SET start = start - ? WHERE arn = ?", (366 * 86400, ancient)
+        )
+        conn.executemany(
+            "INSERT INTO events (exec_arn, id, type, ts, prev) VALUES (?, ?, 'Pass', 0, ?)",
+            [(long_history, i, i - 1) for i in range(last + 1, 24_999 + 1)],
+        )
+    reasons = {
+        arn: sfn.describe_execution(executionArn=arn).get("redriveStatusReason")
+        for arn in (ancient, long_history)
+    }
+    assert reasons == {
+        ancient: "Execution has exceeded the max execution time",
+        long_history: "Execution history event limit exceeded",
+    }
+    for arn in (ancient, long_history):
+        with pytest.raises(ClientError) as e:
+            sfn.redrive_execution(executionArn=arn)
+        assert code(e) == "ExecutionNotRedrivable"
 
 
 # ---------------------------------------------------------------- kill -9 mid-redrive
