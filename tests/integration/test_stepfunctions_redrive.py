@@ -240,6 +240,31 @@ def test_parallel_reruns_only_the_failed_branch(sfn: Any, lambdas: Lambdas) -> N
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
 
 
+def test_a_parallel_over_the_data_limit_reruns_every_branch(sfn: Any) -> None:
+    echo = {"Type": "Pass", "InputPath": "$.text", "End": True}
+    definition = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Left", "States": {"Left": echo}},
+                    {"StartAt": "Right", "States": {"Right": echo}},
+                ],
+                "End": True,
+            }
+        },
+    }
+    # each branch's output fits, both together are over 256 KB
+    arn = run(sfn, create(sfn, "too-big", definition), {"text": "x" * 150_000})
+    failed = wait(sfn, arn)
+    assert failed["status"] == "FAILED" and failed["error"] == "States.DataLimitExceeded"
+    sfn.redrive_execution(executionArn=arn)
+    assert wait(sfn, arn)["status"] == "FAILED"
+    events = history(sfn, arn)
+    assert entered(events, "Left") == 2 and entered(events, "Right") == 2
+
+
 def test_map_reruns_only_unsuccessful_iterations_under_max_concurrency(
     sfn: Any, lambdas: Lambdas
 ) -> None:
