@@ -27,6 +27,7 @@ OPERATIONS: dict[str, str] = {
     "ListExecutions": "list_executions",
     "GetExecutionHistory": "get_execution_history",
     "StopExecution": "stop_execution",
+    "RedriveExecution": "redrive_execution",
     "SendTaskSuccess": "send_task_success",
     "SendTaskFailure": "send_task_failure",
     "SendTaskHeartbeat": "send_task_heartbeat",

@@ -133,7 +133,7 @@ class Engine:
                 "Name": ex.name,
                 "RoleArn": ex.role_arn,
                 "StartTime": iso(ex.start),
-                "RedriveCount": 0,
+                "RedriveCount": ex.redrive_count,
             },
             "State": {
                 "EnteredTime": iso(run.entered_time or self.clock.now()),
@@ -142,6 +142,8 @@ class Engine:
             },
             "StateMachine": {"Id": ex.sm_arn, "Name": ex.sm_name},
         }
+        if ex.redrive_date is not None:
+            ctx["Execution"]["RedriveTime"] = iso(ex.redrive_date)
         if token is not None:
             ctx["Task"] = {"Token": token}
         if "Map" in run.ctx:

@@ -34,6 +34,9 @@ class Execution:
     # Set when started by a version ARN, or by an alias ARN (then both).
     version_arn: str | None = None
     alias_arn: str | None = None
+    # RedriveExecution (redrive.py): how many times, and when last; the context object shows both.
+    redrive_count: int = 0
+    redrive_date: float | None = None
 
 
 EXECUTION_COLUMNS = (
@@ -50,6 +53,8 @@ EXECUTION_COLUMNS = (
     "sm_updated",
     "version_arn",
     "alias_arn",
+    "redrive_count",
+    "redrive_date",
 )
 
 

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns, map_runs, tags, versions
+from . import arns, map_runs, redrive, tags, versions
 from .activities import Activities, ActivityPolls
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
@@ -636,6 +636,7 @@ class StepFunctionsService:
         with self.store.read() as conn:
             row = self._exec_row(conn, _plain_execution_arn(_require(req, "executionArn")))
             map_run = map_runs.execution_members(self.store, conn, row["arn"])
+            redrive_fields = redrive.describe_fields(self.store, conn, row, self.clock.now())
         out: dict[str, Any] = {
             "executionArn": row["arn"],
             "stateMachineArn": row["sm_arn"],
@@ -644,8 +645,7 @@ class StepFunctionsService:
             "startDate": row["start"],
             "input": row["input"],
             "inputDetails": {"included": True},
-            "redriveCount": 0,
-            "redriveStatus": "NOT_REDRIVABLE",
+            **redrive_fields,
         }
         if row["stop"] is not None:
             out["stopDate"] = row["stop"]
@@ -700,6 +700,7 @@ class StepFunctionsService:
             raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
         limit = max_results(req)
         offset = page_offset(req.get("nextToken"))
+        redriven = redrive.redrive_filter(req.get("redriveFilter"))
         sm_arn, _ = arns.split_test_case(sm_arn)
         sm_arn, qualifier = arns.split_qualifier(sm_arn)
         version_arn = alias_arn = None
@@ -712,7 +713,7 @@ class StepFunctionsService:
             elif qualifier is not None:
                 alias_arn = self._alias_row(conn, f"{sm_arn}:{qualifier}")["arn"]
             rows = self.store.list_executions(
-                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn
+                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn, redriven
             )
         items = []
         for r in rows[:limit]:
@@ -722,6 +723,7 @@ class StepFunctionsService:
                 "name": r["name"],
                 "status": r["status"],
                 "startDate": r["start"],
+                **redrive.list_item_fields(r),
             }
             if r["stop"] is not None:
                 item["stopDate"] = r["stop"]
@@ -786,6 +788,10 @@ class StepFunctionsService:
 
     def update_map_run(self, req: dict[str, Any]) -> dict[str, Any]:
         return map_runs.update_map_run(self.engine, req)
+
+    def redrive_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        arn = _plain_execution_arn(_require(req, "executionArn"))
+        return redrive.redrive_execution(self.store, self.engine, arn, req.get("clientToken"))
 
     # ---------------------------------------------------------------- callbacks
 

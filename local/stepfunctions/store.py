@@ -108,6 +108,11 @@ CREATE TABLE IF NOT EXISTS activity_tasks (
   activity_arn TEXT NOT NULL, input TEXT NOT NULL, scheduled REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activity_tasks_by_activity ON activity_tasks (activity_arn, id);
+-- RedriveExecution's clientTokens: a token used again answers its first redrive's date.
+CREATE TABLE IF NOT EXISTS redrive_tokens (
+  exec_arn TEXT NOT NULL, token TEXT NOT NULL, redrive_date REAL NOT NULL, used REAL NOT NULL,
+  PRIMARY KEY (exec_arn, token)
+);
 """
 
 # Columns added after databases existed, as (table, column, declaration). CREATE TABLE IF NOT
@@ -121,6 +126,8 @@ ADDED_COLUMNS = (
     ("executions", "alias_arn", "TEXT"),
     # The highest version number ever published: numbers are never reused after a delete.
     ("state_machines", "last_version", "INTEGER NOT NULL DEFAULT 0"),
+    ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("executions", "redrive_date", "REAL"),
 )
 
 
@@ -451,13 +458,17 @@ class Store:
         offset: int,
         version_arn: str | None = None,
         alias_arn: str | None = None,
+        redriven: bool | None = None,
     ) -> list[Row]:
-        """Newest first; only those started by version_arn or alias_arn when one is given."""
+        """Newest first; only those started by version_arn or alias_arn when one is given, and
+        only those redriven (or never redriven) when redriven is True (False)."""
         sql = (
-            "SELECT arn, sm_arn, name, status, start, stop, version_arn, alias_arn "
-            "FROM executions WHERE sm_arn=?"
+            "SELECT arn, sm_arn, name, status, start, stop, version_arn, alias_arn, "
+            "redrive_count, redrive_date FROM executions WHERE sm_arn=?"
         )
         args: list[Any] = [sm_arn]
+        if redriven is not None:
+            sql += " AND redrive_count > 0" if redriven else " AND redrive_count = 0"
         if version_arn is not None:
             sql += " AND version_arn=?"
             args.append(version_arn)
@@ -874,6 +885,81 @@ class Store:
 
     def take_activity_task(self, conn: sqlite3.Connection, token: str) -> None:
         conn.execute("DELETE FROM activity_tasks WHERE token=?", (token,))
+
+    # ---- redrive (RedriveExecution, redrive.py) ----
+
+    def root_run(self, conn: sqlite3.Connection, exec_arn: str) -> Run | None:
+        """The execution's own run (not a branch or an iteration)."""
+        row = conn.execute(
+            "SELECT id FROM runs WHERE exec_arn=? AND parent_id IS NULL ORDER BY id LIMIT 1",
+            (exec_arn,),
+        ).fetchone()
+        return self.load_run(conn, int(row["id"])) if row is not None else None
+
+    def last_children(self, conn: sqlite3.Connection, parent_id: int) -> list[Run]:
+        """The child runs of a run's last Parallel/Map attempt, in branch/item order."""
+        rows = conn.execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE parent_id=? AND parent_seq="
+            "(SELECT MAX(parent_seq) FROM runs WHERE parent_id=?) ORDER BY idx",
+            (parent_id, parent_id),
+        ).fetchall()
+        return [Run.from_row(r) for r in rows]
+
+    def move_children(
+        self, conn: sqlite3.Connection, parent_id: int, old_seq: int, new_seq: int
+    ) -> None:
+        """Children of one attempt become children of the parent's current wait (new_seq), so
+        the join (states/children.py) counts the kept results beside the re-run ones."""
+        conn.execute(
+            "UPDATE runs SET parent_seq=? WHERE parent_id=? AND parent_seq=?",
+            (new_seq, parent_id, old_seq),
+        )
+
+    def last_event_id(self, conn: sqlite3.Connection, exec_arn: str) -> int:
+        row = conn.execute(
+            "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
+        ).fetchone()
+        return int(row["last"])
+
+    def reopen_execution(
+        self, conn: sqlite3.Connection, arn: str, redrive_count: int, redrive_date: float
+    ) -> None:
+        """RUNNING again, with no end, output or error, one redrive more."""
+        conn.execute(
+            "UPDATE executions SET status='RUNNING', output=NULL, error=NULL, cause=NULL, "
+            "stop=NULL, redrive_count=?, redrive_date=? WHERE arn=?",
+            (redrive_count, redrive_date, arn),
+        )
+
+    def redrive_token(
+        self, conn: sqlite3.Connection, exec_arn: str, token: str, since: float
+    ) -> float | None:
+        """The redrive date a clientToken first answered, if it was used after `since`."""
+        row = conn.execute(
+            "SELECT redrive_date FROM redrive_tokens WHERE exec_arn=? AND token=? AND used>=?",
+            (exec_arn, token, since),
+        ).fetchone()
+        return float(row["redrive_date"]) if row is not None else None
+
+    def add_redrive_token(
+        self,
+        conn: sqlite3.Connection,
+        exec_arn: str,
+        token: str,
+        redrive_date: float,
+        keep: int,
+    ) -> None:
+        """Remember a clientToken; only the execution's last `keep` tokens are kept."""
+        conn.execute(
+            "INSERT OR REPLACE INTO redrive_tokens (exec_arn, token, redrive_date, used) "
+            "VALUES (?,?,?,?)",
+            (exec_arn, token, redrive_date, redrive_date),
+        )
+        conn.execute(
+            "DELETE FROM redrive_tokens WHERE exec_arn=? AND token NOT IN (SELECT token FROM "
+            "redrive_tokens WHERE exec_arn=? ORDER BY used DESC, rowid DESC LIMIT ?)",
+            (exec_arn, exec_arn, keep),
+        )
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"

@@ -36,6 +36,8 @@ def attempt(step: Step) -> None:
         "tolerated_count": plan.tolerated_count,
         "tolerated_percentage": plan.tolerated_percentage,
         "total": len(items),
+        # A redrive (redrive.py) starts the unsuccessful iterations again under the same limit.
+        "max_concurrency": max_conc,
     }
     if not items:
         step.resolve({"result": []})
