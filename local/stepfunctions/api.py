@@ -41,6 +41,7 @@ OPERATIONS: dict[str, str] = {
     "TagResource": "tag_resource",
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
+    "TestState": "test_state",
 }
 
 

@@ -19,6 +19,7 @@ from .mocks import MockConfig, UnknownTestCase
 from .records import Execution
 from .scheduler import RunScheduler
 from .store import Store
+from .test_state import run_test_state
 from .validation import parse_checked
 from .validation.api import validate_definition
 
@@ -299,6 +300,9 @@ class StepFunctionsService:
 
     def validate_state_machine_definition(self, req: dict[str, Any]) -> dict[str, Any]:
         return validate_definition(req)
+
+    def test_state(self, req: dict[str, Any]) -> dict[str, Any]:
+        return run_test_state(req, self.engine.invoker, self.region, self.account_id, self.clock)
 
     def delete_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))
