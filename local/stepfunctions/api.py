@@ -42,6 +42,7 @@ OPERATIONS: dict[str, str] = {
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
     "TestState": "test_state",
+    "StartSyncExecution": "start_sync_execution",
 }
 
 
