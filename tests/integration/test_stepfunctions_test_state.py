@@ -344,6 +344,19 @@ def test_the_context_object_can_be_given_with_a_mock(sfn: Any) -> None:
     assert params["Payload"] == {"exec": "from-test"}
 
 
+def test_a_mocked_callback_task_sees_a_task_token(sfn: Any) -> None:
+    state = {
+        "Type": "Task",
+        "Resource": LAMBDA + ".waitForTaskToken",
+        "Parameters": {"FunctionName": "F", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": True,
+    }
+    out = run(sfn, state, mock={"result": '{"reply": "YES"}'}, inspectionLevel="DEBUG")
+    params = json.loads(out["inspectionData"]["afterParameters"])
+    assert params["Payload"]["token"].startswith("AQB")
+    assert out["output"] == '{"reply":"YES"}'
+
+
 # ------------------------------------------------------------------ Map and Parallel
 
 
