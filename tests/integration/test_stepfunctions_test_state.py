@@ -255,6 +255,14 @@ def test_a_failing_function_without_retry_or_catch_fails(sfn: Any) -> None:
     assert json.loads(out["cause"])["errorMessage"] == "bad number"
 
 
+def test_an_unmocked_task_of_another_service_fails_with_states_runtime(sfn: Any) -> None:
+    state = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True}
+    out = run(sfn, state)
+    assert (out["status"], out["error"]) == ("FAILED", "States.Runtime")
+    mocked = run(sfn, state, mock={"result": '{"ok": true}'})
+    assert mocked == {"status": "SUCCEEDED", "output": '{"ok":true}'}
+
+
 RETRY_CATCH = {
     "Type": "Task",
     "Resource": LAMBDA,
