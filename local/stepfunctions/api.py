@@ -50,6 +50,8 @@ OPERATIONS: dict[str, str] = {
     "DeleteActivity": "delete_activity",
     "ListActivities": "list_activities",
     "GetActivityTask": "get_activity_task",
+    "TestState": "test_state",
+    "StartSyncExecution": "start_sync_execution",
 }
 
 

@@ -14,12 +14,14 @@ from .activities import Activities, ActivityPolls
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
 from .errors import ApiError, StatesError
+from .express import EXPRESS, ExpressExecutions, check_included_data, type_not_supported
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
 from .paging import max_results, page_offset, page_token
 from .records import Execution
 from .scheduler import RunScheduler
 from .store import Store
+from .test_state import run_test_state
 from .validation import parse_checked
 from .validation.api import validate_definition
 
@@ -89,6 +91,7 @@ class StepFunctionsService:
         )
         self.scheduler.engine = self.engine
         self.activities = Activities(self.store, self.engine, self.clock, region, account_id, polls)
+        self.express = ExpressExecutions(invoker, region, account_id, self.clock, workers)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -97,6 +100,7 @@ class StepFunctionsService:
 
     def stop(self) -> None:
         self.activities.polls.stop()
+        self.express.stop()
         self.scheduler.stop()
         self.store.close()
 
@@ -286,6 +290,9 @@ class StepFunctionsService:
 
     def validate_state_machine_definition(self, req: dict[str, Any]) -> dict[str, Any]:
         return validate_definition(req)
+
+    def test_state(self, req: dict[str, Any]) -> dict[str, Any]:
+        return run_test_state(req, self.engine.invoker, self.region, self.account_id, self.clock)
 
     def delete_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         arn, _ = arns.split_test_case(_require(req, "stateMachineArn"))
@@ -555,59 +562,66 @@ class StepFunctionsService:
         sm_arn, qualifier = arns.split_qualifier(sm_arn)
         name = req.get("name") or str(uuid.uuid4())
         arns.check_name(name)
-        raw_input = req.get("input")
-        if raw_input is None:
-            raw_input = "{}"
-        if not isinstance(raw_input, str):
-            raise ApiError("InvalidExecutionInput", "Invalid State Machine Execution Input")
-        try:
-            json.loads(raw_input)
-        except ValueError as e:
-            raise ApiError(
-                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{e}'"
-            ) from e
-        if len(raw_input.encode()) > MAX_INPUT_BYTES:
-            raise ApiError(
-                "InvalidExecutionInput",
-                "Invalid State Machine Execution Input: 'The input exceeds 262144 bytes'",
-            )
+        raw_input = _checked_input(req)
         fx = Effects()
         with self.store.tx() as conn:
             sm = self._sm_row(conn, sm_arn)
             mocked = self._mocked_states(sm["name"], test_case)
+            if sm["type"] == EXPRESS:
+                ex = self._new_execution(conn, sm, name, raw_input, qualifier)
+                return self.express.start_async(ex, _test_case(test_case, mocked))
             arn = arns.execution_arn(self.region, self.account_id, sm["name"], name)
             existing = self.store.load_execution(conn, arn)
             if existing is not None:
                 if existing.status == "RUNNING" and existing.input == raw_input:
                     return {"executionArn": arn, "startDate": existing.start}
                 raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            now = self.clock.now()
-            ex = Execution(
-                arn=arn,
-                sm_arn=sm["arn"],
-                sm_name=sm["name"],
-                name=name,
-                status="RUNNING",
-                input=raw_input,
-                start=now,
-                definition=sm["definition"],
-                role_arn=sm["role_arn"],
-                sm_revision=sm["revision"],
-                sm_updated=sm["updated"] or sm["created"],
-            )
-            if qualifier is not None:
-                version, ex.alias_arn = self._resolve_qualifier(conn, sm["arn"], qualifier)
-                ex.version_arn = versions.version_arn(sm["arn"], version["version"])
-                ex.definition = version["definition"]
-                ex.role_arn = version["role_arn"]
-                ex.sm_revision = version["revision"]
-                ex.sm_updated = version["created"]
-            self.store.insert_execution(
-                conn, ex, None if mocked is None else (test_case or "", mocked)
-            )
+            ex = self._new_execution(conn, sm, name, raw_input, qualifier)
+            self.store.insert_execution(conn, ex, _test_case(test_case, mocked))
             self.engine.start_execution(conn, ex, fx)
         self.engine.apply(fx)
-        return {"executionArn": arn, "startDate": now}
+        return {"executionArn": ex.arn, "startDate": ex.start}
+
+    def start_sync_execution(self, req: dict[str, Any]) -> dict[str, Any]:
+        sm_arn, test_case = arns.split_test_case(_require(req, "stateMachineArn"))
+        sm_arn, qualifier = arns.split_qualifier(sm_arn)
+        name = req.get("name") or str(uuid.uuid4())
+        arns.check_name(name)
+        raw_input = _checked_input(req)
+        included = check_included_data(req)
+        with self.store.read() as conn:
+            sm = self._sm_row(conn, sm_arn)
+            if sm["type"] != EXPRESS:
+                raise type_not_supported("StartSyncExecution", sm["type"])
+            mocked = _test_case(test_case, self._mocked_states(sm["name"], test_case))
+            ex = self._new_execution(conn, sm, name, raw_input, qualifier)
+        return self.express.start_sync(ex, included, req.get("traceHeader"), mocked)
+
+    def _new_execution(
+        self, conn: Any, sm: Any, name: str, raw_input: str, qualifier: str | None
+    ) -> Execution:
+        """An execution of `sm` (of the version a qualifier picks) starting now."""
+        ex = Execution(
+            arn=arns.execution_arn(self.region, self.account_id, sm["name"], name),
+            sm_arn=sm["arn"],
+            sm_name=sm["name"],
+            name=name,
+            status="RUNNING",
+            input=raw_input,
+            start=self.clock.now(),
+            definition=sm["definition"],
+            role_arn=sm["role_arn"],
+            sm_revision=sm["revision"],
+            sm_updated=sm["updated"] or sm["created"],
+        )
+        if qualifier is not None:
+            version, ex.alias_arn = self._resolve_qualifier(conn, sm["arn"], qualifier)
+            ex.version_arn = versions.version_arn(sm["arn"], version["version"])
+            ex.definition = version["definition"]
+            ex.role_arn = version["role_arn"]
+            ex.sm_revision = version["revision"]
+            ex.sm_updated = version["created"]
+        return ex
 
     def _mocked_states(self, sm_name: str, test_case: str | None) -> dict[str, Any] | None:
         """The JSON form of a test case's mocked states; None when no test case was asked for."""
@@ -705,7 +719,8 @@ class StepFunctionsService:
         sm_arn, qualifier = arns.split_qualifier(sm_arn)
         version_arn = alias_arn = None
         with self.store.read() as conn:
-            self._sm_row(conn, sm_arn)
+            if self._sm_row(conn, sm_arn)["type"] == EXPRESS:
+                raise type_not_supported("ListExecutions", EXPRESS)
             if qualifier is not None and qualifier.isdigit():
                 version_arn = versions.version_arn(sm_arn, int(qualifier))
                 if self.store.version(conn, sm_arn, int(qualifier)) is None:
@@ -849,6 +864,32 @@ class StepFunctionsService:
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:
                 return desc
             time.sleep(0.01)
+
+
+def _test_case(name: str | None, mocked: dict[str, Any] | None) -> tuple[str, Any] | None:
+    """What the store keeps of a mocked test case: (its name, its states' responses)."""
+    return None if mocked is None else (name or "", mocked)
+
+
+def _checked_input(req: dict[str, Any]) -> str:
+    """An execution's input: a JSON text of at most 256 KB ("{}" when absent)."""
+    raw_input = req.get("input")
+    if raw_input is None:
+        raw_input = "{}"
+    if not isinstance(raw_input, str):
+        raise ApiError("InvalidExecutionInput", "Invalid State Machine Execution Input")
+    try:
+        json.loads(raw_input)
+    except ValueError as e:
+        raise ApiError(
+            "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{e}'"
+        ) from e
+    if len(raw_input.encode()) > MAX_INPUT_BYTES:
+        raise ApiError(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'The input exceeds 262144 bytes'",
+        )
+    return raw_input
 
 
 def _publish_requested(req: dict[str, Any]) -> bool:

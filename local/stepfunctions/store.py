@@ -961,6 +961,18 @@ class Store:
             (exec_arn, exec_arn, keep),
         )
 
+    # ---- Express executions (issue 9, TestState and Express part): kept only while they run ----
+
+    def ended_executions(self, conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute("SELECT arn FROM executions WHERE status != 'RUNNING'").fetchall()
+        return [str(r["arn"]) for r in rows]
+
+    def forget_execution(self, conn: sqlite3.Connection, arn: str) -> None:
+        """Every row of an execution: its runs, history, tokens, timers and test case."""
+        conn.execute("DELETE FROM executions WHERE arn=?", (arn,))
+        for table in ("runs", "events", "tokens", "timers", "mock_executions"):
+            conn.execute(f"DELETE FROM {table} WHERE exec_arn=?", (arn,))
+
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"
 _LOAD_RUN = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id=?"

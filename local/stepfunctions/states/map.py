@@ -71,9 +71,17 @@ def has_tolerance(parent: Run) -> bool:
 
 
 def tolerates(parent: Run, n_failed: int) -> bool:
-    count = parent.extra.get("tolerated_count") or 0
-    pct = parent.extra.get("tolerated_percentage") or 0
-    total = parent.extra.get("total") or 1
+    return within_tolerance(
+        parent.extra.get("tolerated_count"),
+        parent.extra.get("tolerated_percentage"),
+        parent.extra.get("total") or 1,
+        n_failed,
+    )
+
+
+def within_tolerance(count: Any, pct: Any, total: int, n_failed: int) -> bool:
+    """Whether n_failed of total iterations still let the Map succeed (no tolerance: none do)."""
+    count, pct, total = count or 0, pct or 0, total or 1
     if not count and not pct:
         return False
     ok_count = bool(count) and n_failed <= count

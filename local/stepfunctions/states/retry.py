@@ -47,27 +47,38 @@ def handle_failure(step: Step, err: StatesError) -> None:
     retriers = state.get("Retry") or []
     if len(run.retriers) < len(retriers):
         run.retriers = run.retriers + [0] * (len(retriers) - len(run.retriers))
-    for i, retrier in enumerate(retriers):
-        if not error_matches(retrier.get("ErrorEquals", []), err.error):
-            continue
-        if run.retriers[i] < retrier.get("MaxAttempts", 3):
-            delay = backoff_seconds(retrier, run.retriers[i])
-            run.retriers[i] += 1
-            run.retry_count += 1
-            step.wait()
-            run.phase = "waiting"
-            run.pending = None
-            step.timer(step.now() + delay, "retry")
-            return
-        break  # the first matching retrier is the only one that applies, exhausted or not
-    for catcher in state.get("Catch") or []:
-        if not error_matches(catcher.get("ErrorEquals", []), err.error):
-            continue
-        error_output = {"Error": err.error, "Cause": err.cause}
-        if err.cause is None:
-            error_output = {"Error": err.error}
-        out, assign = step.lang.catch_output(catcher, step.scope(run.input), error_output)
+    i = matching(retriers, err.error)
+    if i is not None and run.retriers[i] < retriers[i].get("MaxAttempts", 3):
+        delay = backoff_seconds(retriers[i], run.retriers[i])
+        run.retriers[i] += 1
+        run.retry_count += 1
+        step.wait()
+        run.phase = "waiting"
+        run.pending = None
+        step.timer(step.now() + delay, "retry")
+        return
+    catchers = state.get("Catch") or []
+    c = matching(catchers, err.error)
+    if c is not None:
+        out, assign = step.lang.catch_output(catchers[c], step.scope(run.input), error_output(err))
         step.assign(assign)
-        step.exit(out, next_state=catcher["Next"])
+        step.exit(out, next_state=catchers[c]["Next"])
         return
     step.finish(error=err)
+
+
+def matching(handlers: list[dict[str, Any]], error: str | None) -> int | None:
+    """The index of the first retrier or catcher whose ErrorEquals matches: only that one
+    applies (a matching retrier that is exhausted hands the error to Catch, not to the next
+    retrier)."""
+    for i, handler in enumerate(handlers):
+        if error_matches(handler.get("ErrorEquals", []), error):
+            return i
+    return None
+
+
+def error_output(err: StatesError) -> dict[str, Any]:
+    """What a catcher passes on: {"Error", "Cause"}, without Cause when there is none."""
+    if err.cause is None:
+        return {"Error": err.error}
+    return {"Error": err.error, "Cause": err.cause}

@@ -61,6 +61,23 @@ def lambda_result(payload_value: Any) -> dict[str, Any]:
     }
 
 
+def lambda_target(resource: str, args: Any) -> tuple[str, Any, Any]:
+    """(kind, function, payload) of a Task's call: "lambda" for `lambda:invoke` (its
+    FunctionName and Payload arguments), "direct" for a function ARN as the resource (the
+    arguments are the payload). Any other resource is not supported: States.Runtime."""
+    if resource.startswith(LAMBDA_INVOKE):
+        if not isinstance(args, dict) or "FunctionName" not in args:
+            raise StatesError(
+                errors.RUNTIME, "The field 'FunctionName' is required for lambda:invoke"
+            )
+        return "lambda", args["FunctionName"], args.get("Payload")
+    if resource.startswith("arn:aws:lambda:"):
+        return "direct", resource, args
+    raise StatesError(
+        errors.RUNTIME, f"The resource '{resource}' is not supported by the local engine"
+    )
+
+
 def enter(step: Step) -> None:
     step.run.phase = "attempt"
 
@@ -76,13 +93,8 @@ def attempt(step: Step) -> None:
     if arns.is_activity_arn(resource):
         activity_task.schedule(step, resource, args, timeout, heartbeat, make_token(ex.arn))
         return
-    if resource.startswith(LAMBDA_INVOKE):
-        if not isinstance(args, dict) or "FunctionName" not in args:
-            raise StatesError(
-                errors.RUNTIME, "The field 'FunctionName' is required for lambda:invoke"
-            )
-        function, body = args["FunctionName"], args.get("Payload")
-        kind = "lambda"
+    kind, function, body = lambda_target(resource, args)
+    if kind == "lambda":
         details: dict[str, Any] = {
             "resourceType": "lambda",
             "resource": resource.rsplit(":", 1)[-1],
@@ -95,9 +107,7 @@ def attempt(step: Step) -> None:
             details["heartbeatInSeconds"] = int(heartbeat)
         step.event("TaskScheduled", details)
         step.event("TaskStarted", {"resourceType": "lambda", "resource": details["resource"]})
-    elif resource.startswith("arn:aws:lambda:"):
-        function, body = resource, args
-        kind = "direct"
+    else:
         details = {
             "resource": resource,
             "input": compact_json(args),
@@ -107,10 +117,6 @@ def attempt(step: Step) -> None:
             details["timeoutInSeconds"] = int(timeout)
         step.event("LambdaFunctionScheduled", details)
         step.event("LambdaFunctionStarted", None)
-    else:
-        raise StatesError(
-            errors.RUNTIME, f"The resource '{resource}' is not supported by the local engine"
-        )
     if _answer_from_mock(step, kind, resource):
         return
     step.wait()
