@@ -87,7 +87,7 @@ build: sam-setup
 	$(SAM) build --no-cached --region $(SAM_REGION) --template-file template.yaml \
 	  --build-dir $(SAM_BUILD)
 
-# Also part of lint: mypy --strict over functions/ (config in pyproject.toml).
+# Also part of lint: mypy --strict over functions/ and local/stepfunctions/ (pyproject.toml).
 typecheck: setup
 	$(VENV)/bin/mypy
 

@@ -10,4 +10,5 @@ def sub_machine(doc: dict[str, Any], branch_path: list[Any]) -> dict[str, Any]:
     node: Any = doc
     for key in branch_path:
         node = node[key]
-    return node
+    machine: dict[str, Any] = node
+    return machine

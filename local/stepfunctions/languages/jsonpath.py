@@ -333,7 +333,7 @@ def _compare(op: str, a: Any, b: Any) -> bool:
     ) or (isinstance(a, str) and isinstance(b, str))
     if not ok:
         return False
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
 
 
 def _same(a: Any, b: Any) -> bool:

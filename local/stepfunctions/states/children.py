@@ -60,7 +60,7 @@ def child_done(
 
 def _results(rows: list[Any]) -> list[Any]:
     """Outputs in branch/item order; a tolerated failed item is its Error and Cause."""
-    results = []
+    results: list[Any] = []
     for r in rows:
         res = json.loads(r["result"]) if r["result"] else {}
         if r["status"] == "FAILED":
