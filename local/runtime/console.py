@@ -36,6 +36,7 @@ import phonenumbers
 from local.runtime.lambdas import LambdaRunner
 from local.runtime.template import Application
 from local.stepfunctions import LambdaFunctionError, LambdaServiceError
+from local.stepfunctions import store as engine_store
 
 LOG_FILE_NAME = "runtime.log"
 DEFAULT_CONFIRM_KEYWORDS = ("YES", "Y", "CONFIRM")
@@ -418,7 +419,7 @@ class ExecutionWatcher:
         while not self._stop.wait(EXECUTION_POLL_SECONDS):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1)
+                    conn = engine_store.open_read_only(self.db_path)
                 self.poll(conn)
             except sqlite3.Error:
                 continue  # busy or not created yet: next second
@@ -426,11 +427,8 @@ class ExecutionWatcher:
             conn.close()
 
     def poll(self, conn: sqlite3.Connection) -> None:
-        rows = conn.execute(
-            "SELECT sm_name, name, status, error, stop FROM executions"
-            " WHERE stop > ? ORDER BY stop LIMIT 500",
-            (self._since,),
-        ).fetchall()
-        for machine, name, status, error, stop in rows:
-            self._since = max(self._since, float(stop))
-            self.console.execution_ended(str(machine), str(name), str(status), error)
+        for machine, name, status, error, stop in engine_store.executions_ended_since(
+            conn, self._since
+        ):
+            self._since = max(self._since, stop)
+            self.console.execution_ended(machine, name, status, error)

@@ -981,3 +981,24 @@ _INSERT_RUN = (
     f"VALUES ({', '.join('?' * (len(RUN_COLUMNS) - 1))})"
 )
 _SAVE_RUN = f"UPDATE runs SET {', '.join(f'{c}=?' for c in MUTABLE_RUN_COLUMNS)} WHERE id=?"
+
+
+# ---- readers beside the engine (the local runtime's console, on a connection of its own) ----
+
+
+def open_read_only(path: pathlib.Path) -> sqlite3.Connection:
+    """A connection that cannot write: a reader never shares the engine's connection or lock."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+
+
+def executions_ended_since(
+    conn: sqlite3.Connection, since: float, limit: int = 500
+) -> list[tuple[str, str, str, str | None, float]]:
+    """(machine name, execution name, status, error, stop) of executions that ended after
+    `since`, oldest first."""
+    rows = conn.execute(
+        "SELECT sm_name, name, status, error, stop FROM executions"
+        " WHERE stop > ? ORDER BY stop LIMIT ?",
+        (since, limit),
+    ).fetchall()
+    return [(str(m), str(n), str(s), e, float(t)) for m, n, s, e, t in rows]
