@@ -290,6 +290,7 @@ def _run(config: RuntimeConfig, data_dir: Path, session: Session) -> None:
     if watcher:
         watcher.stop()
     scheduler.stop()
+    stepfunctions.answer_waiting_polls()
     server.shutdown()
     sandbox.stop()
     stepfunctions.stop()

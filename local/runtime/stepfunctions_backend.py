@@ -28,6 +28,7 @@ class StepFunctionsBackend(Protocol):
     def handle(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]: ...
     def deploy(self, machines: Iterable[StateMachine]) -> None: ...
     def start(self) -> None: ...
+    def answer_waiting_polls(self) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -46,6 +47,11 @@ class EmbeddedStepFunctions:
 
     def start(self) -> None:
         self.service.start()
+
+    def answer_waiting_polls(self) -> None:
+        """GetActivityTask long polls answer `{}` now, before the HTTP server's shutdown, which
+        would otherwise wait for them and then cut them off with a 500."""
+        self.service.activities.polls.stop()
 
     def stop(self) -> None:
         self.service.stop()
@@ -113,6 +119,9 @@ class ExternalStepFunctions:
 
     def start(self) -> None:
         pass
+
+    def answer_waiting_polls(self) -> None:
+        pass  # the other server's polls are its own
 
     def stop(self) -> None:
         pass

@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
 from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
+from tests.support.aws import local_client
+from tests.support.runtime import LocalRuntime
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 ACTIVITY_PREFIX = "arn:aws:states:us-east-1:123456789012:activity:"
@@ -529,3 +531,32 @@ def test_stopping_the_server_answers_a_waiting_poll(
     # Answered empty at once, not cut off by the HTTP server's shutdown (a 500).
     assert not thread.is_alive()
     assert "taskToken" not in answers[0]
+
+
+def test_stopping_the_local_runtime_answers_a_waiting_poll(tmp_path: pathlib.Path) -> None:
+    """The runtime serves the same API on its port; its shutdown answers a worker's poll
+    `{}` before the HTTP server stops, instead of a 500 after the server's grace period."""
+    runtime = LocalRuntime(tmp_path / "rt").start()
+    try:
+        sfn_rt = local_client("stepfunctions", runtime.base_url)
+        arn = sfn_rt.create_activity(name="act-runtime-shutdown")["activityArn"]
+        answers: list[Any] = []
+
+        def poll() -> None:
+            try:
+                answers.append(sfn_rt.get_activity_task(activityArn=arn))
+            except Exception as error:  # the failure is the assertion's subject
+                answers.append(error)
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        time.sleep(0.5)
+        began = time.monotonic()
+        runtime.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+        assert answers and isinstance(answers[0], dict), answers
+        assert "taskToken" not in answers[0]
+        assert time.monotonic() - began < 4
+    finally:
+        runtime.stop()
