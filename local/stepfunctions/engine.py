@@ -378,26 +378,31 @@ class Engine:
             row = self.store.take_timer(conn, timer_id)
             if row is None:
                 return
-            kind = row["kind"]
-            if kind == "exec_timeout":
-                ex = self.store.load_execution(conn, row["exec_arn"])
-                if ex is not None and ex.status == "RUNNING":
-                    self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None)
-                return
-            run = self.store.load_run(conn, row["run_id"])
-            if run is None or run.seq != row["seq"] or run.phase not in WAITING_PHASES:
-                return
-            if kind == "wait":
-                data = json.loads(row["payload"]) if row["payload"] else {}
-                self.resolve(conn, run, {"output": data.get("output")}, fx)
-            elif kind == "retry":
-                self.resolve(conn, run, None, fx, phase="attempt")
-            elif kind in ("timeout", "heartbeat"):
-                self.store.time_out_tokens(conn, run.id)
-                error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
-                self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
-            self.store.save_run(conn, run)
+            self.fire_taken_timer(conn, row, fx)
         self.apply(fx)
+
+    def fire_taken_timer(self, conn: sqlite3.Connection, row: sqlite3.Row, fx: Effects) -> None:
+        """A timer already taken from the store, fired in the caller's transaction: the
+        scheduler fires a batch of due timers in one commit."""
+        kind = row["kind"]
+        if kind == "exec_timeout":
+            ex = self.store.load_execution(conn, row["exec_arn"])
+            if ex is not None and ex.status == "RUNNING":
+                self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None)
+            return
+        run = self.store.load_run(conn, row["run_id"])
+        if run is None or run.seq != row["seq"] or run.phase not in WAITING_PHASES:
+            return
+        if kind == "wait":
+            data = json.loads(row["payload"]) if row["payload"] else {}
+            self.resolve(conn, run, {"output": data.get("output")}, fx)
+        elif kind == "retry":
+            self.resolve(conn, run, None, fx, phase="attempt")
+        elif kind in ("timeout", "heartbeat"):
+            self.store.time_out_tokens(conn, run.id)
+            error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
+            self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
+        self.store.save_run(conn, run)
 
     def _waiting_token(self, conn: sqlite3.Connection, token: str) -> sqlite3.Row:
         """The token's row if it still waits for an answer; else the error AWS gives."""

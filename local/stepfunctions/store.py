@@ -185,7 +185,8 @@ class Store:
                 exec_arn,
                 event_id,
                 type_,
-                self.clock.now(),
+                # AWS's history timestamps are to the millisecond
+                round(self.clock.now(), 3),
                 prev if prev is not None else event_id - 1,
                 json.dumps(details) if details is not None else None,
             ),
@@ -634,6 +635,17 @@ class Store:
             "UPDATE mock_executions SET invocations=? WHERE exec_arn=?",
             (json.dumps(invocations), exec_arn),
         )
+
+    # ---- timers, task tokens and recovery at scale (issue 9, timers) ----
+
+    def take_due_timers(self, conn: sqlite3.Connection, now: float, limit: int) -> list[Row]:
+        """Up to `limit` timers due by `now`, earliest first, deleted: each fires once, and
+        the caller fires them all in this transaction."""
+        rows = conn.execute(
+            "SELECT * FROM timers WHERE due <= ? ORDER BY due LIMIT ?", (now, limit)
+        ).fetchall()
+        conn.executemany("DELETE FROM timers WHERE id=?", [(r["id"],) for r in rows])
+        return rows
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"

@@ -1,0 +1,127 @@
+"""Timers fired in batches (scheduler.fire_due_timers), the runs they wake queued first, the
+timer thread woken only for a timer due sooner, history timestamps to the millisecond. On a
+ManualClock: time moves when the test says, nothing sleeps for a timer."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import pytest
+
+from local.stepfunctions import scheduler as scheduler_module
+from local.stepfunctions.clock import ManualClock
+from local.stepfunctions.run_queue import RunQueue
+
+from .conftest import Harness
+
+WAIT_5: dict[str, Any] = {
+    "StartAt": "W",
+    "States": {
+        "W": {"Type": "Wait", "Seconds": 5, "Next": "P"},
+        "P": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def _pending_timers(h: Harness) -> int:
+    with h.svc.store.read() as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM timers").fetchone()[0])
+
+
+def _start_waiting(h: Harness, count: int) -> list[str]:
+    sm = h.machine(WAIT_5)
+    arns = [h.start(sm, {"i": i}) for i in range(count)]
+    deadline = time.monotonic() + 20
+    while _pending_timers(h) < count:
+        assert time.monotonic() < deadline, "the Wait states were not all entered"
+        time.sleep(0.01)
+    return arns
+
+
+def test_timers_due_together_fire_in_a_few_transactions(
+    timed: Harness, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = timed.svc.store
+    batches: list[int] = []
+    take = store.take_due_timers
+
+    def counting(conn: sqlite3.Connection, now: float, limit: int) -> list[sqlite3.Row]:
+        rows = take(conn, now, limit)
+        if rows:
+            batches.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(store, "take_due_timers", counting)
+    arns = _start_waiting(timed, 100)
+    clock.advance(4.9)
+    timed.svc.scheduler.fire_due_timers()
+    assert batches == [] and _pending_timers(timed) == 100  # none due yet
+    clock.advance(0.2)
+    timed.svc.scheduler.fire_due_timers()
+    assert sum(batches) == 100
+    assert max(batches) <= scheduler_module.TIMERS_PER_BATCH
+    # one commit per batch, not per timer (the timer thread may take part of them too)
+    assert len(batches) <= 2 * (100 // scheduler_module.TIMERS_PER_BATCH + 1)
+    for arn in arns:
+        assert timed.svc.wait_for(arn, timeout=10)["status"] == "SUCCEEDED"
+
+
+def test_a_failing_timer_does_not_hold_back_the_others(
+    timed: Harness, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arns = _start_waiting(timed, 5)
+    engine = timed.svc.engine
+    with timed.svc.store.read() as conn:
+        doomed_run = conn.execute(
+            "SELECT id FROM runs WHERE exec_arn=?", (arns[2],)
+        ).fetchone()["id"]
+    fire = engine.fire_taken_timer
+
+    def failing_one(conn: sqlite3.Connection, row: sqlite3.Row, fx: Any) -> None:
+        if row["run_id"] == doomed_run:
+            raise RuntimeError("a broken timer")
+        fire(conn, row, fx)
+
+    monkeypatch.setattr(engine, "fire_taken_timer", failing_one)
+    clock.advance(5.1)
+    timed.svc.scheduler.fire_due_timers()
+    for i, arn in enumerate(arns):
+        status = timed.svc.wait_for(arn, timeout=5 if i != 2 else 0.2)["status"]
+        assert status == ("RUNNING" if i == 2 else "SUCCEEDED")
+    assert _pending_timers(timed) == 0  # the broken one was dropped, not retried forever
+
+
+def test_woken_runs_go_to_the_front_of_the_queue() -> None:
+    q = RunQueue()
+    for run_id in (1, 2):
+        q.put(run_id)
+    q.put(3, first=True)
+    assert [q.get(), q.get(), q.get()] == [3, 1, 2]
+    assert len(q) == 0
+
+
+def test_the_sleeping_timer_thread_is_woken_only_for_a_sooner_timer(timed: Harness) -> None:
+    sched = timed.svc.scheduler
+    with sched._timer_cond:
+        sched._timer_awake, sched._sleeping_until, sched._timer_dirty = False, 1000.0, False
+        sched.timer_changed(2000.0)
+        later = sched._timer_dirty
+        sched.timer_changed(500.0)
+        sooner = sched._timer_dirty
+        sched._timer_awake, sched._timer_dirty = True, False
+        sched.timer_changed(2000.0)
+        while_awake = sched._timer_dirty
+    assert (later, sooner, while_awake) == (False, True, True)
+
+
+def test_history_timestamps_are_to_the_millisecond(timed: Harness, clock: ManualClock) -> None:
+    clock.advance(0.123456789)
+    arn = _start_waiting(timed, 1)[0]
+    clock.advance(5.000987654)
+    timed.svc.scheduler.fire_due_timers()
+    assert timed.svc.wait_for(arn, timeout=5)["status"] == "SUCCEEDED"
+    stamps = [e["timestamp"] for e in timed.history(arn)]
+    assert all(round(t, 3) == t for t in stamps), stamps
+    assert stamps[-1] - stamps[0] == pytest.approx(5.001, abs=0.0015)
