@@ -74,9 +74,9 @@ def test_a_failing_timer_does_not_hold_back_the_others(
     arns = _start_waiting(timed, 5)
     engine = timed.svc.engine
     with timed.svc.store.read() as conn:
-        doomed_run = conn.execute(
-            "SELECT id FROM runs WHERE exec_arn=?", (arns[2],)
-        ).fetchone()["id"]
+        doomed_run = conn.execute("SELECT id FROM runs WHERE exec_arn=?", (arns[2],)).fetchone()[
+            "id"
+        ]
     fire = engine.fire_taken_timer
 
     def failing_one(conn: sqlite3.Connection, row: sqlite3.Row, fx: Any) -> None:
