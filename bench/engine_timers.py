@@ -27,14 +27,16 @@ import os
 import queue
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -217,8 +219,9 @@ class Api:
 class EngineProcess:
     """`python -m local.stepfunctions` on a free port, with its database in `db`."""
 
-    def __init__(self, db: Path, lambda_endpoint: str) -> None:
+    def __init__(self, db: Path, lambda_endpoint: str, root: Path = REPO) -> None:
         self.db = db
+        self.root = root
         self.lambda_endpoint = lambda_endpoint
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -239,7 +242,7 @@ class EngineProcess:
                 "--lambda-endpoint",
                 self.lambda_endpoint,
             ],
-            cwd=REPO,
+            cwd=self.root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -325,7 +328,22 @@ def _event(events: list[dict[str, Any]], type_: str) -> dict[str, Any]:
     return found[0]
 
 
+class Figures:
+    """The p99 of each figure printed, per engine tree ("before"/"after"), over the rounds."""
+
+    def __init__(self) -> None:
+        self.tree = "this tree"
+        self.p99: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, name: str, p99: float) -> None:
+        self.p99.setdefault(self.tree, {}).setdefault(name, []).append(p99)
+
+
+FIGURES = Figures()
+
+
 def _line(name: str, values_ms: list[float], extra: str = "") -> None:
+    FIGURES.add(name, percentile(values_ms, 99))
     print(
         f"{name:56} n={len(values_ms):6d}  p50 {percentile(values_ms, 50):8.1f} ms  "
         f"p99 {percentile(values_ms, 99):8.1f} ms  max {max(values_ms):8.1f} ms {extra}"
@@ -452,22 +470,58 @@ def _db_mb(db: Path) -> float:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*")) / 1e6
 
 
-def main(quick: bool = False, waiting: int | None = None, only: str | None = None) -> None:
+@contextmanager
+def archived(ref: str) -> Iterator[Path]:
+    """The engine of an older commit (`git archive` of local/, no worktree), to run "before"
+    and "after" in one sitting: figures from different hours of a shared machine differ."""
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        archive = subprocess.run(
+            ["git", "archive", ref, "local"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
+
+
+def timer_scenarios(root: Path, stub: LambdaStub, quick: bool) -> None:
     timeouts, wait_count, success = (200, 200, 50) if quick else (1000, 1000, 300)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = EngineProcess(Path(tmp) / "timers.db", stub.url, root).start()
+        try:
+            token_timeouts(engine, stub, timeouts, lead=4 if quick else 12)
+            token_timeouts(engine, stub, timeouts, lead=None)
+            waits(engine, wait_count)
+            task_success_latency(engine, stub, success)
+        finally:
+            engine.stop()
+
+
+def compare(ref: str, rounds: int, quick: bool) -> None:
+    """The timer figures of `ref`'s engine and this tree's, interleaved; median p99s."""
+    print(f"\n## Engine timers: {ref} against this tree, {rounds} interleaved rounds")
+    print(f"machine: {describe()}; load average before: {os.getloadavg()[0]:.2f}\n")
+    stub = LambdaStub()
+    with archived(ref) as old:
+        for round_ in range(rounds):
+            for label, root in ((ref, old), ("this tree", REPO)):
+                FIGURES.tree = label
+                print(f"-- round {round_ + 1}, {label}")
+                timer_scenarios(root, stub, quick)
+    stub.close()
+    print(f"\nmedian p99 (ms) over {rounds} rounds; load average after: {os.getloadavg()[0]:.2f}")
+    print(f"{'figure':56} {ref:>12} {'this tree':>12}")
+    for name, values in FIGURES.p99["this tree"].items():
+        before = statistics.median(FIGURES.p99[ref][name])
+        print(f"{name:56} {before:12.1f} {statistics.median(values):12.1f}")
+
+
+def main(quick: bool = False, waiting: int | None = None, only: str | None = None) -> None:
     waiting = waiting or (2000 if quick else 100_000)
     print(f"\n## Engine timers, task tokens and memory (standalone process)\nmachine: {describe()}")
     print(f"load average before: {os.getloadavg()[0]:.2f}\n")
     stub = LambdaStub()
     with tempfile.TemporaryDirectory() as tmp:
         if only in (None, "timers"):
-            engine = EngineProcess(Path(tmp) / "timers.db", stub.url).start()
-            try:
-                token_timeouts(engine, stub, timeouts, lead=4 if quick else 12)
-                token_timeouts(engine, stub, timeouts, lead=None)
-                waits(engine, wait_count)
-                task_success_latency(engine, stub, success)
-            finally:
-                engine.stop()
+            timer_scenarios(REPO, stub, quick)
         if only in (None, "waiting"):
             many_waiting(Path(tmp) / "waiting.db", stub, waiting, sample=20)
     stub.close()
@@ -478,5 +532,12 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer executions, for a smoke run")
     parser.add_argument("--waiting", type=int, default=None, help="executions left waiting")
     parser.add_argument("--only", choices=("timers", "waiting"), help="one part of the bench")
+    parser.add_argument(
+        "--compare", metavar="REV", help="the timer figures of REV's engine beside this tree's"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of --compare")
     args = parser.parse_args()
-    main(quick=args.quick, waiting=args.waiting, only=args.only)
+    if args.compare:
+        compare(args.compare, args.rounds, args.quick)
+    else:
+        main(quick=args.quick, waiting=args.waiting, only=args.only)
