@@ -461,6 +461,59 @@ def many_waiting(db: Path, stub: LambdaStub, count: int, sample: int) -> None:
         engine.stop()
 
 
+def fire_cost(count: int) -> None:
+    """CPU of firing `count` due Wait timers in this thread, one transaction each (as before
+    the batches) and in batches: thread CPU time, which other work on a shared machine
+    leaves alone, and how long each transaction holds the store's lock."""
+    from local.stepfunctions import StepFunctionsService
+    from local.stepfunctions.clock import ManualClock
+
+    for batched in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            clock = ManualClock()
+            # never started: no worker or timer thread; this thread steps and fires
+            svc = StepFunctionsService(Path(tmp) / "cost.db", NoLambda(), clock=clock)
+            sm = svc.upsert_state_machine("wait", json.dumps(WAIT_MACHINE), ROLE)
+            for _ in range(count):
+                svc.start_execution({"stateMachineArn": sm, "input": "{}"})
+            with svc.store.read() as conn:
+                runs = svc.store.runs_to_step(conn)
+            for run_id in runs:
+                svc.engine.step(run_id, 8)
+            clock.advance(3)
+            holds: list[float] = []
+            cpu = time.thread_time()
+            if batched:
+                while True:
+                    held = time.perf_counter()
+                    fired = svc.scheduler._fire_batch()
+                    holds.append((time.perf_counter() - held) * 1000)
+                    if not fired:
+                        break
+            else:
+                with svc.store.read() as conn:
+                    due = svc.store.due_timers(conn, clock.now(), count)
+                for timer_id in due:
+                    held = time.perf_counter()
+                    svc.engine.fire_timer(timer_id)
+                    holds.append((time.perf_counter() - held) * 1000)
+            cpu = time.thread_time() - cpu
+            with svc.store.read() as conn:
+                assert svc.store.next_timer_due(conn) is None, "every timer fired"
+            svc.store.close()
+        how = "in batches" if batched else "one transaction each"
+        print(
+            f"firing {count} due timers {how:21}: CPU {cpu * 1000 / count:.3f} ms a timer, "
+            f"{len(holds)} transactions holding the store p50 {percentile(holds, 50):.1f} ms, "
+            f"max {max(holds):.1f} ms"
+        )
+
+
+class NoLambda:
+    def invoke(self, function_name: str, payload: Any) -> Any:
+        raise AssertionError("the Wait machine calls no Lambda")
+
+
 def _drain(stub: LambdaStub) -> None:
     while not stub.tokens.empty():
         stub.tokens.get_nowait()
@@ -521,6 +574,7 @@ def main(quick: bool = False, waiting: int | None = None, only: str | None = Non
     stub = LambdaStub()
     with tempfile.TemporaryDirectory() as tmp:
         if only in (None, "timers"):
+            fire_cost(200 if quick else 1000)
             timer_scenarios(REPO, stub, quick)
         if only in (None, "waiting"):
             many_waiting(Path(tmp) / "waiting.db", stub, waiting, sample=20)

@@ -22,8 +22,9 @@ STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
 # Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
 # which StartExecution and callbacks wait for, is never held long.
 STEPS_PER_COMMIT = 8
-# Due timers fired in one transaction: the store's lock, which API calls wait for, is held
-# for about a millisecond per timer (measured: docs/benchmarks.md, "Timers and task tokens").
+# Due timers fired in one transaction. A batch holds the store's lock, which API calls wait
+# for, 1-4 ms (docs/benchmarks.md, "timers, task tokens and memory"): short beside the 20 ms a
+# SendTaskSuccess may take; one commit for 32 timers halves the CPU a timer costs.
 TIMERS_PER_BATCH = 32
 IDLE_TIMER_WAIT = 30.0  # seconds; a new timer wakes the thread sooner
 
