@@ -1,20 +1,24 @@
 """Timers fired in batches (scheduler.fire_due_timers), the runs they wake queued first, the
-timer thread woken only for a timer due sooner, history timestamps to the millisecond. On a
-ManualClock: time moves when the test says, nothing sleeps for a timer."""
+timer thread woken only for a timer due sooner, history timestamps to the millisecond (on a
+ManualClock: time moves when the test says, nothing sleeps for a timer); a restart that reads
+none of the runs waiting on a token."""
 
 from __future__ import annotations
 
+import json
+import pathlib
 import sqlite3
 import time
 from typing import Any
 
 import pytest
 
+from local.stepfunctions import StepFunctionsService
 from local.stepfunctions import scheduler as scheduler_module
 from local.stepfunctions.clock import ManualClock
 from local.stepfunctions.run_queue import RunQueue
 
-from .conftest import Harness
+from .conftest import ROLE, FakeLambdas, Harness
 
 WAIT_5: dict[str, Any] = {
     "StartAt": "W",
@@ -125,3 +129,72 @@ def test_history_timestamps_are_to_the_millisecond(timed: Harness, clock: Manual
     stamps = [e["timestamp"] for e in timed.history(arn)]
     assert all(round(t, 3) == t for t in stamps), stamps
     assert stamps[-1] - stamps[0] == pytest.approx(5.001, abs=0.0015)
+
+
+CALLBACK: dict[str, Any] = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {
+                "FunctionName": "Send",
+                "Payload": {"token.$": "$$.Task.Token", "execution.$": "$$.Execution.Id"},
+            },
+            "TimeoutSeconds": 3600,
+            "Next": "Done",
+        },
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_restart_reads_no_waiting_run(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up cost must not grow with the executions waiting on a token: recovery asks the
+    store for runs mid-step and calls not yet made, and loads none of the waiting ones."""
+    db = tmp_path / "sfn.db"
+    tokens: dict[str, str] = {}
+    first = FakeLambdas()
+    first.add("Send", lambda p: tokens.update({p["execution"]: p["token"]}) or {})
+    svc = StepFunctionsService(db, first)
+    svc.start()
+    sm = svc.upsert_state_machine("cb", json.dumps(CALLBACK), ROLE)
+    arns = [
+        svc.start_execution({"stateMachineArn": sm, "input": "{}"})["executionArn"]
+        for _ in range(30)
+    ]
+    deadline = time.monotonic() + 20
+    while True:
+        with svc.store.read() as conn:
+            submitted = conn.execute(
+                "SELECT COUNT(*) FROM events WHERE type='TaskSubmitted'"
+            ).fetchone()[0]
+        if submitted == len(arns):
+            break
+        assert time.monotonic() < deadline, "the callbacks were not all submitted"
+        time.sleep(0.01)
+    svc.scheduler.stopping = True  # killed: nothing is stopped cleanly
+
+    second = FakeLambdas()
+    second.add("Send", lambda p: (_ for _ in ()).throw(AssertionError("re-invoked")))
+    svc2 = StepFunctionsService(db, second)
+    loaded: list[int] = []
+    load_run = svc2.store.load_run
+
+    def counting(conn: sqlite3.Connection, run_id: int) -> Any:
+        loaded.append(run_id)
+        return load_run(conn, run_id)
+
+    monkeypatch.setattr(svc2.store, "load_run", counting)
+    svc2.start()
+    try:
+        time.sleep(0.2)  # anything recovery queued has had its chance to run
+        assert loaded == []
+        assert len(svc2.scheduler._queue) == 0
+        svc2.send_task_success({"taskToken": tokens[arns[7]], "output": "{}"})
+        assert svc2.wait_for(arns[7])["status"] == "SUCCEEDED"
+        assert svc2.describe_execution({"executionArn": arns[8]})["status"] == "RUNNING"
+    finally:
+        svc2.stop()
