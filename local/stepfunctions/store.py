@@ -653,6 +653,19 @@ class Store:
         conn.executemany("DELETE FROM timers WHERE id=?", [(r["id"],) for r in rows])
         return rows
 
+    @contextmanager
+    def savepoint(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """A part of the caller's transaction that is undone alone when it raises (the
+        exception goes on): one woken run's step inside a batch of timers."""
+        conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO part")
+            conn.execute("RELEASE part")
+            raise
+        conn.execute("RELEASE part")
+
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"
 _LOAD_RUN = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id=?"

@@ -198,3 +198,47 @@ def test_restart_reads_no_waiting_run(
         assert svc2.describe_execution({"executionArn": arns[8]})["status"] == "RUNNING"
     finally:
         svc2.stop()
+
+
+def test_the_timer_records_the_outcome_with_the_time_it_fired(
+    timed: Harness, clock: ManualClock
+) -> None:
+    """WaitStateExited is written by the timer's batch, at the clock's time when it fired,
+    even while no worker could step the run (they are all held here)."""
+    arn = _start_waiting(timed, 1)[0]
+    entered = next(e for e in timed.history(arn) if e["type"] == "WaitStateEntered")
+    with timed.svc.store.read():  # the workers wait for the store; this thread re-enters it
+        clock.advance(5.0)
+        timed.svc.scheduler.fire_due_timers()
+        types = [e["type"] for e in timed.history(arn)]
+        clock.advance(3.0)  # whatever a worker writes after this is 3 s later
+    exited = next(e for e in timed.history(arn) if e["type"] == "WaitStateExited")
+    assert "WaitStateExited" in types
+    assert exited["timestamp"] - entered["timestamp"] == pytest.approx(5.0, abs=0.002)
+    assert timed.svc.wait_for(arn, timeout=5)["status"] == "SUCCEEDED"
+
+
+def test_an_outcome_that_crashes_in_the_batch_is_left_to_a_worker(
+    timed: Harness, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arns = _start_waiting(timed, 3)
+    engine = timed.svc.engine
+    with timed.svc.store.read() as conn:
+        doomed_run = conn.execute("SELECT id FROM runs WHERE exec_arn=?", (arns[1],)).fetchone()[
+            "id"
+        ]
+    step = engine._step
+
+    def crashing(conn: sqlite3.Connection, ex: Any, run: Any, fx: Any) -> bool:
+        if run.id == doomed_run:
+            raise RuntimeError("an engine bug")
+        return step(conn, ex, run, fx)
+
+    monkeypatch.setattr(engine, "_step", crashing)
+    clock.advance(5.1)
+    timed.svc.scheduler.fire_due_timers()
+    statuses = [timed.svc.wait_for(arn, timeout=5) for arn in arns]
+    assert [d["status"] for d in statuses] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    assert "Internal error in the local engine" in statuses[1]["cause"]
+    doomed = [e["type"] for e in timed.history(arns[1])]
+    assert "WaitStateExited" not in doomed  # the batch's attempt was undone
