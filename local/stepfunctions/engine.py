@@ -403,7 +403,7 @@ class Engine:
             error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
             self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
         self.store.save_run(conn, run)
-        if kind != "retry":
+        if kind in ("wait", "timeout", "heartbeat"):
             self._record_outcome(conn, run, fx)
 
     def _record_outcome(self, conn: sqlite3.Connection, run: Run, fx: Effects) -> None:
