@@ -248,6 +248,8 @@ class RunScheduler:
             self.enqueue(run_id, first=True)
         for run_id, seq in fx.invokes:
             self.submit_invoke(run_id, seq)
+        for due in fx.timers:  # a Retry's back-off after a timeout, set by the outcome step
+            self.timer_changed(due)
 
     def _stopped(self) -> bool:
         # a method, not the attribute: another thread sets it while this one loops

@@ -242,3 +242,37 @@ def test_an_outcome_that_crashes_in_the_batch_is_left_to_a_worker(
     assert "Internal error in the local engine" in statuses[1]["cause"]
     doomed = [e["type"] for e in timed.history(arns[1])]
     assert "WaitStateExited" not in doomed  # the batch's attempt was undone
+
+
+def test_a_timeout_retried_from_the_batch_times_out_again(
+    timed: Harness, lambdas: FakeLambdas, clock: ManualClock
+) -> None:
+    """The batch's outcome step runs Retry: its back-off timer fires, the new attempt hands
+    out a new token, and that one times out too."""
+    handed: list[str] = []
+    lambdas.add("Send", lambda p: handed.append(p["token"]) or {})
+    retried = json.loads(json.dumps(CALLBACK))
+    task = retried["States"]["Wait"]
+    task["TimeoutSeconds"] = 1
+    task["Retry"] = [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 2, "MaxAttempts": 1}]
+    arn = timed.start(timed.machine(retried))
+
+    def settle(tokens: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(handed) < tokens or _pending_timers(timed) == 0:
+            assert time.monotonic() < deadline, (handed, timed.history(arn)[-1])
+            time.sleep(0.005)
+
+    settle(1)
+    clock.advance(1.01)  # first attempt times out; the back-off timer is due 2 s later
+    timed.svc.scheduler.fire_due_timers()
+    settle(1)
+    clock.advance(2.01)
+    timed.svc.scheduler.fire_due_timers()
+    settle(2)
+    clock.advance(1.01)
+    timed.svc.scheduler.fire_due_timers()
+    desc = timed.svc.wait_for(arn, timeout=5)
+    assert desc["status"] == "FAILED" and desc["error"] == "States.Timeout"
+    types = [e["type"] for e in timed.history(arn)]
+    assert types.count("TaskTimedOut") == 2 and types.count("TaskSubmitted") == 2
