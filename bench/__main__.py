@@ -7,6 +7,7 @@ from bench import (
     console_list,
     console_page,
     dynamodb_cost,
+    engine_timers,
     engine_vs_moto,
     signup_throughput,
     yes_latency,
@@ -25,6 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     dynamodb_cost.main(quick=args.quick)
     engine_vs_moto.main(quick=args.quick)
+    engine_timers.main(quick=args.quick)
     signup_throughput.main(quick=args.quick, baseline_ref=args.baseline)
     yes_latency.main(quick=args.quick, baseline_ref=args.baseline)
     console_list.main(quick=args.quick)

@@ -383,14 +383,19 @@ class Engine:
             row = self.store.take_timer(conn, timer_id)
             if row is None:
                 return
-            if row["kind"] == "exec_timeout":
-                ex = self.store.load_execution(conn, row["exec_arn"])
-                if ex is not None and ex.status == "RUNNING":
-                    # A child execution of a map run timing out moves its map run on (fx).
-                    self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None, fx)
-            else:
-                self._fire_run_timer(conn, row, fx)
+            self.fire_taken_timer(conn, row, fx)
         self.apply(fx)
+
+    def fire_taken_timer(self, conn: sqlite3.Connection, row: sqlite3.Row, fx: Effects) -> None:
+        """A timer already taken from the store, fired in the caller's transaction: the
+        scheduler fires a batch of due timers in one commit."""
+        if row["kind"] == "exec_timeout":
+            ex = self.store.load_execution(conn, row["exec_arn"])
+            if ex is not None and ex.status == "RUNNING":
+                # A child execution of a map run timing out moves its map run on (fx).
+                self.terminate(conn, ex.arn, "TIMED_OUT", errors.TIMEOUT, None, fx)
+        else:
+            self._fire_run_timer(conn, row, fx)
 
     def _fire_run_timer(self, conn: sqlite3.Connection, row: sqlite3.Row, fx: Effects) -> None:
         """A timer of one run's wait: a Wait's end, a Retry's back-off, a task timeout."""
@@ -408,6 +413,25 @@ class Engine:
             error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
             self.resolve(conn, run, {"error": error, "cause": None, "timeout": True}, fx)
         self.store.save_run(conn, run)
+        if kind in ("wait", "timeout", "heartbeat"):
+            self._record_outcome(conn, run, fx)
+
+    def _record_outcome(self, conn: sqlite3.Connection, run: Run, fx: Effects) -> None:
+        """The woken run's outcome step (WaitStateExited, TaskTimedOut, ...) in the timer's own
+        transaction: its events bear the time the timer fired, not the time a worker got to
+        the run behind a thousand others due in the same second. A retry's new attempt is
+        left to the workers (it may be a Lambda call's whole set-up). If the step raises, it
+        is undone and left to a worker, which reports the crash on the execution."""
+        queued = (len(fx.runs), len(fx.invokes), len(fx.timers))
+        try:
+            with self.store.savepoint(conn):
+                ex = self.store.load_execution(conn, run.exec_arn)
+                if ex is not None and ex.status == "RUNNING":
+                    self._step(conn, ex, run, fx)
+                    self.store.save_run(conn, run)
+        except Exception:
+            # resolve() queued the run already: a worker steps it again
+            del fx.runs[queued[0] :], fx.invokes[queued[1] :], fx.timers[queued[2] :]
 
     def _waiting_token(self, conn: sqlite3.Connection, token: str) -> sqlite3.Row:
         """The token's row if it still waits for an answer; else the error AWS gives."""

@@ -5,14 +5,15 @@ commits (engine.Scheduler); the API (service.py) never steps a run itself."""
 from __future__ import annotations
 
 import logging
-import queue
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import errors
 from .clock import Clock, ManualClock
-from .engine import Engine
+from .engine import Effects, Engine
+from .run_queue import RunQueue
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,10 @@ STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
 # Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
 # which StartExecution and callbacks wait for, is never held long.
 STEPS_PER_COMMIT = 8
-TIMERS_PER_QUERY = 100
+# Due timers fired in one transaction. A batch holds the store's lock, which API calls wait
+# for, 1-4 ms (docs/benchmarks.md, "timers, task tokens and memory"): short beside the 20 ms a
+# SendTaskSuccess may take; one commit for 32 timers halves the CPU a timer costs.
+TIMERS_PER_BATCH = 32
 IDLE_TIMER_WAIT = 30.0  # seconds; a new timer wakes the thread sooner
 
 
@@ -31,7 +35,7 @@ class RunScheduler:
         self.clock = clock
         self.engine: Engine | None = None  # set by the service, which builds both
         self._workers = max(1, workers)
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queue = RunQueue()
         self._qlock = threading.Lock()
         self._queued: set[int] = set()
         self._inflight: set[int] = set()
@@ -42,6 +46,10 @@ class RunScheduler:
         self._pending_invokes: list[tuple[int, int]] = []
         self._timer_cond = threading.Condition()
         self._timer_dirty = False
+        # When the sleeping timer thread looks again on its own: a new timer due later needs
+        # no wake-up. While it is awake, its query may have missed any new timer.
+        self._timer_awake = True
+        self._sleeping_until = math.inf
         # True from stop() on; a test sets it to freeze the scheduler as a kill -9 would.
         self.stopping = False
         self.started = False
@@ -92,7 +100,8 @@ class RunScheduler:
 
     # ---------------------------------------------------------------- workers
 
-    def enqueue(self, run_id: int) -> None:
+    def enqueue(self, run_id: int, first: bool = False) -> None:
+        """Queue a run for a worker; `first` puts it ahead of the runs already waiting."""
         with self._qlock:
             if run_id in self._inflight:
                 self._dirty.add(run_id)
@@ -100,7 +109,7 @@ class RunScheduler:
             if run_id in self._queued:
                 return
             self._queued.add(run_id)
-        self._queue.put(run_id)
+        self._queue.put(run_id, first)
 
     def submit_invoke(self, run_id: int, seq: int) -> None:
         if self._invokers is None or self.stopping:
@@ -175,29 +184,72 @@ class RunScheduler:
     # ---------------------------------------------------------------- timers
 
     def timer_changed(self, due: float) -> None:
+        """A timer was added or moved: wake the timer thread only when it is due before the
+        one the thread sleeps until (each StartExecution of a machine with a timeout adds
+        one; waking for each would query the store for nothing)."""
         with self._timer_cond:
+            if not self._timer_awake and due >= self._sleeping_until:
+                return
             self._timer_dirty = True
             self._timer_cond.notify_all()
 
     def fire_due_timers(self) -> float | None:
         """Fire every timer due by the clock's now, in this thread; when the next one is due.
-        The timer thread's loop, and a test's way to move a ManualClock and see timers fire."""
-        engine = self._engine()
+        The timer thread's loop, and a test's way to move a ManualClock and see timers fire.
+
+        Due timers are taken and fired TIMERS_PER_BATCH at a time, each batch in one
+        transaction, and the runs they wake are queued ahead of other work: a thousand
+        timeouts due in the same second cost a few dozen commits, not a thousand."""
         while True:
-            with self.store.read() as conn:
-                due = self.store.due_timers(conn, self.clock.now(), TIMERS_PER_QUERY)
-                nxt = self.store.next_timer_due(conn)
-            if not due:
-                return nxt
-            for timer_id in due:
-                if self.stopping:
-                    return None
-                try:
-                    engine.fire_timer(timer_id)
-                except Exception:
-                    log.exception("timer %s failed", timer_id)
-                    with self.store.tx() as conn:
-                        self.store.delete_timer(conn, timer_id)
+            if self.stopping:
+                return None
+            fired = self._fire_batch()
+            if fired is None:
+                continue  # a timer failed: the batch was fired again one timer at a time
+            if fired < TIMERS_PER_BATCH:
+                with self.store.read() as conn:
+                    return self.store.next_timer_due(conn)
+
+    def _fire_batch(self) -> int | None:
+        """How many due timers one transaction fired; None when one of them raised (the
+        transaction rolled back and they were fired one by one, the failing one dropped)."""
+        engine = self._engine()
+        fx = Effects()
+        try:
+            with self.store.tx() as conn:
+                rows = self.store.take_due_timers(conn, self.clock.now(), TIMERS_PER_BATCH)
+                for row in rows:
+                    engine.fire_taken_timer(conn, row, fx)
+        except Exception:
+            log.exception("a batch of timers failed; firing them one at a time")
+            self._fire_one_by_one()
+            return None
+        self._apply_woken(fx)
+        return len(rows)
+
+    def _fire_one_by_one(self) -> None:
+        engine = self._engine()
+        with self.store.read() as conn:
+            due = self.store.due_timers(conn, self.clock.now(), TIMERS_PER_BATCH)
+        for timer_id in due:
+            if self.stopping:
+                return
+            try:
+                engine.fire_timer(timer_id)
+            except Exception:
+                log.exception("timer %s failed", timer_id)
+                with self.store.tx() as conn:
+                    self.store.delete_timer(conn, timer_id)
+
+    def _apply_woken(self, fx: Effects) -> None:
+        """After the batch's commit: the runs its timers woke are late already, so they go to
+        the front of the workers' queue, before runs that have no deadline."""
+        for run_id in reversed(fx.runs):  # the earliest due ends up first
+            self.enqueue(run_id, first=True)
+        for run_id, seq in fx.invokes:
+            self.submit_invoke(run_id, seq)
+        for due in fx.timers:  # a Retry's back-off after a timeout, set by the outcome step
+            self.timer_changed(due)
 
     def _stopped(self) -> bool:
         # a method, not the attribute: another thread sets it while this one loops
@@ -215,10 +267,14 @@ class RunScheduler:
                 continue
             if self._stopped():
                 return
+            now = self.clock.now()
             wait = IDLE_TIMER_WAIT
             if nxt is not None:
-                wait = max(0.0, min(wait, nxt - self.clock.now()))
+                wait = max(0.0, min(wait, nxt - now))
             with self._timer_cond:
                 if not self._timer_dirty and wait > 0:
+                    self._timer_awake = False
+                    self._sleeping_until = now + wait
                     self._timer_cond.wait(wait)
+                    self._timer_awake = True
                 self._timer_dirty = False
