@@ -31,6 +31,11 @@ class Effects:
     invokes: list[tuple[int, int]] = field(default_factory=list)
     timers: list[float] = field(default_factory=list)
 
+    def extend(self, other: Effects) -> None:
+        self.runs.extend(other.runs)
+        self.invokes.extend(other.invokes)
+        self.timers.extend(other.timers)
+
 
 @dataclass
 class Step:

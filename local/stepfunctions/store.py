@@ -485,8 +485,7 @@ class Store:
         return run.id
 
     def save_run(self, conn: sqlite3.Connection, run: Run) -> None:
-        values = run.column_values()
-        conn.execute(_SAVE_RUN, [*(values[c] for c in MUTABLE_RUN_COLUMNS), run.id])
+        conn.execute(_SAVE_RUN, [*run.mutable_column_values(), run.id])
 
     def run_exec_arn(self, conn: sqlite3.Connection, run_id: int) -> str | None:
         row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -634,6 +633,20 @@ class Store:
             "UPDATE mock_executions SET invocations=? WHERE exec_arn=?",
             (json.dumps(invocations), exec_arn),
         )
+
+    # ---- group commit (issue 9, speed): several runs' steps in one transaction ----
+
+    def savepoint(self, conn: sqlite3.Connection) -> None:
+        """Marks where one run's steps begin inside a shared transaction."""
+        conn.execute("SAVEPOINT run_steps")
+
+    def release_savepoint(self, conn: sqlite3.Connection) -> None:
+        conn.execute("RELEASE SAVEPOINT run_steps")
+
+    def rollback_to_savepoint(self, conn: sqlite3.Connection) -> None:
+        """Undoes one run's steps, keeping the rest of the transaction."""
+        conn.execute("ROLLBACK TO SAVEPOINT run_steps")
+        conn.execute("RELEASE SAVEPOINT run_steps")
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"
