@@ -31,7 +31,7 @@ from local.runtime.security import HostPolicy, security_headers
 
 from .api import handle_request
 from .invoker import LambdaServiceError
-from .service import StepFunctionsService
+from .service import DEFAULT_WORKERS, StepFunctionsService
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -463,7 +463,7 @@ class Server:
         port: int = 0,
         host: str = "127.0.0.1",
         invoker: Any = None,
-        workers: int = 4,
+        workers: int = DEFAULT_WORKERS,
         mock_config: pathlib.Path | dict[str, Any] | None = None,
     ) -> None:
         self.service = StepFunctionsService(
