@@ -58,7 +58,9 @@ class Step:
         return self.engine.clock.now()
 
     def scope(self, data: Any, token: str | None = None) -> Scope:
-        return Scope(data, self.engine.context(self.ex, self.run, token), self.run.variables)
+        return Scope(
+            data, self.engine.context_builder(self.ex, self.run, token), self.run.variables
+        )
 
     def event(self, type_: str, details: dict[str, Any] | None) -> int:
         return self.engine.event(self.conn, self.run, type_, details)

@@ -123,6 +123,29 @@ class Engine:
         fx.timers.append(due)
 
     def context(self, ex: Execution, run: Run, token: str | None = None) -> dict[str, Any]:
+        """The context object (`$$`) of the run's current state."""
+        return self.context_builder(ex, run, token)()
+
+    def context_builder(
+        self, ex: Execution, run: Run, token: str | None = None
+    ) -> Callable[[], dict[str, Any]]:
+        """The context object as the run is now, built only if an expression reads it: what
+        it shows of the run (state, entry time, retries, Map item) is taken at this call, so a
+        later step of the same run cannot change it."""
+        state, entered = run.state, run.entered_time or self.clock.now()
+        retry_count, map_ctx = run.retry_count, run.ctx.get("Map")
+
+        def build() -> dict[str, Any]:
+            ctx = self._context_object(ex, state, entered, retry_count, token)
+            if map_ctx is not None:
+                ctx["Map"] = map_ctx
+            return ctx
+
+        return build
+
+    def _context_object(
+        self, ex: Execution, state: str, entered: float, retry_count: int, token: str | None
+    ) -> dict[str, Any]:
         ctx: dict[str, Any] = {
             "Execution": {
                 "Id": ex.arn,
@@ -133,16 +156,14 @@ class Engine:
                 "RedriveCount": 0,
             },
             "State": {
-                "EnteredTime": iso(run.entered_time or self.clock.now()),
-                "Name": run.state,
-                "RetryCount": run.retry_count,
+                "EnteredTime": iso(entered),
+                "Name": state,
+                "RetryCount": retry_count,
             },
             "StateMachine": {"Id": ex.sm_arn, "Name": ex.sm_name},
         }
         if token is not None:
             ctx["Task"] = {"Token": token}
-        if "Map" in run.ctx:
-            ctx["Map"] = run.ctx["Map"]
         return ctx
 
     # ---------------------------------------------------------------- starting

@@ -113,6 +113,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        # The last event id of each execution written in the open transaction (add_event):
+        # forgotten when a transaction or a savepoint ends, so it never outlives what it read.
+        self._last_event_ids: dict[str, int] = {}
         self.conn = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=30
         )
@@ -147,13 +150,16 @@ class Store:
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._last_event_ids.clear()
             try:
                 yield self.conn
             except BaseException:
                 self._depth = 0
+                self._last_event_ids.clear()
                 self.conn.execute("ROLLBACK")
                 raise
             self._depth = 0
+            self._last_event_ids.clear()
             self.conn.execute("COMMIT")
 
     @contextmanager
@@ -174,11 +180,16 @@ class Store:
         # The next id comes from the events' own primary key, not from a counter in the
         # executions row: updating that row rewrote it whole (definition and input, several
         # overflow pages) into the WAL for every event, most of a sign-up's disk writes.
-        # Callers hold the store's write transaction, so no other event can take this id.
-        row = conn.execute(
-            "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
-        ).fetchone()
-        event_id = int(row["last"]) + 1
+        # Callers hold the store's write transaction, so no other event can take this id; within
+        # it the last id is remembered, so only an execution's first event of a transaction
+        # asks the index (a group commit writes dozens per execution).
+        last = self._last_event_ids.get(exec_arn)
+        if last is None:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
+            ).fetchone()
+            last = int(row["last"])
+        event_id = last + 1
         conn.execute(
             "INSERT INTO events (exec_arn, id, type, ts, prev, details) VALUES (?,?,?,?,?,?)",
             (
@@ -190,6 +201,7 @@ class Store:
                 json.dumps(details) if details is not None else None,
             ),
         )
+        self._last_event_ids[exec_arn] = event_id
         return event_id
 
     def events(
@@ -647,6 +659,7 @@ class Store:
         """Undoes one run's steps, keeping the rest of the transaction."""
         conn.execute("ROLLBACK TO SAVEPOINT run_steps")
         conn.execute("RELEASE SAVEPOINT run_steps")
+        self._last_event_ids.clear()  # the undone steps' events are gone
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"

@@ -153,3 +153,36 @@ def test_the_scheduler_fails_only_the_execution_whose_step_raised(
         harness.svc.stop()
     assert [r["status"] for r in results] == ["SUCCEEDED"] * 2 + ["FAILED"] + ["SUCCEEDED"] * 2
     assert "engine bug" in results[2]["cause"]
+
+
+def test_event_ids_stay_consecutive_when_a_run_of_the_same_execution_rolls_back(
+    idle: StepFunctionsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fork = {
+        "StartAt": "Fork",
+        "States": {
+            "Fork": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": f"B{i}", "States": {f"B{i}": {"Type": "Pass", "End": True}}}
+                    for i in range(3)
+                ],
+                "End": True,
+            }
+        },
+    }
+    (arn,) = start(idle, fork, {}, 1)
+    idle.engine.step_runs(ready_runs(idle), limit=8)  # the Parallel state starts its branches
+    real_enter = STATE_TYPES["Pass"].enter
+
+    def enter(step: Any) -> None:
+        real_enter(step)
+        if step.run.idx == 1:
+            raise RuntimeError("engine bug")  # after its events were written
+
+    monkeypatch.setitem(STATE_TYPES, "Pass", StateType(enter))
+    branches = ready_runs(idle)
+    _, crashed = idle.engine.step_runs(branches, limit=8)
+    assert list(crashed) == [branches[1]]
+    ids = [e["id"] for e in idle.get_execution_history({"executionArn": arn})["events"]]
+    assert ids == list(range(1, len(ids) + 1))
