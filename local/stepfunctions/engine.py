@@ -168,7 +168,11 @@ class Engine:
 
     # ---------------------------------------------------------------- starting
 
-    def start_execution(self, conn: sqlite3.Connection, ex: Execution, fx: Effects) -> None:
+    def start_execution(
+        self, conn: sqlite3.Connection, ex: Execution, fx: Effects, first_steps: int = 0
+    ) -> None:
+        """Insert the execution's run and its ExecutionStarted event; with first_steps, also
+        take up to that many of its steps in the same transaction (step_inline)."""
         doc = self.definition(ex)
         run = Run(
             id=0,
@@ -198,7 +202,30 @@ class Engine:
         timeout = doc.get("TimeoutSeconds")
         if isinstance(timeout, (int, float)) and timeout > 0:
             self.add_timer(conn, fx, ex.start + timeout, "exec_timeout", None, ex.arn)
-        fx.runs.append(run.id)
+        if first_steps > 0:
+            self.step_inline(conn, run.id, first_steps, fx)
+        else:
+            fx.runs.append(run.id)
+
+    def step_inline(self, conn: sqlite3.Connection, run_id: int, limit: int, fx: Effects) -> None:
+        """Take a run's first steps in the caller's transaction instead of handing it to a
+        worker: a StartExecution then commits once, not twice, and no thread is woken for a
+        machine that ends within `limit` steps (Pass/Choice chains: a third of their cost).
+        Its steps sit in a savepoint: if one raises, they are undone and the run goes to a
+        worker, which steps it again and fails the execution visibly if it raises again;
+        the caller's own writes stand."""
+        run_fx = Effects()
+        self.store.savepoint(conn)
+        try:
+            again = self._advance(conn, run_id, limit, run_fx)
+        except Exception:
+            self.store.rollback_to_savepoint(conn)
+            fx.runs.append(run_id)
+            return
+        self.store.release_savepoint(conn)
+        fx.extend(run_fx)
+        if again:
+            fx.runs.append(run_id)
 
     # ---------------------------------------------------------------- stepping
 

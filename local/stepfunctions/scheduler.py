@@ -1,6 +1,7 @@
 """Who runs the engine's work: a pool of workers that step runs, a pool for Lambda calls and
 one timer thread that fires due timers. The engine hands work here only after its transaction
-commits (engine.Scheduler); the API (service.py) never steps a run itself."""
+commits (engine.Scheduler); the API (service.py) steps only a new execution's first steps, in
+StartExecution's own transaction (Engine.step_inline)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ MAX_INPUT_BYTES = 256 * 1024
 # together (measured: a third less server CPU per Pass/Choice execution). Lambda calls have
 # their own pool and timers their own thread.
 DEFAULT_WORKERS = 1
+# Steps StartExecution takes itself, in its own transaction (Engine.step_inline): as many as a
+# worker takes per commit, so the API thread holds the store no longer than a worker does.
+STEPS_AT_START = 8
 
 
 def _page_token(offset: int) -> str:
@@ -621,7 +624,7 @@ class StepFunctionsService:
             self.store.insert_execution(
                 conn, ex, None if mocked is None else (test_case or "", mocked)
             )
-            self.engine.start_execution(conn, ex, fx)
+            self.engine.start_execution(conn, ex, fx, first_steps=STEPS_AT_START)
         self.engine.apply(fx)
         return {"executionArn": arn, "startDate": now}
 

@@ -1,5 +1,6 @@
 """Group commit: several runs' steps in one transaction (Engine.step_runs), each in its own
-savepoint, so one run's failure is rolled back alone and fails only its own execution."""
+savepoint, so one run's failure is rolled back alone and fails only its own execution; and
+StartExecution taking a run's first steps in its own transaction (Engine.step_inline)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from local.stepfunctions import StepFunctionsService
+from local.stepfunctions import service as service_module
 from local.stepfunctions.states import STATE_TYPES, StateType
 
 from .conftest import ROLE, FakeLambdas, Harness
@@ -46,8 +48,10 @@ MAP = {
 
 
 @pytest.fixture
-def idle(tmp_path: pathlib.Path) -> Iterator[StepFunctionsService]:
-    """A service whose scheduler never runs: the test steps the runs itself."""
+def idle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StepFunctionsService]:
+    """A service whose scheduler never runs and whose StartExecution takes no step itself:
+    the test steps the runs."""
+    monkeypatch.setattr(service_module, "STEPS_AT_START", 0)
     svc = StepFunctionsService(tmp_path / "sfn.db", FakeLambdas())
     yield svc
     svc.store.close()
@@ -186,3 +190,37 @@ def test_event_ids_stay_consecutive_when_a_run_of_the_same_execution_rolls_back(
     assert list(crashed) == [branches[1]]
     ids = [e["id"] for e in idle.get_execution_history({"executionArn": arn})["events"]]
     assert ids == list(range(1, len(ids) + 1))
+
+
+@pytest.fixture
+def unstarted(tmp_path: pathlib.Path) -> Iterator[StepFunctionsService]:
+    """StartExecution as served (it takes the first steps), with no worker running."""
+    svc = StepFunctionsService(tmp_path / "sfn.db", FakeLambdas())
+    yield svc
+    svc.store.close()
+
+
+def test_start_execution_runs_a_short_machine_to_its_end_in_one_commit(
+    unstarted: StepFunctionsService,
+) -> None:
+    with counting_transactions(unstarted) as opened:
+        (arn,) = start(unstarted, CHAIN, {}, 1)
+    assert len(opened) == 2  # the machine's creation, then the start with every step
+    described = unstarted.describe_execution({"executionArn": arn})
+    assert json.loads(described["output"]) == {"a": 1, "b": 2}
+    assert ready_runs(unstarted) == []
+
+
+def test_a_start_whose_first_step_raises_still_starts_and_leaves_the_run_to_a_worker(
+    unstarted: StepFunctionsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def enter(step: Any) -> None:
+        step.event("PassStateEntered", {"name": step.run.state})
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setitem(STATE_TYPES, "Pass", StateType(enter))
+    (arn,) = start(unstarted, CHAIN, {}, 1)
+    assert unstarted.describe_execution({"executionArn": arn})["status"] == "RUNNING"
+    events = unstarted.get_execution_history({"executionArn": arn})["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted"]
+    assert len(ready_runs(unstarted)) == 1
