@@ -89,7 +89,7 @@ def test_inline_and_pooled_operations_answer_alike(server: Server) -> None:
     assert headers["x-amzn-requestid"]
     status, _, missing = request(
         server,
-        json.dumps({"executionArn": started["executionArn"] + "x"}).encode(),
+        json.dumps({"executionArn": f"{started['executionArn']}x"}).encode(),
         "DescribeExecution",
     )
     assert (status, missing["__type"]) == (400, "ExecutionDoesNotExist")
@@ -107,5 +107,5 @@ def test_inline_and_pooled_operations_answer_alike(server: Server) -> None:
 def test_refusals_are_aws_shaped_json(
     server: Server, kwargs: dict[str, str], status: int, kind: str
 ) -> None:
-    got, _, answer = request(server, b"{}", "DescribeExecution", **kwargs)  # type: ignore[arg-type]
+    got, _, answer = request(server, b"{}", "DescribeExecution", **kwargs)
     assert (got, answer["__type"]) == (status, kind)
