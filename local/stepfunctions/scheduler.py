@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # Runs a worker steps in one transaction (Engine.step_runs); each then goes to the back of
 # the queue if it can go on, so a long chain of Pass states does not starve the others.
 RUNS_PER_COMMIT = 32
-# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
+# Steps of one run that share a transaction (Engine.step_runs): few enough that the store's lock,
 # which StartExecution and callbacks wait for, is never held long.
 STEPS_PER_COMMIT = 8
 TIMERS_PER_QUERY = 100
