@@ -15,6 +15,7 @@ import threading
 from .lambda_endpoint import LambdaEndpointInvoker
 from .mocks import MockConfigError
 from .server import Server
+from .service import DEFAULT_WORKERS
 
 # Step Functions Local's JAR reads this file from the working directory when SFN_MOCK_CONFIG
 # is not set; we do the same so a project laid out for it works unchanged.
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8083)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--db", type=pathlib.Path, default=pathlib.Path(".local/stepfunctions.db"))
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     ap.add_argument(
         "--mock-config",
         type=pathlib.Path,

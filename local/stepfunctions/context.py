@@ -33,6 +33,12 @@ class Effects:
     # Activities with a newly scheduled task: their waiting GetActivityTask polls are woken.
     activities: list[str] = field(default_factory=list)
 
+    def extend(self, other: Effects) -> None:
+        self.runs.extend(other.runs)
+        self.invokes.extend(other.invokes)
+        self.timers.extend(other.timers)
+        self.activities.extend(other.activities)
+
 
 @dataclass
 class Step:
@@ -55,7 +61,9 @@ class Step:
         return self.engine.clock.now()
 
     def scope(self, data: Any, token: str | None = None) -> Scope:
-        return Scope(data, self.engine.context(self.ex, self.run, token), self.run.variables)
+        return Scope(
+            data, self.engine.context_builder(self.ex, self.run, token), self.run.variables
+        )
 
     def event(self, type_: str, details: dict[str, Any] | None) -> int:
         return self.engine.event(self.conn, self.run, type_, details)

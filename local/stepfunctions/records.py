@@ -8,13 +8,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Most of a run's JSON columns hold nothing (no variables, retriers, pending outcome, action or
+# Map context) and are written at every step: those skip the JSON module both ways.
+_EMPTY_TEXT = {"{}": dict, "[]": list}
+
 
 def _load(text: str | None, default: Any = None) -> Any:
-    return json.loads(text) if text is not None else default
+    if text is None:
+        return default
+    empty = _EMPTY_TEXT.get(text)
+    return empty() if empty is not None else json.loads(text)
 
 
 def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    if not value and type(value) is dict:
+        return "{}"
+    if not value and type(value) is list:
+        return "[]"
+    return json.dumps(value)
 
 
 @dataclass
@@ -130,6 +143,13 @@ class Run:
             k: _dump(getattr(self, k)) if k in _JSON_COLUMNS else getattr(self, k)
             for k in RUN_COLUMNS[1:]
         }
+
+    def mutable_column_values(self) -> list[Any]:
+        """The columns a step may change (MUTABLE_RUN_COLUMNS), as stored, in that order."""
+        return [
+            _dump(getattr(self, k)) if k in _JSON_COLUMNS else getattr(self, k)
+            for k in MUTABLE_RUN_COLUMNS
+        ]
 
 
 # What a run is a part of never changes after insert. Leaving those columns out of the UPDATE

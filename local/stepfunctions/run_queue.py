@@ -27,6 +27,19 @@ class RunQueue:
                 self._ready.wait()
             return self._items.popleft()
 
+    def take_ready(self, most: int) -> list[int]:
+        """Up to `most` queued run ids, without waiting: the group a worker commits at once. A
+        stop (None) ends the group and stays queued, for this worker or another."""
+        taken: list[int] = []
+        with self._ready:
+            while len(taken) < most and self._items:
+                run_id = self._items[0]
+                if run_id is None:
+                    break
+                self._items.popleft()
+                taken.append(run_id)
+        return taken
+
     def __len__(self) -> int:
         with self._ready:
             return len(self._items)

@@ -1,6 +1,7 @@
 """Who runs the engine's work: a pool of workers that step runs, a pool for Lambda calls and
 one timer thread that fires due timers. The engine hands work here only after its transaction
-commits (engine.Scheduler); the API (service.py) never steps a run itself."""
+commits (engine.Scheduler); the API (service.py) steps only a new execution's first steps, in
+StartExecution's own transaction (Engine.step_inline)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-STEPS_PER_TURN = 64  # a busy run yields its worker after this many steps
-# Steps of one run that share a transaction (Engine.step): few enough that the store's lock,
+# Runs a worker steps in one transaction (Engine.step_runs); each then goes to the back of
+# the queue if it can go on, so a long chain of Pass states does not starve the others.
+RUNS_PER_COMMIT = 32
+# Steps of one run that share a transaction (Engine.step_runs): few enough that the store's lock,
 # which StartExecution and callbacks wait for, is never held long.
 STEPS_PER_COMMIT = 8
 # Due timers fired in one transaction. A batch holds the store's lock, which API calls wait
@@ -134,32 +137,46 @@ class RunScheduler:
     def _work(self) -> None:
         engine = self._engine()
         while True:
-            run_id = self._queue.get()
-            if run_id is None or self.stopping:
+            first = self._queue.get()
+            if first is None or self.stopping:
                 return
+            batch = self._claim([first, *self._more_queued(RUNS_PER_COMMIT - 1)])
+            if not batch:
+                continue
+            again: list[int] = []
+            crashed: dict[int, Exception] = {}
+            try:
+                again, crashed = engine.step_runs(batch, STEPS_PER_COMMIT)
+            except Exception as e:  # the transaction itself failed
+                crashed = dict.fromkeys(batch, e)
+            for run_id, error in crashed.items():
+                log.error("run %s crashed", run_id, exc_info=error)
+                self._crash(run_id, error)
             with self._qlock:
+                self._inflight.difference_update(batch)
+                redo = [r for r in batch if r in self._dirty or r in again]
+                self._dirty.difference_update(batch)
+            if not self.stopping:
+                for run_id in redo:
+                    self.enqueue(run_id)
+
+    def _more_queued(self, most: int) -> list[int]:
+        """Runs already queued, taken without waiting (the group a worker commits at once)."""
+        return self._queue.take_ready(most)
+
+    def _claim(self, run_ids: list[int]) -> list[int]:
+        """The runs this worker steps now; one another worker is stepping is marked dirty
+        instead (it goes again once that worker is done)."""
+        claimed = []
+        with self._qlock:
+            for run_id in run_ids:
                 self._queued.discard(run_id)
                 if run_id in self._inflight:
                     self._dirty.add(run_id)
-                    continue
-                self._inflight.add(run_id)
-            again = False
-            try:
-                for _ in range(STEPS_PER_TURN // STEPS_PER_COMMIT):
-                    if self.stopping or not engine.step(run_id, STEPS_PER_COMMIT):
-                        break
                 else:
-                    again = True
-            except Exception as e:
-                log.exception("run %s crashed", run_id)
-                self._crash(run_id, e)
-            finally:
-                with self._qlock:
-                    self._inflight.discard(run_id)
-                    redo = run_id in self._dirty
-                    self._dirty.discard(run_id)
-            if (redo or again) and not self.stopping:
-                self.enqueue(run_id)
+                    self._inflight.add(run_id)
+                    claimed.append(run_id)
+        return claimed
 
     def _crash(self, run_id: int, e: Exception) -> None:
         """An engine bug must not leave an execution RUNNING forever: fail it visibly."""

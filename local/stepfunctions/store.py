@@ -150,6 +150,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        # The last event id of each execution written in the open transaction (add_event):
+        # forgotten when a transaction or a savepoint ends, so it never outlives what it read.
+        self._last_event_ids: dict[str, int] = {}
         self.conn = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=30
         )
@@ -184,13 +187,16 @@ class Store:
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._last_event_ids.clear()
             try:
                 yield self.conn
             except BaseException:
                 self._depth = 0
+                self._last_event_ids.clear()
                 self.conn.execute("ROLLBACK")
                 raise
             self._depth = 0
+            self._last_event_ids.clear()
             self.conn.execute("COMMIT")
 
     @contextmanager
@@ -211,11 +217,16 @@ class Store:
         # The next id comes from the events' own primary key, not from a counter in the
         # executions row: updating that row rewrote it whole (definition and input, several
         # overflow pages) into the WAL for every event, most of a sign-up's disk writes.
-        # Callers hold the store's write transaction, so no other event can take this id.
-        row = conn.execute(
-            "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
-        ).fetchone()
-        event_id = int(row["last"]) + 1
+        # Callers hold the store's write transaction, so no other event can take this id; within
+        # it the last id is remembered, so only an execution's first event of a transaction
+        # asks the index (a group commit writes dozens per execution).
+        last = self._last_event_ids.get(exec_arn)
+        if last is None:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(id), 0) AS last FROM events WHERE exec_arn=?", (exec_arn,)
+            ).fetchone()
+            last = int(row["last"])
+        event_id = last + 1
         conn.execute(
             "INSERT INTO events (exec_arn, id, type, ts, prev, details) VALUES (?,?,?,?,?,?)",
             (
@@ -228,6 +239,7 @@ class Store:
                 json.dumps(details) if details is not None else None,
             ),
         )
+        self._last_event_ids[exec_arn] = event_id
         return event_id
 
     def events(
@@ -527,8 +539,7 @@ class Store:
         return run.id
 
     def save_run(self, conn: sqlite3.Connection, run: Run) -> None:
-        values = run.column_values()
-        conn.execute(_SAVE_RUN, [*(values[c] for c in MUTABLE_RUN_COLUMNS), run.id])
+        conn.execute(_SAVE_RUN, [*run.mutable_column_values(), run.id])
 
     def run_exec_arn(self, conn: sqlite3.Connection, run_id: int) -> str | None:
         row = conn.execute("SELECT exec_arn FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -980,7 +991,7 @@ class Store:
         for table in ("runs", "events", "tokens", "timers", "mock_executions"):
             conn.execute(f"DELETE FROM {table} WHERE exec_arn=?", (arn,))
 
-    # ---- timers fired in batches (scheduler.py), savepoints ----
+    # ---- timers fired in batches (scheduler.py) ----
 
     def take_due_timers(self, conn: sqlite3.Connection, now: float, limit: int) -> list[Row]:
         """Up to `limit` timers due by `now`, earliest first, deleted: each fires once, and
@@ -991,18 +1002,32 @@ class Store:
         conn.executemany("DELETE FROM timers WHERE id=?", [(r["id"],) for r in rows])
         return rows
 
+    # ---- savepoints: several runs' steps in one transaction, each undone alone ----
+
+    def savepoint(self, conn: sqlite3.Connection) -> None:
+        """Marks where one run's steps begin inside a shared transaction."""
+        conn.execute("SAVEPOINT run_steps")
+
+    def release_savepoint(self, conn: sqlite3.Connection) -> None:
+        conn.execute("RELEASE SAVEPOINT run_steps")
+
+    def rollback_to_savepoint(self, conn: sqlite3.Connection) -> None:
+        """Undoes one run's steps, keeping the rest of the transaction."""
+        conn.execute("ROLLBACK TO SAVEPOINT run_steps")
+        conn.execute("RELEASE SAVEPOINT run_steps")
+        self._last_event_ids.clear()  # the undone steps' events are gone
+
     @contextmanager
-    def savepoint(self, conn: sqlite3.Connection) -> Iterator[None]:
+    def undone_alone(self, conn: sqlite3.Connection) -> Iterator[None]:
         """A part of the caller's transaction that is undone alone when it raises (the
         exception goes on): one woken run's step inside a batch of timers."""
-        conn.execute("SAVEPOINT part")
+        self.savepoint(conn)
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK TO part")
-            conn.execute("RELEASE part")
+            self.rollback_to_savepoint(conn)
             raise
-        conn.execute("RELEASE part")
+        self.release_savepoint(conn)
 
 
 _LOAD_EXECUTION = f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions WHERE arn=?"
