@@ -632,3 +632,35 @@ def test_a_redriven_execution_survives_kill_9(tmp_path: pathlib.Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_distributed_map_state_is_entered_again_with_a_new_map_run(
+    sfn: Any, lambdas: Lambdas
+) -> None:
+    # Map-run redrive (only the failed child executions) is not built: the Map state runs
+    # again over all its items, as a new map run (README, "Where it differs from AWS").
+    lambdas.functions["Item"] = failing(1, lambda p: p)
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemsPath": "$.xs",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Work",
+                    "States": {"Work": lambda_task("Item", End=True)},
+                },
+                "MaxConcurrency": 1,
+                "End": True,
+            }
+        },
+    }
+    arn = run(sfn, create(sfn, "redrive-dmap", definition), {"xs": [1, 2, 3]})
+    assert wait(sfn, arn)["error"] == "States.ExceedToleratedFailureThreshold"
+    sfn.redrive_execution(executionArn=arn)
+    done = wait(sfn, arn)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == [1, 2, 3]
+    assert len(sfn.list_map_runs(executionArn=arn)["mapRuns"]) == 2
+    types = [e["type"] for e in history(sfn, arn)]
+    assert types.count("MapRunStarted") == 2 and "ExecutionRedriven" in types
