@@ -12,15 +12,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
 from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
 from tests.support.aws import local_client
 from tests.support.runtime import LocalRuntime
+from tests.support.stepfunctions import engine_client, history, start
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 ACTIVITY_PREFIX = "arn:aws:states:us-east-1:123456789012:activity:"
@@ -28,14 +27,7 @@ SHORT_POLL = 1.0  # seconds: GetActivityTask's 60 s, shortened so an empty poll 
 
 
 def client(srv: Server, **config: Any) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=srv.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(read_timeout=70, retries={"max_attempts": 0}, **config),
-    )
+    return engine_client(srv.url, read_timeout=70, retries={"max_attempts": 0}, **config)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +54,6 @@ def machine(sfn: Any, name: str, task: dict[str, Any], **states: Any) -> str:
 
 def activity_task(activity_arn: str, **fields: Any) -> dict[str, Any]:
     return {"Type": "Task", "Resource": activity_arn, "End": True, **fields}
-
-
-def start(sfn: Any, sm_arn: str, value: Any) -> str:
-    return str(sfn.start_execution(stateMachineArn=sm_arn, input=json.dumps(value))["executionArn"])
-
-
-def history(sfn: Any, exec_arn: str) -> list[dict[str, Any]]:
-    return list(sfn.get_execution_history(executionArn=exec_arn, maxResults=1000)["events"])
 
 
 def types(sfn: Any, exec_arn: str) -> list[str]:

@@ -13,6 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
+from tests.support.stepfunctions import create_machine as create
+from tests.support.stepfunctions import engine_client
+from tests.support.stepfunctions import error_code as code
+from tests.support.stepfunctions import wait_terminal as wait
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}}
@@ -40,34 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def sfn(server: Server) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
-
-
-def wait(sfn: Any, arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING" or time.monotonic() > deadline:
-            return dict(d)
-        time.sleep(0.02)
-
-
-def create(sfn: Any, name: str, definition: dict[str, Any]) -> str:
-    return str(
-        sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
-            "stateMachineArn"
-        ]
-    )
+    return engine_client(server.url)
 
 
 def test_state_machine_lifecycle(sfn: Any) -> None:

@@ -5,7 +5,6 @@ standalone server: tags, DescribeStateMachineForExecution, versions and aliases.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -15,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
 from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
+from tests.support.stepfunctions import wait_terminal as wait
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 SM_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -32,15 +32,6 @@ def create(sfn: Any, name: str, result: Any = 1, **extra: Any) -> str:
             "stateMachineArn"
         ]
     )
-
-
-def wait(sfn: Any, arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING" or time.monotonic() > deadline:
-            return dict(d)
-        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------- tags

@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.stepfunctions.server import Server
+from tests.support.stepfunctions import engine_client
+from tests.support.stepfunctions import error_code as code
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 LAMBDA = "arn:aws:states:::lambda:invoke"
@@ -61,24 +61,13 @@ def server(db: pathlib.Path, functions: Functions) -> Iterator[Server]:
 
 
 def client(url: str) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        # StartSyncExecution has botocore's hostPrefix "sync-": off for a local endpoint
-        config=Config(inject_host_prefix=False),
-    )
+    # StartSyncExecution has botocore's hostPrefix "sync-": off for a local endpoint
+    return engine_client(url, inject_host_prefix=False)
 
 
 @pytest.fixture(scope="module")
 def sfn(server: Server) -> Any:
     return client(server.url)
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
 
 
 def machine(sfn: Any, name: str, states: dict[str, Any], kind: str = "EXPRESS", **top: Any) -> str:

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from local.stepfunctions import StepFunctionsService
 from local.stepfunctions.clock import ManualClock
 from tests.integration.test_stepfunctions_api import code, server, sfn  # noqa: F401
+from tests.support.stepfunctions import create_machine as create
+from tests.support.stepfunctions import start
 from tests.unit.asl.conftest import FakeLambdas
 
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -54,18 +56,6 @@ FAIL_SOME = {
     "Boom": {"Type": "Fail", "Error": "Boom", "Cause": "item failed"},
     "Fine": {"Type": "Pass", "End": True},
 }
-
-
-def create(sfn: Any, name: str, definition: dict[str, Any]) -> str:
-    return str(
-        sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
-            "stateMachineArn"
-        ]
-    )
-
-
-def start(sfn: Any, sm_arn: str, value: Any) -> str:
-    return str(sfn.start_execution(stateMachineArn=sm_arn, input=json.dumps(value))["executionArn"])
 
 
 def until(probe: Callable[[], Any], timeout: float = 15.0) -> Any:

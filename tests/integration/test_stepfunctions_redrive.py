@@ -14,12 +14,17 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from local.stepfunctions.invoker import LambdaFunctionError
 from local.stepfunctions.server import Server
+from tests.support.stepfunctions import create_machine as create
+from tests.support.stepfunctions import engine_client as client
+from tests.support.stepfunctions import error_code as code
+from tests.support.stepfunctions import history
+from tests.support.stepfunctions import start as run
+from tests.support.stepfunctions import wait_terminal as wait
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -70,50 +75,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, lambdas: Lambdas) -> Iterat
     srv.stop()
 
 
-def client(url: str) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 @pytest.fixture(scope="module")
 def sfn(server: Server) -> Any:
     return client(server.url)
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
-
-
-def wait(sfn: Any, arn: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING" or time.monotonic() > deadline:
-            return dict(d)
-        time.sleep(0.02)
-
-
-def create(sfn: Any, name: str, definition: dict[str, Any]) -> str:
-    return str(
-        sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
-            "stateMachineArn"
-        ]
-    )
-
-
-def run(sfn: Any, sm: str, input_value: Any = None) -> str:
-    return str(
-        sfn.start_execution(stateMachineArn=sm, input=json.dumps(input_value or {}))["executionArn"]
-    )
-
-
-def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    return list(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
 
 
 def entered(events: list[dict[str, Any]], name: str) -> int:

@@ -8,13 +8,13 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from local.stepfunctions.invoker import LambdaFunctionError, LambdaServiceError
 from local.stepfunctions.server import Server
+from tests.support.stepfunctions import engine_client
+from tests.support.stepfunctions import error_code as code
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 LAMBDA = "arn:aws:states:::lambda:invoke"
@@ -48,25 +48,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, functions: Functions) -> It
     srv.stop()
 
 
-def client(url: str, config: Config | None = None) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=config,
-    )
-
-
 @pytest.fixture(scope="module")
 def sfn(server: Server) -> Any:
     # TestState has botocore's hostPrefix "sync-": against a local endpoint it must be off.
-    return client(server.url, Config(inject_host_prefix=False))
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
+    return engine_client(server.url, inject_host_prefix=False)
 
 
 def run(sfn: Any, state: dict[str, Any], input_: Any = None, **extra: Any) -> dict[str, Any]:
@@ -85,10 +70,10 @@ def test_the_host_prefix_must_be_off_for_a_local_endpoint(server: Server) -> Non
     state = json.dumps({"Type": "Pass", "End": True})
     # boto3's default sends TestState to http://sync-127.0.0.1:PORT, a name that resolves nowhere
     with pytest.raises(EndpointConnectionError) as e:
-        client(server.url).test_state(definition=state)
+        engine_client(server.url).test_state(definition=state)
     assert "sync-127.0.0.1" in str(e.value)
     for url in (server.url, server.url.replace("127.0.0.1", "localhost")):
-        answer = client(url, Config(inject_host_prefix=False)).test_state(definition=state)
+        answer = engine_client(url, inject_host_prefix=False).test_state(definition=state)
         assert answer["status"] == "SUCCEEDED"
 
 
@@ -96,7 +81,9 @@ def test_the_environment_variable_turns_the_host_prefix_off(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
-    answer = client(server.url).test_state(definition=json.dumps({"Type": "Pass", "End": True}))
+    answer = engine_client(server.url).test_state(
+        definition=json.dumps({"Type": "Pass", "End": True})
+    )
     assert answer["status"] == "SUCCEEDED"
 
 

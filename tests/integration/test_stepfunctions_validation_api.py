@@ -10,10 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from local.stepfunctions.server import Server
+from tests.support.stepfunctions import engine_client
+from tests.support.stepfunctions import error_code as code
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
@@ -48,19 +49,8 @@ def sfn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     db = pathlib.Path(tmp_path_factory.mktemp("sfn")) / "sfn.db"
     srv = Server(db, port=0).start()
     # parameter_validation off: the server's own checks are what is under test
-    yield boto3.client(
-        "stepfunctions",
-        endpoint_url=srv.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(parameter_validation=False),
-    )
+    yield engine_client(srv.url, parameter_validation=False)
     srv.stop()
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(e.value.response["Error"]["Code"])
 
 
 def test_a_valid_definition_is_ok(sfn: Any) -> None:

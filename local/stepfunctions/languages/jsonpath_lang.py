@@ -183,7 +183,7 @@ class JsonPathLanguage(QueryLanguage):
         if "MaxConcurrencyPath" in state:
             path = state["MaxConcurrencyPath"]
             raw = self._resolve(path, inner)
-            max_conc = _parse_int(raw)
+            max_conc = parse_int(raw)
             if max_conc is None or max_conc < 0:
                 shown = raw if isinstance(raw, str) else dumps_compact(raw)
                 raise StatesError(
@@ -207,7 +207,9 @@ class JsonPathLanguage(QueryLanguage):
         return payload.render(template, scope.with_data(data))
 
 
-def _parse_int(raw: Any) -> int | None:
+def parse_int(raw: Any) -> int | None:
+    """A whole number given as a number or a numeric string (a `*Path` field's value); None
+    otherwise."""
     if _is_int(raw):
         return int(raw)
     if isinstance(raw, float) and raw.is_integer():

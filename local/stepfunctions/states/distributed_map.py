@@ -15,6 +15,7 @@ from .. import errors, map_runs
 from ..context import Step
 from ..errors import StatesError
 from ..languages import JSONATA, Scope
+from ..languages.jsonpath_lang import parse_int
 from ..languages.payload import evaluate_expression, input_path, render
 
 # The largest input of a child execution, as Step Functions limits any execution input.
@@ -116,7 +117,7 @@ def _batcher_number(step: Step, scope: Scope, batcher: dict[str, Any], key: str)
         raw = evaluate_expression(batcher[f"{key}Path"], scope.with_data(data), f"{key}Path")
     else:
         return 0
-    value = _parse_int(raw)
+    value = parse_int(raw)
     if value is None or value < 0:
         raise StatesError(
             errors.RUNTIME,
@@ -132,23 +133,8 @@ def _evaluate(step: Step, scope: Scope, template: Any, field: str) -> Any:
     return render(template, scope.with_data(input_path(step.state, scope)))
 
 
-def _parse_int(raw: Any) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    if isinstance(raw, str):
-        try:
-            return int(raw.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _whole(raw: Any, field: str) -> int:
-    value = _parse_int(raw) if raw is not None else 0
+    value = parse_int(raw) if raw is not None else 0
     if value is None or value < 0:
         raise StatesError(errors.RUNTIME, f"{field} must be a non-negative integer: {raw!r}")
     return value
