@@ -19,6 +19,8 @@ import pytest
 
 import local.stepfunctions.server as serving
 from tests.integration.test_open_doors import Door, start_door
+from tests.support import raw_http
+from tests.support.raw_http import closed, read_response
 
 INBOUND = b'{"from": "+12065550100", "body": "YES"}'
 
@@ -29,42 +31,7 @@ def door(tmp_path: Path) -> Iterator[Door]:
 
 
 def connect(door: Door) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", door.port), timeout=5)
-    return sock
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response: status, headers (lower-case), body by Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before a response: {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, headers, rest[:length]
-
-
-def closed(sock: socket.socket, within: float = 3.0) -> bool:
-    sock.settimeout(within)
-    try:
-        return sock.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except TimeoutError:
-        return False
+    return raw_http.connect(door.port)
 
 
 def exchange(door: Door, raw: bytes) -> tuple[int, dict[str, str], Any, socket.socket]:

@@ -13,6 +13,8 @@ import pytest
 
 import local.stepfunctions.server as serving
 from local.stepfunctions.server import Server
+from tests.support import raw_http
+from tests.support.raw_http import closed, read_response
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 TARGET = "X-Amz-Target: AWSStepFunctions."
@@ -36,39 +38,7 @@ def quick(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> Iterator[S
 
 
 def connect(server: Server) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before a response: {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return int(lines[0].split()[1]), headers, rest[:length]
-
-
-def closed(sock: socket.socket, within: float = 3.0) -> bool:
-    sock.settimeout(within)
-    try:
-        return sock.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except TimeoutError:
-        return False
+    return raw_http.connect(server.port)
 
 
 def post(operation: str, body: bytes, *headers: str) -> bytes:
