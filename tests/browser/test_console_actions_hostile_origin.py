@@ -23,6 +23,7 @@ from playwright.sync_api import Page
 from tests.support.aws import local_client
 from tests.support.numbers import new_us_number
 from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.serving import QUICK_SHUTDOWN
 
 pytestmark = pytest.mark.browser
 
@@ -127,7 +128,7 @@ def test_a_hostile_page_cannot_act_on_a_sign_up_with_the_agents_session(
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True).start()
     answered: list[int] = []
     page.on(
         "response",

@@ -24,6 +24,7 @@ from playwright.sync_api import Page
 
 from tests.support.aws import local_client
 from tests.support.runtime import LocalRuntime
+from tests.support.serving import QUICK_SHUTDOWN
 
 pytestmark = pytest.mark.browser
 
@@ -97,7 +98,7 @@ def hostile_page(request: pytest.FixtureRequest, tmp_path: Path, rt: LocalRuntim
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True).start()
     try:
         yield f"http://{request.param}:{server.server_address[1]}/"
     finally:

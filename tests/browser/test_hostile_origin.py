@@ -22,6 +22,7 @@ from playwright.sync_api import Page
 
 from tests.integration.test_external_stepfunctions import EngineProcess
 from tests.support.runtime import LocalRuntime, wait_for
+from tests.support.serving import QUICK_SHUTDOWN
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +79,7 @@ def hostile_origin(tmp_path: Path, external_runtime: LocalRuntime) -> Iterator[s
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.runtime import LocalRuntime
+from tests.support.serving import QUICK_SHUTDOWN
 
 pytestmark = pytest.mark.browser
 
@@ -148,7 +149,7 @@ def test_the_deployed_form_shows_no_simulator_link(page, tmp_path) -> None:
     )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True)
     thread.start()
     try:
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")

@@ -23,6 +23,7 @@ import pytest
 from tests.support.cli import Optin, install
 from tests.support.numbers import new_us_number
 from tests.support.runtime import REPO_ROOT, LocalRuntime, wait_for
+from tests.support.serving import QUICK_SHUTDOWN
 
 
 def verify_webhook_from_the_docs() -> Any:
@@ -55,7 +56,9 @@ class PartnerReceiver:
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/optin"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True
+        ).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -27,6 +27,7 @@ from tests.integration.test_partner_api import call, evidence_body, new_key
 from tests.support.aws import local_client
 from tests.support.numbers import new_us_number
 from tests.support.runtime import REPO_ROOT, LocalRuntime, wait_for
+from tests.support.serving import QUICK_SHUTDOWN
 
 PARAMETERS = {"WebhookRetryBaseSeconds": "0.2"}
 
@@ -86,7 +87,9 @@ class Receiver:
 
         self._server = HTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True
+        ).start()
 
     def down(self) -> None:
         """Closed: connections are refused until `up()` (on the same port)."""

@@ -6,9 +6,10 @@ without a Lambda, a database or an SMS. The state machine comes from template.ya
 project's own template reader, substitutions and all, exactly as the local runtime loads it.
 
 No Lambda may run: the invoker records any call, and each test asserts that its execution made
-none (a call would mean a mock did not stand in). Retries wait their real IntervalSeconds, as
-they do in Step Functions Local, so all executions start together in one service and each test
-waits for its own: the module takes as long as the slowest case (RetriesExhausted, 1 + 2 + 4 s).
+none (a call would mean a mock did not stand in). All executions start together in one service
+on the engine's ManualClock, and each test waits for its own, moving the clock a second at a
+time while it runs: the retries' back-offs (RetriesExhausted: 1 + 2 + 4 s) pass without being
+waited out, and the history's timestamps show them exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import itertools
 import json
 import pathlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +28,7 @@ import pytest
 
 from local.runtime.template import load_application
 from local.stepfunctions import LambdaServiceError, StepFunctionsService
+from local.stepfunctions.clock import ManualClock
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MOCKS = ROOT / "statemachine" / "registration.mocks.json"
@@ -99,10 +102,13 @@ class Suite:
     svc: StepFunctionsService
     lambdas: NoLambdasAllowed
     executions: dict[str, str]
+    clock: ManualClock
 
     def finished(self, case: str) -> dict[str, Any]:
-        desc = self.svc.wait_for(self.executions[case], timeout=30)
-        assert desc["status"] != "RUNNING", f"{case} still running"
+        deadline = time.monotonic() + 30
+        while (desc := self.svc.wait_for(self.executions[case], 0.01))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, f"{case} still running"
+            self.clock.advance(1)
         assert self.lambdas.calls_for(case) == [], f"{case} invoked a real Lambda"
         return desc
 
@@ -136,7 +142,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     machine = load_application(ROOT / "template.yaml").state_machines[MACHINE]
     lambdas = NoLambdasAllowed()
     db = pathlib.Path(tmp_path_factory.mktemp("mocks")) / "sfn.db"
-    svc = StepFunctionsService(db, lambdas, workers=4, mock_config=MOCKS)
+    clock = ManualClock()
+    svc = StepFunctionsService(db, lambdas, workers=4, mock_config=MOCKS, clock=clock)
     svc.start()
     try:
         arn = svc.upsert_state_machine(machine.name, machine.definition, machine.role_arn)
@@ -150,7 +157,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
             )["executionArn"]
             for case in CASES
         }
-        yield Suite(svc, lambdas, executions)
+        yield Suite(svc, lambdas, executions, clock)
     finally:
         svc.stop()
 

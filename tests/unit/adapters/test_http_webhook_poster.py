@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from optin.adapters.http_webhook_poster import HttpWebhookPoster
+from tests.support.serving import QUICK_SHUTDOWN
 
 
 class _Server:
@@ -39,7 +40,9 @@ class _Server:
 
         self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True
+        ).start()
 
 
 @pytest.fixture

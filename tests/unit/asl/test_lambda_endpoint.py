@@ -12,6 +12,7 @@ import pytest
 
 from local.stepfunctions import LambdaFunctionError, LambdaServiceError
 from local.stepfunctions.lambda_endpoint import LambdaEndpointInvoker
+from tests.support.serving import QUICK_SHUTDOWN
 
 
 class Answer:
@@ -37,7 +38,7 @@ def endpoint() -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

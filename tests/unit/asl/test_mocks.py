@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from local.stepfunctions import StepFunctionsService
 from local.stepfunctions.__main__ import mock_config_path
+from local.stepfunctions.clock import ManualClock
 from local.stepfunctions.errors import ApiError
 from local.stepfunctions.mocks import MockConfig, MockConfigError, UnknownTestCase
 
@@ -197,7 +199,11 @@ CONFIG: dict[str, Any] = {
 def mocked(tmp_path: pathlib.Path) -> Iterator[tuple[StepFunctionsService, FakeLambdas, str]]:
     lambdas = FakeLambdas()
     lambdas.add("second", lambda p: {"real": True})
-    svc = StepFunctionsService(tmp_path / "sfn.db", lambdas, mock_config=CONFIG)
+    # On a ManualClock that `run` moves on: the Retry's 1 s intervals pass without waiting them
+    # out in real time (test_engine's backoff tests check the intervals themselves).
+    svc = StepFunctionsService(
+        tmp_path / "sfn.db", lambdas, mock_config=CONFIG, clock=ManualClock()
+    )
     svc.start()
     arn = svc.upsert_state_machine("m", json.dumps(MACHINE), ROLE)
     yield svc, lambdas, arn
@@ -207,7 +213,14 @@ def mocked(tmp_path: pathlib.Path) -> Iterator[tuple[StepFunctionsService, FakeL
 def run(svc: StepFunctionsService, sm_arn: str, case: str | None) -> dict[str, Any]:
     target = f"{sm_arn}#{case}" if case else sm_arn
     started = svc.start_execution({"stateMachineArn": target, "input": "{}"})
-    return svc.wait_for(started["executionArn"])
+    clock = svc.clock
+    if not isinstance(clock, ManualClock):
+        return svc.wait_for(started["executionArn"])
+    deadline = time.monotonic() + 10
+    while (desc := svc.wait_for(started["executionArn"], 0.01))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "still RUNNING"
+        clock.advance(1)  # a retry's back-off, due at once
+    return desc
 
 
 def history(svc: StepFunctionsService, arn: str) -> list[dict[str, Any]]:

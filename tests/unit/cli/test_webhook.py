@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from optin_cli.main import cli
+from tests.support.serving import QUICK_SHUTDOWN
 
 KEY = "optin_0123456789abcdef_" + "x" * 43
 DELIVERY = {
@@ -68,7 +69,7 @@ def api() -> Iterator[tuple[FakeApi, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs=QUICK_SHUTDOWN, daemon=True)
     thread.start()
     try:
         yield fake, f"http://127.0.0.1:{server.server_address[1]}"
