@@ -4,6 +4,11 @@ send (conflicting lengths, slow headers, stalled bodies) and reading exactly one
 from __future__ import annotations
 
 import socket
+import weakref
+
+# Bytes read past the end of a response: the start of the next one when requests were
+# pipelined and both answers arrived in one read.
+_unread: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
 
 
 def connect(port: int) -> socket.socket:
@@ -11,8 +16,9 @@ def connect(port: int) -> socket.socket:
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response: status, headers (lower-case), body by Content-Length."""
-    data = b""
+    """One response: status, headers (lower-case), body by Content-Length. What arrived after
+    it is kept for the next call on the same socket."""
+    data = _unread.pop(sock, b"")
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
@@ -30,6 +36,8 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
         if not chunk:
             break
         rest += chunk
+    if len(rest) > length:
+        _unread[sock] = rest[length:]
     return int(lines[0].split()[1]), headers, rest[:length]
 
 
