@@ -319,27 +319,24 @@ def list_map_runs(store: Store, req: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(
             "InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {exec_arn}'"
         )
-    limit = paging.max_results(req)
-    offset = paging.page_offset(req.get("nextToken"))
+    page = paging.requested(req)
     with store.read() as conn:
         if store.execution_row(conn, exec_arn) is None:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{exec_arn}'")
-        rows = store.map_runs_of_execution(conn, exec_arn, limit + 1, offset)
-    items = []
-    for r in rows[:limit]:
-        item = {
+        rows = store.map_runs_of_execution(conn, exec_arn, page.fetch, page.offset)
+
+    def item(r: Any) -> dict[str, Any]:
+        out = {
             "executionArn": r["exec_arn"],
             "mapRunArn": r["arn"],
             "stateMachineArn": r["sm_arn"],
             "startDate": r["start"],
         }
         if r["stop"] is not None:
-            item["stopDate"] = r["stop"]
-        items.append(item)
-    out: dict[str, Any] = {"mapRuns": items}
-    if len(rows) > limit:
-        out["nextToken"] = paging.page_token(offset + limit)
-    return out
+            out["stopDate"] = r["stop"]
+        return out
+
+    return page.answer("mapRuns", rows, item)
 
 
 def update_map_run(engine: Engine, req: dict[str, Any]) -> dict[str, Any]:
@@ -414,14 +411,13 @@ def list_executions(store: Store, req: dict[str, Any]) -> dict[str, Any]:
     status = req.get("statusFilter")
     if status is not None and status not in EXECUTION_STATUSES:
         raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
-    limit = paging.max_results(req)
-    offset = paging.page_offset(req.get("nextToken"))
+    page = paging.requested(req)
     with store.read() as conn:
         mr = _map_run_row(store, conn, arn)
-        rows = store.map_run_executions(conn, mr["arn"], status, limit + 1, offset)
-    items = []
-    for r in rows[:limit]:
-        item = {
+        rows = store.map_run_executions(conn, mr["arn"], status, page.fetch, page.offset)
+
+    def item(r: Any) -> dict[str, Any]:
+        out = {
             "executionArn": r["arn"],
             "stateMachineArn": r["sm_arn"],
             "name": r["name"],
@@ -432,12 +428,10 @@ def list_executions(store: Store, req: dict[str, Any]) -> dict[str, Any]:
             "redriveCount": 0,
         }
         if r["stop"] is not None:
-            item["stopDate"] = r["stop"]
-        items.append(item)
-    out: dict[str, Any] = {"executions": items}
-    if len(rows) > limit:
-        out["nextToken"] = paging.page_token(offset + limit)
-    return out
+            out["stopDate"] = r["stop"]
+        return out
+
+    return page.answer("executions", rows, item)
 
 
 def execution_members(store: Store, conn: sqlite3.Connection, exec_arn: str) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
@@ -28,3 +30,33 @@ def max_results(req: dict[str, Any], default: int = 100) -> int:
     if not isinstance(n, int) or n < 0 or n > 1000:
         raise ApiError("ValidationException", "maxResults must be between 0 and 1000")
     return n or default
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page a List request asks for. Its store query fetches `fetch` rows, one more than
+    the page, so `answer` knows whether a next page exists without counting."""
+
+    limit: int
+    offset: int
+
+    @property
+    def fetch(self) -> int:
+        return self.limit + 1
+
+    def next_token(self) -> str:
+        return page_token(self.offset + self.limit)
+
+    def answer(
+        self, key: str, rows: Sequence[Any], item: Callable[[Any], Any] = lambda row: row
+    ) -> dict[str, Any]:
+        """`{key: [item(row), ...]}` for the rows of this page, with `nextToken` when `rows`
+        (up to `fetch` of them from the offset on) hold more."""
+        out: dict[str, Any] = {key: [item(row) for row in rows[: self.limit]]}
+        if len(rows) > self.limit:
+            out["nextToken"] = self.next_token()
+        return out
+
+
+def requested(req: dict[str, Any], default: int = 100) -> Page:
+    return Page(max_results(req, default), page_offset(req.get("nextToken")))

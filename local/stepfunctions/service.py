@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from . import arns, map_runs, redrive, tags, versions
+from . import arns, map_runs, paging, redrive, tags, versions
 from .activities import Activities, ActivityPolls
 from .clock import Clock, SystemClock
 from .engine import Effects, Engine, Scheduler
@@ -17,7 +17,6 @@ from .errors import ApiError, StatesError
 from .express import EXPRESS, ExpressExecutions, check_included_data, type_not_supported
 from .invoker import LambdaInvoker
 from .mocks import MockConfig, UnknownTestCase
-from .paging import max_results, page_offset, page_token
 from .records import Execution
 from .scheduler import RunScheduler
 from .store import Store
@@ -235,24 +234,19 @@ class StepFunctionsService:
         return out
 
     def list_state_machines(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit = max_results(req)
-        offset = page_offset(req.get("nextToken"))
+        page = paging.requested(req)
         with self.store.read() as conn:
-            rows = self.store.list_state_machines(conn, limit + 1, offset)
-        out: dict[str, Any] = {
-            "stateMachines": [
-                {
-                    "stateMachineArn": r["arn"],
-                    "name": r["name"],
-                    "type": r["type"],
-                    "creationDate": r["created"],
-                }
-                for r in rows[:limit]
-            ]
-        }
-        if len(rows) > limit:
-            out["nextToken"] = page_token(offset + limit)
-        return out
+            rows = self.store.list_state_machines(conn, page.fetch, page.offset)
+        return page.answer(
+            "stateMachines",
+            rows,
+            lambda r: {
+                "stateMachineArn": r["arn"],
+                "name": r["name"],
+                "type": r["type"],
+                "creationDate": r["created"],
+            },
+        )
 
     def update_state_machine(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _require(req, "stateMachineArn")
@@ -359,22 +353,17 @@ class StepFunctionsService:
     def list_state_machine_versions(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _require(req, "stateMachineArn")
         arns.parse_state_machine_arn(arn)
-        limit = max_results(req)
-        offset = page_offset(req.get("nextToken"))
+        page = paging.requested(req)
         with self.store.read() as conn:
-            rows = self.store.list_versions(conn, arn, limit + 1, offset)
-        out: dict[str, Any] = {
-            "stateMachineVersions": [
-                {
-                    "stateMachineVersionArn": versions.version_arn(arn, r["version"]),
-                    "creationDate": r["created"],
-                }
-                for r in rows[:limit]
-            ]
-        }
-        if len(rows) > limit:
-            out["nextToken"] = page_token(offset + limit)
-        return out
+            rows = self.store.list_versions(conn, arn, page.fetch, page.offset)
+        return page.answer(
+            "stateMachineVersions",
+            rows,
+            lambda r: {
+                "stateMachineVersionArn": versions.version_arn(arn, r["version"]),
+                "creationDate": r["created"],
+            },
+        )
 
     def delete_state_machine_version(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _require(req, "stateMachineVersionArn")
@@ -487,20 +476,15 @@ class StepFunctionsService:
         return {}
 
     def list_state_machine_aliases(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit = max_results(req)
-        offset = page_offset(req.get("nextToken"))
+        page = paging.requested(req)
         with self.store.read() as conn:
             sm = self._sm_row(conn, _require(req, "stateMachineArn"))
-            rows = self.store.aliases(conn, sm["arn"])
-        page = rows[offset : offset + limit]
-        out: dict[str, Any] = {
-            "stateMachineAliases": [
-                {"stateMachineAliasArn": r["arn"], "creationDate": r["created"]} for r in page
-            ]
-        }
-        if len(rows) > offset + limit:
-            out["nextToken"] = page_token(offset + limit)
-        return out
+            rows = self.store.aliases(conn, sm["arn"])  # at most 100 a machine
+        return page.answer(
+            "stateMachineAliases",
+            rows[page.offset : page.offset + page.fetch],
+            lambda r: {"stateMachineAliasArn": r["arn"], "creationDate": r["created"]},
+        )
 
     def _resolve_qualifier(self, conn: Any, sm_arn: str, qualifier: str) -> tuple[Any, str | None]:
         """(version row, alias ARN or None) that StartExecution runs for a qualified ARN."""
@@ -721,8 +705,7 @@ class StepFunctionsService:
             "PENDING_REDRIVE",
         ):
             raise ApiError("ValidationException", f"Invalid statusFilter: {status}")
-        limit = max_results(req)
-        offset = page_offset(req.get("nextToken"))
+        page = paging.requested(req)
         redriven = redrive.redrive_filter(req.get("redriveFilter"))
         sm_arn, _ = arns.split_test_case(sm_arn)
         sm_arn, qualifier = arns.split_qualifier(sm_arn)
@@ -737,11 +720,11 @@ class StepFunctionsService:
             elif qualifier is not None:
                 alias_arn = self._alias_row(conn, f"{sm_arn}:{qualifier}")["arn"]
             rows = self.store.list_executions(
-                conn, sm_arn, status, limit + 1, offset, version_arn, alias_arn, redriven
+                conn, sm_arn, status, page.fetch, page.offset, version_arn, alias_arn, redriven
             )
-        items = []
-        for r in rows[:limit]:
-            item = {
+
+        def item(r: Any) -> dict[str, Any]:
+            out = {
                 "executionArn": r["arn"],
                 "stateMachineArn": r["sm_arn"],
                 "name": r["name"],
@@ -750,27 +733,25 @@ class StepFunctionsService:
                 **redrive.list_item_fields(r),
             }
             if r["stop"] is not None:
-                item["stopDate"] = r["stop"]
+                out["stopDate"] = r["stop"]
             if r["version_arn"] is not None:
-                item["stateMachineVersionArn"] = r["version_arn"]
+                out["stateMachineVersionArn"] = r["version_arn"]
             if r["alias_arn"] is not None:
-                item["stateMachineAliasArn"] = r["alias_arn"]
-            items.append(item)
-        out: dict[str, Any] = {"executions": items}
-        if len(rows) > limit:
-            out["nextToken"] = page_token(offset + limit)
-        return out
+                out["stateMachineAliasArn"] = r["alias_arn"]
+            return out
+
+        return page.answer("executions", rows, item)
 
     def get_execution_history(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _plain_execution_arn(_require(req, "executionArn"))
-        limit = max_results(req)
-        offset = page_offset(req.get("nextToken"))
+        page = paging.requested(req)
         include_data = req.get("includeExecutionData", True)
         with self.store.read() as conn:
             self._exec_row(conn, arn)
-            rows = self.store.events(conn, arn, bool(req.get("reverseOrder")), limit + 1, offset)
-        events = []
-        for r in rows[:limit]:
+            reverse = bool(req.get("reverseOrder"))
+            rows = self.store.events(conn, arn, reverse, page.fetch, page.offset)
+
+        def item(r: Any) -> dict[str, Any]:
             event: dict[str, Any] = {
                 "timestamp": r["ts"],
                 "type": r["type"],
@@ -782,11 +763,9 @@ class StepFunctionsService:
                 if not include_data:
                     details = {k: v for k, v in details.items() if k not in ("input", "output")}
                 event[_details_key(r["type"])] = details
-            events.append(event)
-        out: dict[str, Any] = {"events": events}
-        if len(rows) > limit:
-            out["nextToken"] = page_token(offset + limit)
-        return out
+            return event
+
+        return page.answer("events", rows, item)
 
     def stop_execution(self, req: dict[str, Any]) -> dict[str, Any]:
         arn = _plain_execution_arn(_require(req, "executionArn"))
@@ -856,9 +835,9 @@ class StepFunctionsService:
         return self.activities.delete(req)
 
     def list_activities(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit, offset = max_results(req), page_offset(req.get("nextToken"))
-        items, more = self.activities.list(limit, offset)
-        return {"activities": items, **({"nextToken": page_token(offset + limit)} if more else {})}
+        page = paging.requested(req)
+        items, more = self.activities.list(page.limit, page.offset)
+        return {"activities": items, **({"nextToken": page.next_token()} if more else {})}
 
     def get_activity_task(self, req: dict[str, Any]) -> dict[str, Any]:
         return self.activities.get_task(req)
