@@ -169,6 +169,11 @@ class _HeadersTooLarge(Exception):
     """Raised from the parser's header callback; httptools hands it back as a parser error."""
 
 
+class _UnknownTransferCoding(Exception):
+    """Raised from the header callback: llhttp frames `gzip, chunked` as chunked and would hand
+    on a body nobody decoded; RFC 9112 answers a coding the server lacks with 501, as h11 does."""
+
+
 class LocalHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C) with the defences LocalH11Protocol adds to
     h11: header and idle-body timeouts, a cap on header bytes (431), TCP_NODELAY and JSON
@@ -182,6 +187,7 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
         enable_nodelay(transport)
         self._header_bytes = 0
         self._too_large = False
+        self._unknown_coding = False
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         # Nothing received yet counts as headers not arriving: timed out alike.
@@ -204,6 +210,11 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_header_bytes(len(name) + len(value) + 4)
+        if name.lower() == b"transfer-encoding" and any(
+            coding.strip().lower() != b"chunked" for coding in value.split(b",")
+        ):
+            self._unknown_coding = True
+            raise _UnknownTransferCoding
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -226,6 +237,8 @@ class LocalHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if self._too_large:
             self._reply_and_close(431, "The request's headers are too large.")
+        elif self._unknown_coding:
+            self._reply_and_close(501, "Only the chunked transfer coding is supported.")
         else:
             self._reply_and_close(400, "The request is not valid HTTP/1.1.")
 

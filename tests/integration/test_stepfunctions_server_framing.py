@@ -84,7 +84,10 @@ def test_a_chunked_body_is_decoded(server: Server) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"GARBAGE\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"],
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ],
     ids=["no-request-line", "negative-length"],
 )
 def test_a_malformed_request_gets_a_json_400_and_close(server: Server, raw: bytes) -> None:
@@ -94,6 +97,19 @@ def test_a_malformed_request_gets_a_json_400_and_close(server: Server, raw: byte
     assert status == 400 and headers["content-type"] == "application/json"
     assert json.loads(body)["error"]["code"] == "bad_request"
     assert closed(sock)
+
+
+def test_an_unknown_transfer_coding_is_a_json_501_and_nothing_is_done(server: Server) -> None:
+    # llhttp would frame it as chunked and hand on a body nobody gunzipped.
+    body = create_body("gzipped")
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    sock = connect(server)
+    sock.sendall(post("CreateStateMachine", chunked, "Transfer-Encoding: gzip, chunked"))
+    status, headers, answer = read_response(sock)
+    assert status == 501 and headers["content-type"] == "application/json"
+    assert json.loads(answer)["error"]["code"] == "not_implemented"
+    assert closed(sock)
+    assert machines(server) == []
 
 
 def test_oversized_headers_get_a_json_431_and_nothing_is_done(server: Server) -> None:
