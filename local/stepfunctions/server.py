@@ -176,7 +176,8 @@ class _UnknownTransferCoding(Exception):
 
 class LocalHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C) with the defences LocalH11Protocol adds to
-    h11: header and idle-body timeouts, a cap on header bytes (431), TCP_NODELAY and JSON
+    h11: header and idle-body timeouts, a cap on header bytes (431), 501 for a transfer coding
+    other than chunked, TCP_NODELAY and JSON
     error answers. The standalone Step Functions server runs on it: an execution is a
     StartExecution and DescribeExecution polls, and h11's pure-Python framing was about 100 us
     of server CPU per request of the ~210 (measured with the bench's client). The runtime's
